@@ -1,0 +1,223 @@
+//! Command-line grammar (DESIGN §11). Spellings are a contract: scripts depend on them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "critloop",
+    version,
+    about = "A workbench for LLM critique and self-correction research",
+    long_about = "critloop runs generate → critique → revise episodes against a model (the offline \
+`sim` provider by default), stores every turn in a sled database, and computes the decomposed \
+metrics of the self-correction literature (acc@t1/t2, Δ, SCoRe Δ^{i→c}/Δ^{c→i}, confidence level, \
+critique score, critique F1).\n\nStart with `critloop run --limit 50`, then `critloop metrics NAME`."
+)]
+pub struct Cli {
+    /// Database directory (default: the platform data dir, or $CRITLOOP_DATA/db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Config file (default: the platform config dir, or $CRITLOOP_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an experiment headless, with a progress bar and a summary at the end.
+    Run(Box<RunArgs>),
+    /// Print the metrics of a run.
+    Metrics {
+        /// Run name.
+        name: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: MetricsFormat,
+    },
+    /// Export a run's episodes (transcript JSONL, or one CSV row per episode × turn).
+    Export {
+        /// Run name.
+        name: String,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import a transcript JSONL as a replay run (label and measure runs made elsewhere).
+    Import {
+        /// Transcript JSONL file.
+        file: PathBuf,
+        /// Name of the new run (default: the `run` field of the lines).
+        #[arg(long)]
+        name: Option<String>,
+        /// Also accept x·100 and x/100 as equal when grading (Qwen2.5-Math quirk).
+        #[arg(long)]
+        qwen_compat: bool,
+    },
+    /// List, show or delete runs.
+    Runs {
+        #[command(subcommand)]
+        action: RunsAction,
+    },
+    /// List, show or validate datasets.
+    Datasets {
+        #[command(subcommand)]
+        action: DatasetsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// One line per run.
+    List,
+    /// A run's settings, counts and headline metrics.
+    Show { name: String },
+    /// Delete a run and all its episodes, turns and labels.
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetsAction {
+    /// The bundled datasets.
+    List,
+    /// A dataset's format, size and first items.
+    Show {
+        /// Bundled name or path.
+        name: String,
+        /// How many items to print.
+        #[arg(long, default_value_t = 3)]
+        items: usize,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// Check every line of a dataset file; exit 1 with FILE:LINE: cause on the first bad one.
+    Validate {
+        file: PathBuf,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+}
+
+/// How to read a dataset.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Dataset format: auto, gsm8k, math, realcritic, criticbench, critloop, generic.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Field mapping for the generic format, e.g. `question=prompt,reference=target`.
+    #[arg(long, value_name = "MAP")]
+    pub map: Option<String>,
+    /// Load the good lines and report the bad ones instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MetricsFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ProviderName {
+    /// Offline simulator of a self-correcting model (no network, no key).
+    Sim,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Name of the run (default: derived from protocol and dataset).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Bundled dataset name (see `critloop datasets list`) or a file path [default: arith].
+    #[arg(long)]
+    pub dataset: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Protocol preset (critique-revise, self-correct, critic-correct, critique-only) or a .toml path.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Who answers the requests.
+    #[arg(long, value_enum, default_value = "sim")]
+    pub provider: ProviderName,
+    /// Generator model name.
+    #[arg(long, default_value = "sim")]
+    pub model: String,
+    /// Critic model name (default: the generator = self-critique).
+    #[arg(long)]
+    pub critic_model: Option<String>,
+    /// Use only the first N items.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Critique/revise rounds (overrides the protocol's).
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Samples per item (k).
+    #[arg(long, default_value_t = 1)]
+    pub samples: u32,
+    /// Seed of the run (sampling and the simulator).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f64,
+    /// Nucleus sampling top_p.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Maximum tokens per reply.
+    #[arg(long, default_value_t = 1024)]
+    pub max_tokens: u32,
+    /// Episodes in flight at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// critique-revise: skip the revise when the critic says `correct`.
+    #[arg(long)]
+    pub stop_when_correct: bool,
+    /// Also accept x·100 and x/100 as equal when grading (Qwen2.5-Math quirk).
+    #[arg(long)]
+    pub qwen_compat: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+/// Parameters of the `sim` provider (probabilities in [0,1]).
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// sim: P(first attempt correct).
+    #[arg(long, value_name = "P")]
+    pub sim_p_correct: Option<f64>,
+    /// sim: critic true-positive rate, P(flag | answer wrong).
+    #[arg(long, value_name = "P")]
+    pub sim_tpr: Option<f64>,
+    /// sim: critic false-positive rate, P(flag | answer right).
+    #[arg(long, value_name = "P")]
+    pub sim_fpr: Option<f64>,
+    /// sim: P(fixed | wrong and flagged).
+    #[arg(long, value_name = "P")]
+    pub sim_p_fix: Option<f64>,
+    /// sim: P(fixed | wrong, not flagged).
+    #[arg(long, value_name = "P")]
+    pub sim_p_fix_unflagged: Option<f64>,
+    /// sim: P(broken | right and flagged).
+    #[arg(long, value_name = "P")]
+    pub sim_p_break: Option<f64>,
+    /// sim: P(broken | right, not flagged).
+    #[arg(long, value_name = "P")]
+    pub sim_p_break_unflagged: Option<f64>,
+    /// sim: P(critique states no verdict).
+    #[arg(long, value_name = "P")]
+    pub sim_p_unparsed: Option<f64>,
+}

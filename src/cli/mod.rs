@@ -1,0 +1,8 @@
+//! The headless command line. `main` parses and calls `dispatch`.
+
+mod args;
+mod commands;
+mod table;
+
+pub use args::{Cli, Command};
+pub use commands::dispatch;

@@ -1,0 +1,203 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Meta;
+
+/// Database-wide run number; runs are addressed by name in the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub u64);
+
+/// The four protocol shapes of DESIGN §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtocolKind {
+    CritiqueRevise,
+    SelfCorrect,
+    CriticCorrect,
+    CritiqueOnly,
+}
+
+impl ProtocolKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolKind::CritiqueRevise => "critique-revise",
+            ProtocolKind::SelfCorrect => "self-correct",
+            ProtocolKind::CriticCorrect => "critic-correct",
+            ProtocolKind::CritiqueOnly => "critique-only",
+        }
+    }
+
+    /// Protocols that start from the item's given solution.
+    pub fn uses_given(self) -> bool {
+        matches!(self, ProtocolKind::CriticCorrect | ProtocolKind::CritiqueOnly)
+    }
+}
+
+/// Prompt templates. Placeholders: `{question}`, `{choices}`, `{solution}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Prompts {
+    /// Optional system message placed first in every conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The user message that poses the question.
+    #[serde(default)]
+    pub question: String,
+    /// Asks for a critique of the previous answer (critique-revise).
+    #[serde(default)]
+    pub critique: String,
+    /// Asks for a revised answer after the critique (critique-revise).
+    #[serde(default)]
+    pub revise: String,
+    /// The second prompt of self-correct.
+    #[serde(default)]
+    pub second: String,
+    /// The critic prompt on a given solution (critic-correct, critique-only).
+    #[serde(default)]
+    pub critic: String,
+}
+
+/// A protocol preset with its prompt texts: stored whole with every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolSpec {
+    pub name: String,
+    pub kind: ProtocolKind,
+    /// Critique/revise rounds (self-correct: extra attempts).
+    pub rounds: u32,
+    /// critique-revise: skip the revise when the verdict is `correct`.
+    #[serde(default)]
+    pub stop_when_correct: bool,
+    pub prompts: Prompts,
+}
+
+/// Sampling settings sent with every request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_tokens: u32,
+    pub seed: u64,
+    /// Samples per item (k).
+    pub samples: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling { temperature: 0.7, top_p: 1.0, max_tokens: 1024, seed: 0, samples: 1 }
+    }
+}
+
+/// Parameters of the `sim` provider: a seeded model of a self-correcting LLM whose true
+/// confidence level and critique score follow from these numbers (see `llm::sim`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimParams {
+    /// P(first attempt correct).
+    pub p_correct: f64,
+    /// Critic true-positive rate: P(verdict incorrect | answer wrong).
+    pub tpr: f64,
+    /// Critic false-positive rate: P(verdict incorrect | answer right).
+    pub fpr: f64,
+    /// P(revision right | answer wrong, critique flagged it wrong).
+    pub p_fix: f64,
+    /// P(revision right | answer wrong, critique called it right).
+    pub p_fix_unflagged: f64,
+    /// P(revision wrong | answer right, critique flagged it wrong).
+    pub p_break: f64,
+    /// P(revision wrong | answer right, critique called it right).
+    pub p_break_unflagged: f64,
+    /// P(a critique states no parseable verdict).
+    pub p_unparsed: f64,
+}
+
+impl Default for SimParams {
+    fn default() -> Self {
+        SimParams {
+            p_correct: 0.6,
+            tpr: 0.7,
+            fpr: 0.15,
+            p_fix: 0.5,
+            p_fix_unflagged: 0.05,
+            p_break: 0.3,
+            p_break_unflagged: 0.02,
+            p_unparsed: 0.02,
+        }
+    }
+}
+
+impl SimParams {
+    /// P(critique flags the answer wrong | answer right), counting unparsed verdicts as not flagged.
+    fn flag_given_right(&self) -> f64 {
+        (1.0 - self.p_unparsed) * self.fpr
+    }
+
+    fn flag_given_wrong(&self) -> f64 {
+        (1.0 - self.p_unparsed) * self.tpr
+    }
+
+    /// True confidence level P(t2 right | t1 right) for one critique-revise round.
+    pub fn true_cl(&self) -> f64 {
+        let f = self.flag_given_right();
+        1.0 - (f * self.p_break + (1.0 - f) * self.p_break_unflagged)
+    }
+
+    /// True critique score P(t2 right | t1 wrong) for one critique-revise round.
+    pub fn true_cs(&self) -> f64 {
+        let f = self.flag_given_wrong();
+        f * self.p_fix + (1.0 - f) * self.p_fix_unflagged
+    }
+}
+
+/// Which provider answers the run's requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ProviderSpec {
+    /// The offline simulator.
+    Sim { params: SimParams },
+    /// Turns come from an imported transcript.
+    Replay,
+}
+
+impl ProviderSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderSpec::Sim { .. } => "sim",
+            ProviderSpec::Replay => "replay",
+        }
+    }
+}
+
+/// Lifecycle of a run as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Created,
+    Running,
+    Finished,
+    Cancelled,
+}
+
+/// A named experiment with everything needed to reproduce it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub name: String,
+    /// Dataset name (bundled) or path.
+    pub dataset: String,
+    /// Hash of the item list as stored with the run.
+    pub dataset_hash: String,
+    pub protocol: ProtocolSpec,
+    pub provider: ProviderSpec,
+    pub model: String,
+    pub critic_model: String,
+    pub sampling: Sampling,
+    pub status: RunStatus,
+    /// critloop version that created the run.
+    pub version: String,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
+}

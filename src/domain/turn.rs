@@ -1,0 +1,142 @@
+use serde::{Deserialize, Serialize};
+
+use super::Meta;
+
+/// What a turn did inside an episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// An imported solution (critic-only protocols); an attempt.
+    Given,
+    /// The first model answer; an attempt.
+    Generate,
+    /// A critique of the previous attempt (may also carry a corrected answer in critic-correct).
+    Critique,
+    /// A revised answer; an attempt.
+    Revise,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Given => "given",
+            Role::Generate => "generate",
+            Role::Critique => "critique",
+            Role::Revise => "revise",
+        }
+    }
+}
+
+/// The critic's verdict on the answer it critiqued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Correct,
+    Incorrect,
+    /// The critique stated no verdict that could be parsed.
+    Unparsed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Correct => "correct",
+            Verdict::Incorrect => "incorrect",
+            Verdict::Unparsed => "unparsed",
+        }
+    }
+}
+
+/// Which equivalence tier matched a graded answer (DESIGN §3); `None` means no tier matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchTier {
+    /// Identical strings after whitespace trimming.
+    Exact,
+    /// Identical after LaTeX/unit/format normalisation.
+    Normalized,
+    /// Numerically equal within relative tolerance 1e-4.
+    Numeric,
+    /// Equal as exact rationals.
+    Rational,
+    /// Tuples, intervals or matrices equal element by element.
+    Elementwise,
+    /// Same multiple-choice letter.
+    Choice,
+    /// Accepted only under `--qwen-compat` (x·100 or x/100).
+    QwenCompat,
+    /// No tier matched: the answer is wrong.
+    None,
+}
+
+/// One model call (or imported solution) inside an episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: Role,
+    #[serde(default)]
+    pub content: String,
+    /// Extracted final answer (attempts, and critic-correct critiques).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Grade of `answer` against the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<MatchTier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Verbalised confidence in [0,1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// Error message when the call failed for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Hash of the request (response-cache key) instead of the full messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_key: Option<String>,
+    /// True when the text came from the `sim` provider.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
+    /// Fields critloop does not know, kept through import and export.
+    #[serde(flatten, default)]
+    pub meta: Meta,
+}
+
+impl Turn {
+    /// A turn with only role and content set.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Turn {
+            role,
+            content: content.into(),
+            answer: None,
+            correct: None,
+            tier: None,
+            verdict: None,
+            confidence: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            latency_ms: None,
+            model: None,
+            finish_reason: None,
+            error: None,
+            request_key: None,
+            simulated: false,
+            meta: Meta::new(),
+        }
+    }
+
+    /// Attempts carry an answer that is graded (t1, t2, …).
+    pub fn is_attempt(&self) -> bool {
+        matches!(self.role, Role::Given | Role::Generate | Role::Revise)
+    }
+}

@@ -1,0 +1,190 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AnswerKind, EpisodeId, EpisodeStatus, Label, Meta, RunRecord, Turn};
+use crate::store::{Store, StoreError};
+
+/// One episode, one line. Item fields ride along so a transcript is self-contained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    pub run: String,
+    pub item_id: String,
+    #[serde(default)]
+    pub sample: u32,
+    pub question: String,
+    pub reference: String,
+    #[serde(default)]
+    pub answer_kind: AnswerKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critic_model: Option<String>,
+    /// `done` or `failed`; absent means done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub turns: Vec<Turn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<Label>,
+    // Provenance and item details; optional so hand-written transcripts stay short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The dataset's own correctness label of the given solution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_label: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_meta: Option<Meta>,
+    /// Unknown fields, kept.
+    #[serde(flatten, default)]
+    pub meta: Meta,
+}
+
+/// The transcript of a stored run, one line per episode in (item, sample) order.
+pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<TranscriptLine>, StoreError> {
+    let items = store.items(run.id)?;
+    let mut turns: HashMap<EpisodeId, Vec<Turn>> =
+        store.turns_of_run(run.id)?.into_iter().collect();
+    let mut labels: HashMap<EpisodeId, Vec<Label>> = HashMap::new();
+    for (id, l) in store.labels_of_run(run.id)? {
+        labels.entry(id).or_default().push(l);
+    }
+    let prompts_hash = crate::metrics::run_prompts_hash(run);
+    let mut out = Vec::new();
+    for ep in store.episodes(run.id)? {
+        let Some(item) = items.get(ep.id.item as usize) else { continue };
+        out.push(TranscriptLine {
+            run: run.name.clone(),
+            item_id: item.id.0.clone(),
+            sample: ep.id.sample,
+            question: item.question.clone(),
+            reference: item.reference.clone(),
+            answer_kind: item.answer_kind,
+            choices: item.choices.clone(),
+            model: Some(run.model.clone()),
+            critic_model: Some(run.critic_model.clone()),
+            status: Some(match ep.status {
+                EpisodeStatus::Done => "done".into(),
+                EpisodeStatus::Failed => "failed".into(),
+                EpisodeStatus::Pending => "pending".into(),
+            }),
+            error: ep.error.clone(),
+            turns: turns.remove(&ep.id).unwrap_or_default(),
+            labels: labels.remove(&ep.id).unwrap_or_default(),
+            protocol: Some(run.protocol.name.clone()),
+            rounds: Some(run.protocol.rounds),
+            seed: Some(run.sampling.seed),
+            prompts_hash: Some(prompts_hash.clone()),
+            dataset: Some(run.dataset.clone()),
+            source: Some(item.source.clone()),
+            given_label: item.given.as_ref().and_then(|g| g.correct),
+            item_meta: (!item.meta.is_empty()).then(|| item.meta.clone()),
+            meta: ep.meta.clone(),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("write failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Writes the run's transcript as JSONL.
+pub fn export_jsonl(
+    store: &Store,
+    run: &RunRecord,
+    out: &mut dyn Write,
+) -> Result<u64, ExportError> {
+    let lines = transcript_lines(store, run)?;
+    for l in &lines {
+        serde_json::to_writer(&mut *out, l)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(lines.len() as u64)
+}
+
+/// Long format: one row per episode × turn, with labels joined as `name=value` lists.
+pub fn export_csv(store: &Store, run: &RunRecord, out: &mut dyn Write) -> Result<u64, ExportError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "run",
+        "item_id",
+        "sample",
+        "status",
+        "turn",
+        "role",
+        "answer",
+        "correct",
+        "tier",
+        "verdict",
+        "confidence",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_ms",
+        "model",
+        "simulated",
+        "labels",
+        "content",
+    ])?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let mut rows = 0;
+    for line in transcript_lines(store, run)? {
+        for (i, t) in line.turns.iter().enumerate() {
+            let labels: Vec<String> = line
+                .labels
+                .iter()
+                .filter(|l| l.turn.is_none_or(|x| x as usize == i))
+                .map(|l| format!("{}={} ({})", l.name, l.value, l.annotator))
+                .collect();
+            w.write_record([
+                line.run.clone(),
+                line.item_id.clone(),
+                line.sample.to_string(),
+                opt(line.status.clone()),
+                i.to_string(),
+                t.role.as_str().to_string(),
+                opt(t.answer.clone()),
+                opt(t.correct.map(|c| c.to_string())),
+                opt(t
+                    .tier
+                    .and_then(|x| serde_json::to_value(x).ok())
+                    .and_then(|v| v.as_str().map(String::from))),
+                opt(t.verdict.map(|v| v.as_str().to_string())),
+                opt(t.confidence.map(|c| c.to_string())),
+                opt(t.prompt_tokens.map(|c| c.to_string())),
+                opt(t.completion_tokens.map(|c| c.to_string())),
+                opt(t.latency_ms.map(|c| c.to_string())),
+                opt(t.model.clone()),
+                t.simulated.to_string(),
+                labels.join("; "),
+                t.content.clone(),
+            ])?;
+            rows += 1;
+        }
+    }
+    w.flush()?;
+    Ok(rows)
+}

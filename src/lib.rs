@@ -1,0 +1,15 @@
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! critloop: a workbench for LLM critique and self-correction research.
+//! Layers (STYLE §2.1): domain ← {store, grade, llm, metrics, dataset, protocol} ← runner ← cli.
+
+pub mod cli;
+pub mod config;
+pub mod dataset;
+pub mod domain;
+pub mod export;
+pub mod grade;
+pub mod llm;
+pub mod metrics;
+pub mod protocol;
+pub mod runner;
+pub mod store;

@@ -1,0 +1,29 @@
+//! `critloop`: parse the command line, run it, print one line on error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use critloop::cli::{Cli, dispatch};
+
+fn main() -> ExitCode {
+    // Panics get color-eyre's report; errors below are printed as one line.
+    let _ = color_eyre::install();
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Join the causes, skipping one already quoted by the message above it.
+            let mut line = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if !line.contains(&cause) {
+                    if !line.is_empty() {
+                        line.push_str(": ");
+                    }
+                    line.push_str(&cause);
+                }
+            }
+            eprintln!("critloop: error: {line}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Critique verdict quality (CriticBench): positive class = "the critiqued answer is wrong".
+
+use serde::Serialize;
+
+use super::{EpisodeObs, ratio};
+use crate::domain::Verdict;
+
+/// Confusion counts and scores of critique verdicts against the truth of their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CritiqueStats {
+    /// Critiques whose target is graded; tp + fp + tn + fn = n.
+    pub n: u64,
+    pub tp: u64,
+    pub fp: u64,
+    pub tn: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    /// Unparsed verdicts among the n (each also counted as fp or fn).
+    pub unparsed: u64,
+    pub accuracy: Option<f64>,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+    /// Parsed `Correct` verdicts over all critiques of non-failed episodes, graded target or not.
+    pub verdict_correct: u64,
+    /// Parsed `Incorrect` verdicts over all critiques of non-failed episodes, graded target or not.
+    pub verdict_incorrect: u64,
+}
+
+/// `live` holds non-failed episodes only.
+pub(super) fn compute(live: &[&EpisodeObs]) -> CritiqueStats {
+    let (mut tp, mut fp, mut tn, mut fn_, mut unparsed) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut verdict_correct, mut verdict_incorrect) = (0u64, 0u64);
+    for c in live.iter().flat_map(|ep| &ep.critiques) {
+        match c.verdict {
+            Verdict::Correct => verdict_correct += 1,
+            Verdict::Incorrect => verdict_incorrect += 1,
+            Verdict::Unparsed => {}
+        }
+        let Some(target_right) = c.target_correct else {
+            continue;
+        };
+        // As in CriticBench an unparsed verdict is always a wrong prediction.
+        match (c.verdict, target_right) {
+            (Verdict::Incorrect, false) => tp += 1,
+            (Verdict::Incorrect, true) => fp += 1,
+            (Verdict::Correct, true) => tn += 1,
+            (Verdict::Correct, false) => fn_ += 1,
+            (Verdict::Unparsed, right) => {
+                unparsed += 1;
+                if right { fp += 1 } else { fn_ += 1 }
+            }
+        }
+    }
+    let n = tp + fp + tn + fn_;
+    let precision = ratio(tp as f64, (tp + fp) as f64);
+    let recall = ratio(tp as f64, (tp + fn_) as f64);
+    let f1 = match (precision, recall) {
+        (Some(p), Some(r)) => ratio(2.0 * p * r, p + r),
+        _ => None,
+    };
+    CritiqueStats {
+        n,
+        tp,
+        fp,
+        tn,
+        fn_,
+        unparsed,
+        accuracy: ratio((tp + tn) as f64, n as f64),
+        precision,
+        recall,
+        f1,
+        verdict_correct,
+        verdict_incorrect,
+    }
+}

@@ -1,0 +1,71 @@
+//! From stored records to what the metric formulas need, applying human grade overrides.
+
+use std::collections::HashMap;
+
+use super::{CritiqueObs, EpisodeObs};
+use crate::domain::{Episode, EpisodeStatus, Label, ProtocolKind, Role, Turn, Verdict};
+use crate::protocol::attempt_indices;
+
+/// Label name that overrides the automatic grade of an attempt (DESIGN §6).
+pub const GRADE_OVERRIDE: &str = "grade_override";
+
+/// The latest `grade_override` per turn index; values `correct` / `wrong`.
+pub fn overrides(labels: &[Label]) -> HashMap<u32, bool> {
+    let mut out = HashMap::new();
+    let mut sorted: Vec<&Label> = labels.iter().filter(|l| l.name == GRADE_OVERRIDE).collect();
+    sorted.sort_by_key(|l| l.time);
+    for l in sorted {
+        let Some(turn) = l.turn else { continue };
+        match l.value.as_str() {
+            "correct" => out.insert(turn, true),
+            "wrong" | "incorrect" => out.insert(turn, false),
+            _ => None,
+        };
+    }
+    out
+}
+
+/// Builds the observation of one episode; `used` counts overrides that changed a grade input.
+pub fn observe(
+    kind: ProtocolKind,
+    ep: &Episode,
+    turns: &[Turn],
+    overrides: &HashMap<u32, bool>,
+    used: &mut u64,
+) -> EpisodeObs {
+    let mut correct_at = |i: usize| -> Option<bool> {
+        let idx = u32::try_from(i).ok()?;
+        match overrides.get(&idx) {
+            Some(v) => {
+                *used += 1;
+                Some(*v)
+            }
+            None => turns.get(i).and_then(|t| t.correct),
+        }
+    };
+    let attempt_idx = attempt_indices(kind, turns);
+    let mut attempts = Vec::with_capacity(attempt_idx.len());
+    let mut truth: HashMap<usize, Option<bool>> = HashMap::new();
+    for &i in &attempt_idx {
+        let c = correct_at(i);
+        truth.insert(i, c);
+        attempts.push(c);
+    }
+    let mut critiques = Vec::new();
+    for (i, t) in turns.iter().enumerate() {
+        if t.role != Role::Critique {
+            continue;
+        }
+        let target = attempt_idx.iter().rev().find(|&&a| a < i);
+        let target_correct = target.and_then(|a| truth.get(a).copied().flatten());
+        critiques
+            .push(CritiqueObs { verdict: t.verdict.unwrap_or(Verdict::Unparsed), target_correct });
+    }
+    EpisodeObs {
+        item_id: ep.item_id.0.clone(),
+        sample: ep.id.sample,
+        failed: ep.status == EpisodeStatus::Failed,
+        attempts,
+        critiques,
+    }
+}

@@ -1,0 +1,115 @@
+//! The metrics JSON of a stored run (DESIGN §5): the formulas' summary plus run identity,
+//! grader agreement and provenance.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::{Summary, compute, observe};
+use crate::domain::{EpisodeId, Label, Role, RunRecord};
+use crate::store::{Store, StoreError};
+
+/// Agreement of critloop's grade of given solutions with the dataset's own labels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GraderAgreement {
+    pub agree: u64,
+    pub disagree: u64,
+    /// Item ids where the two disagree.
+    pub disagreements: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    pub version: String,
+    pub dataset: String,
+    pub dataset_hash: String,
+    pub protocol: String,
+    pub provider: String,
+    pub simulated: bool,
+    pub models: BTreeMap<String, String>,
+    pub prompts_hash: String,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsReport {
+    pub run: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// 95% intervals per rate; filled by the bootstrap when requested.
+    pub ci: BTreeMap<String, [f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grader: Option<GraderAgreement>,
+    /// How many attempt grades came from human `grade_override` labels.
+    pub overrides_used: u64,
+    pub provenance: Provenance,
+}
+
+/// The prompts hash of a run: recorded at import when the prompts themselves are unknown.
+pub fn run_prompts_hash(run: &RunRecord) -> String {
+    match run.meta.get("prompts_hash").and_then(|v| v.as_str()) {
+        Some(h) => h.to_string(),
+        None => crate::protocol::prompts_hash(&run.protocol.prompts),
+    }
+}
+
+pub fn provenance(run: &RunRecord) -> Provenance {
+    let mut models = BTreeMap::new();
+    models.insert("generator".to_string(), run.model.clone());
+    models.insert("critic".to_string(), run.critic_model.clone());
+    Provenance {
+        version: run.version.clone(),
+        dataset: run.dataset.clone(),
+        dataset_hash: run.dataset_hash.clone(),
+        protocol: run.protocol.name.clone(),
+        provider: run.provider.name().to_string(),
+        simulated: matches!(run.provider, crate::domain::ProviderSpec::Sim { .. }),
+        models,
+        prompts_hash: run_prompts_hash(run),
+        seed: run.sampling.seed,
+    }
+}
+
+/// Computes the metrics report of a stored run.
+pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, StoreError> {
+    let items = store.items(run.id)?;
+    let episodes = store.episodes(run.id)?;
+    let mut turns: HashMap<EpisodeId, Vec<_>> = store.turns_of_run(run.id)?.into_iter().collect();
+    let mut labels: HashMap<EpisodeId, Vec<Label>> = HashMap::new();
+    for (id, l) in store.labels_of_run(run.id)? {
+        labels.entry(id).or_default().push(l);
+    }
+    let mut used = 0;
+    let mut obs = Vec::with_capacity(episodes.len());
+    let mut grader = GraderAgreement { agree: 0, disagree: 0, disagreements: Vec::new() };
+    let mut any_label = false;
+    for ep in &episodes {
+        let ep_turns = turns.remove(&ep.id).unwrap_or_default();
+        let ov = labels.get(&ep.id).map(|l| observe::overrides(l)).unwrap_or_default();
+        obs.push(observe::observe(run.protocol.kind, ep, &ep_turns, &ov, &mut used));
+        // Each item's given solution is judged once, on its first sample.
+        if ep.id.sample != 0 {
+            continue;
+        }
+        let label =
+            items.get(ep.id.item as usize).and_then(|i| i.given.as_ref()).and_then(|g| g.correct);
+        let graded = ep_turns.first().filter(|t| t.role == Role::Given).and_then(|t| t.correct);
+        if let (Some(label), Some(graded)) = (label, graded) {
+            any_label = true;
+            if label == graded {
+                grader.agree += 1;
+            } else {
+                grader.disagree += 1;
+                grader.disagreements.push(ep.item_id.0.clone());
+            }
+        }
+    }
+    Ok(MetricsReport {
+        run: run.name.clone(),
+        summary: compute(&obs),
+        ci: BTreeMap::new(),
+        grader: any_label.then_some(grader),
+        overrides_used: used,
+        provenance: provenance(run),
+    })
+}

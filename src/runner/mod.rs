@@ -1,0 +1,355 @@
+//! Runs episodes through their protocol outside any UI (DESIGN §9): bounded concurrency,
+//! durable turns, progress events, resume from stored records.
+
+mod event;
+
+pub use event::RunEvent;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::domain::{
+    Episode, EpisodeId, EpisodeStatus, Item, ProtocolSpec, ProviderSpec, Role, RunId, RunRecord,
+    RunStatus, Sampling, Turn,
+};
+use crate::grade::{self, GradeOptions};
+use crate::llm::{Provider, Request};
+use crate::protocol::{self, Next};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Protocol(#[from] protocol::ProtocolError),
+    #[error("the dataset has no items")]
+    NoItems,
+    #[error("background task failed: {0}")]
+    Join(String),
+}
+
+/// What is needed to create a run.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub name: String,
+    pub dataset: String,
+    pub items: Vec<Item>,
+    pub protocol: ProtocolSpec,
+    pub provider: ProviderSpec,
+    pub model: String,
+    pub critic_model: String,
+    pub sampling: Sampling,
+}
+
+/// How a run executes.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub concurrency: usize,
+    pub grade: GradeOptions,
+    /// Minimum time between two `Progress` events.
+    pub progress_every: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: 16,
+            grade: GradeOptions::default(),
+            progress_every: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Final counts of an execution, recomputed from the stored records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub pending: u64,
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Stores the run record, its item snapshot and one pending episode per (item, sample), with
+/// the graded initial turns (given solutions) already in place.
+pub fn create_run(
+    store: &Store,
+    new: NewRun,
+    grade_opts: GradeOptions,
+) -> Result<RunRecord, RunError> {
+    if new.items.is_empty() {
+        return Err(RunError::NoItems);
+    }
+    let id = store.next_run_id()?;
+    let record = RunRecord {
+        id,
+        name: new.name,
+        dataset: new.dataset,
+        dataset_hash: crate::dataset::items_hash(&new.items),
+        protocol: new.protocol,
+        provider: new.provider,
+        model: new.model,
+        critic_model: new.critic_model,
+        sampling: new.sampling,
+        status: RunStatus::Created,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        created: now_secs(),
+        notes: Default::default(),
+        meta: Default::default(),
+    };
+    // Check every item before writing anything, so a bad dataset leaves no half run behind.
+    let mut initial = Vec::with_capacity(new.items.len());
+    for item in &new.items {
+        let mut turns = protocol::initial_turns(&record.protocol, item)?;
+        for t in &mut turns {
+            grade_turn(t, item, grade_opts, false);
+        }
+        initial.push(turns);
+    }
+    store.create_run(&record, &new.items)?;
+    for (idx, (item, turns)) in new.items.iter().zip(&initial).enumerate() {
+        let item_idx = u32::try_from(idx).unwrap_or(u32::MAX);
+        for sample in 0..record.sampling.samples.max(1) {
+            let ep_id = EpisodeId { run: id, item: item_idx, sample };
+            for (i, t) in turns.iter().enumerate() {
+                store.put_turn(ep_id, u32::try_from(i).unwrap_or(u32::MAX), t)?;
+            }
+            store.put_episode(&Episode {
+                id: ep_id,
+                item_id: item.id.clone(),
+                status: EpisodeStatus::Pending,
+                error: None,
+                meta: Default::default(),
+            })?;
+        }
+    }
+    store.flush()?;
+    Ok(record)
+}
+
+/// Fills in whatever is missing of answer, grade, verdict and confidence from the turn's text;
+/// values already present (an imported transcript's) are kept.
+pub fn grade_turn(t: &mut Turn, item: &Item, opts: GradeOptions, wants_answer: bool) {
+    if t.role == Role::Critique {
+        if t.verdict.is_none() {
+            t.verdict = Some(grade::parse_verdict(&t.content));
+        }
+        if t.confidence.is_none() {
+            t.confidence = grade::parse_confidence(&t.content);
+        }
+    }
+    let carries_answer = t.is_attempt() || wants_answer;
+    if carries_answer && t.correct.is_none() {
+        let explicit = t.answer.clone();
+        let g =
+            grade::grade(&t.content, explicit.as_deref(), &item.reference, item.answer_kind, opts);
+        t.answer = g.answer;
+        t.correct = Some(g.correct);
+        t.tier = Some(g.tier);
+    }
+}
+
+/// Counts of the stored episodes of a run.
+pub fn totals(store: &Store, run: RunId) -> Result<Totals, StoreError> {
+    let mut t = Totals { total: 0, done: 0, failed: 0, pending: 0 };
+    for ep in store.episodes(run)? {
+        t.total += 1;
+        match ep.status {
+            EpisodeStatus::Done => t.done += 1,
+            EpisodeStatus::Failed => t.failed += 1,
+            EpisodeStatus::Pending => t.pending += 1,
+        }
+    }
+    Ok(t)
+}
+
+/// Marks failed episodes pending again so the next `execute` retries them; returns how many.
+pub fn reset_failed(store: &Store, run: RunId) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for mut ep in store.episodes(run)? {
+        if ep.status == EpisodeStatus::Failed {
+            ep.status = EpisodeStatus::Pending;
+            ep.error = None;
+            store.put_episode(&ep)?;
+            n += 1;
+        }
+    }
+    store.flush()?;
+    Ok(n)
+}
+
+struct Shared {
+    store: Store,
+    run: RunRecord,
+    items: Vec<Item>,
+    provider: Provider,
+    opts: RunOptions,
+    cancel: Arc<AtomicBool>,
+    done: AtomicU64,
+    failed: AtomicU64,
+    total: u64,
+    events: mpsc::UnboundedSender<RunEvent>,
+    last_progress: std::sync::Mutex<Instant>,
+}
+
+impl Shared {
+    fn progress(&self, force: bool) {
+        let Ok(mut last) = self.last_progress.lock() else { return };
+        if !force && last.elapsed() < self.opts.progress_every {
+            return;
+        }
+        *last = Instant::now();
+        let _ = self.events.send(RunEvent::Progress {
+            run: self.run.id,
+            done: self.done.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            total: self.total,
+        });
+    }
+}
+
+/// Runs every pending episode of `run` to completion (or until `cancel` is set). Resumable:
+/// stored turns are never requested again.
+pub async fn execute(
+    store: Store,
+    run: RunId,
+    provider: Provider,
+    opts: RunOptions,
+    events: mpsc::UnboundedSender<RunEvent>,
+    cancel: Arc<AtomicBool>,
+) -> Result<Totals, RunError> {
+    let mut record = store
+        .runs()?
+        .into_iter()
+        .find(|r| r.id == run)
+        .ok_or_else(|| StoreError::NoSuchRun(format!("#{}", run.0)))?;
+    let items = store.items(run)?;
+    let episodes = store.episodes(run)?;
+    let before = totals(&store, run)?;
+    record.status = RunStatus::Running;
+    store.put_run(&record)?;
+    let _ = events.send(RunEvent::Started {
+        run,
+        total: before.total,
+        done: before.done + before.failed,
+    });
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        run: record.clone(),
+        items,
+        provider,
+        opts,
+        cancel,
+        done: AtomicU64::new(before.done + before.failed),
+        failed: AtomicU64::new(before.failed),
+        total: before.total,
+        events: events.clone(),
+        last_progress: std::sync::Mutex::new(Instant::now()),
+    });
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for ep in episodes.into_iter().filter(|e| e.status == EpisodeStatus::Pending) {
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        if shared.cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let result = run_episode(&shared, ep).await;
+            drop(permit);
+            result
+        });
+        // Reap finished tasks as we go so errors surface early and memory stays flat.
+        while let Some(res) = tasks.try_join_next() {
+            res.map_err(|e| RunError::Join(e.to_string()))??;
+        }
+    }
+    while let Some(res) = tasks.join_next().await {
+        res.map_err(|e| RunError::Join(e.to_string()))??;
+    }
+    store.flush_async().await?;
+    let after = totals(&store, run)?;
+    let cancelled = shared.cancel.load(Ordering::Relaxed) && after.pending > 0;
+    record.status = if cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
+    store.put_run(&record)?;
+    store.flush_async().await?;
+    let _ = events.send(RunEvent::Finished {
+        run,
+        done: after.done + after.failed,
+        failed: after.failed,
+        total: after.total,
+        cancelled,
+    });
+    Ok(after)
+}
+
+/// Drives one episode until its protocol is done, a call fails for good, or cancellation.
+async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
+    let Some(item) = sh.items.get(ep.id.item as usize) else {
+        return fail(sh, ep, "item missing from the run's snapshot".into());
+    };
+    let mut turns = sh.store.turns(ep.id)?;
+    loop {
+        if sh.cancel.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let step = match protocol::next_step(&sh.run.protocol, item, &turns) {
+            Ok(Next::Request(step)) => step,
+            Ok(Next::Done) => break,
+            Err(e) => return fail(sh, ep, e.to_string()),
+        };
+        let model = if step.role == Role::Critique { &sh.run.critic_model } else { &sh.run.model };
+        let req = Request {
+            item,
+            sample: ep.id.sample,
+            step: &step,
+            prior: &turns,
+            protocol: sh.run.protocol.kind,
+            model,
+            seed: sh.run.sampling.seed,
+        };
+        let started = Instant::now();
+        let reply = match sh.provider.complete(req).await {
+            Ok(r) => r,
+            Err(e) => return fail(sh, ep, e.to_string()),
+        };
+        let mut turn = Turn::new(step.role, reply.content);
+        turn.model = Some(reply.model);
+        turn.prompt_tokens = reply.prompt_tokens;
+        turn.completion_tokens = reply.completion_tokens;
+        turn.finish_reason = reply.finish_reason;
+        turn.simulated = reply.simulated;
+        turn.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        turn.request_key =
+            Some(crate::llm::request_key(model, &step.messages, &sh.run.sampling, ep.id.sample));
+        grade_turn(&mut turn, item, sh.opts.grade, step.wants_answer);
+        sh.store.put_turn(ep.id, step.index, &turn)?;
+        // The turn must be durable before the next request of this episode is sent.
+        sh.store.flush_async().await?;
+        turns.push(turn);
+    }
+    ep.status = EpisodeStatus::Done;
+    sh.store.put_episode(&ep)?;
+    sh.done.fetch_add(1, Ordering::Relaxed);
+    sh.progress(false);
+    Ok(())
+}
+
+fn fail(sh: &Shared, mut ep: Episode, error: String) -> Result<(), RunError> {
+    tracing::warn!(episode = %ep.id, %error, "episode failed");
+    ep.status = EpisodeStatus::Failed;
+    ep.error = Some(error);
+    sh.store.put_episode(&ep)?;
+    sh.done.fetch_add(1, Ordering::Relaxed);
+    sh.failed.fetch_add(1, Ordering::Relaxed);
+    sh.progress(false);
+    Ok(())
+}

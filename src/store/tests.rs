@@ -1,0 +1,140 @@
+use super::*;
+use crate::domain::{
+    AnswerKind, EpisodeStatus, ItemId, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, Role,
+    RunStatus, Sampling,
+};
+
+fn item(id: &str) -> Item {
+    Item {
+        id: ItemId(id.into()),
+        question: format!("q{id}"),
+        reference: "1".into(),
+        answer_kind: AnswerKind::Number,
+        choices: None,
+        given: None,
+        source: "t".into(),
+        meta: Default::default(),
+    }
+}
+
+fn record(store: &Store, name: &str) -> RunRecord {
+    RunRecord {
+        id: store.next_run_id().unwrap(),
+        name: name.into(),
+        dataset: "d".into(),
+        dataset_hash: "h".into(),
+        protocol: ProtocolSpec {
+            name: "critique-revise".into(),
+            kind: ProtocolKind::CritiqueRevise,
+            rounds: 1,
+            stop_when_correct: false,
+            prompts: Prompts::default(),
+        },
+        provider: ProviderSpec::Replay,
+        model: "m".into(),
+        critic_model: "m".into(),
+        sampling: Sampling::default(),
+        status: RunStatus::Created,
+        version: "0".into(),
+        created: 0,
+        notes: Default::default(),
+        meta: Default::default(),
+    }
+}
+
+#[test]
+fn runs_items_episodes_turns_and_labels_round_trip() {
+    let store = Store::temporary().unwrap();
+    let run = record(&store, "r1");
+    store.create_run(&run, &[item("a"), item("b")]).unwrap();
+    assert!(matches!(store.create_run(&run, &[]), Err(StoreError::RunExists(n)) if n == "r1"));
+    assert_eq!(store.require_run("r1").unwrap(), run);
+    assert_eq!(store.items(run.id).unwrap().len(), 2);
+
+    let id = EpisodeId { run: run.id, item: 1, sample: 0 };
+    let ep = Episode {
+        id,
+        item_id: ItemId("b".into()),
+        status: EpisodeStatus::Pending,
+        error: None,
+        meta: Default::default(),
+    };
+    store.put_episode(&ep).unwrap();
+    for (i, role) in [Role::Generate, Role::Critique, Role::Revise].into_iter().enumerate() {
+        store.put_turn(id, i as u32, &Turn::new(role, format!("t{i}"))).unwrap();
+    }
+    let roles: Vec<Role> = store.turns(id).unwrap().iter().map(|t| t.role).collect();
+    assert_eq!(roles, [Role::Generate, Role::Critique, Role::Revise]);
+    store.truncate_turns(id, 1).unwrap();
+    assert_eq!(store.turns(id).unwrap().len(), 1);
+
+    let label = Label {
+        annotator: "ana".into(),
+        turn: Some(1),
+        name: "error_found".into(),
+        value: "yes".into(),
+        time: 5,
+    };
+    let seq = store.add_label(id, &label).unwrap();
+    assert_eq!(store.labels(id).unwrap(), vec![(seq, label.clone())]);
+    assert_eq!(store.labels_of_run(run.id).unwrap(), vec![(id, label)]);
+    store.remove_label(id, seq).unwrap();
+    assert!(store.labels(id).unwrap().is_empty());
+
+    store.delete_run(run.id).unwrap();
+    assert!(store.run_by_name("r1").unwrap().is_none());
+    assert!(store.episodes(run.id).unwrap().is_empty());
+    assert!(store.turns(id).unwrap().is_empty());
+    assert!(store.items(run.id).unwrap().is_empty());
+}
+
+#[test]
+fn turns_of_run_groups_by_episode_in_order() {
+    let store = Store::temporary().unwrap();
+    let run = record(&store, "r");
+    let a = EpisodeId { run: run.id, item: 0, sample: 0 };
+    let b = EpisodeId { run: run.id, item: 0, sample: 1 };
+    store.put_turn(b, 0, &Turn::new(Role::Generate, "b0")).unwrap();
+    store.put_turn(a, 1, &Turn::new(Role::Critique, "a1")).unwrap();
+    store.put_turn(a, 0, &Turn::new(Role::Generate, "a0")).unwrap();
+    let grouped = store.turns_of_run(run.id).unwrap();
+    assert_eq!(grouped.len(), 2);
+    assert_eq!(grouped[0].0, a);
+    assert_eq!(grouped[0].1[0].content, "a0");
+    assert_eq!(grouped[0].1[1].content, "a1");
+    assert_eq!(grouped[1].0, b);
+}
+
+#[test]
+fn reopening_keeps_data_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = Store::open(&path).unwrap();
+        let run = record(&store, "kept");
+        store.create_run(&run, &[item("a")]).unwrap();
+        store.flush().unwrap();
+    }
+    {
+        let store = Store::open(&path).unwrap();
+        assert!(store.run_by_name("kept").unwrap().is_some());
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        store
+            .meta
+            .insert("schema_version", encode("meta", &(SCHEMA_VERSION + 1)).unwrap())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
+    assert!(err.to_string().contains("upgrade critloop"));
+}
+
+#[test]
+fn cache_round_trips() {
+    let store = Store::temporary().unwrap();
+    assert!(store.cache_get("k").unwrap().is_none());
+    let t = Turn::new(Role::Generate, "x");
+    store.cache_put("k", &t).unwrap();
+    assert_eq!(store.cache_get("k").unwrap(), Some(t));
+}
