@@ -221,6 +221,9 @@ fn import_run(
     if let Some(h) = &first.prompts_hash {
         meta.insert("prompts_hash".into(), serde_json::Value::String(h.clone()));
     }
+    if let Some(p) = &first.provider {
+        meta.insert("provider".into(), serde_json::Value::String(p.clone()));
+    }
     meta.insert("imported_from".into(), serde_json::Value::String(file.to_string()));
     let record = RunRecord {
         id,

@@ -38,6 +38,9 @@ pub struct TranscriptLine {
     pub rounds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Provider that produced the turns (`sim`, `openai`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompts_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +91,7 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
             protocol: Some(run.protocol.name.clone()),
             rounds: Some(run.protocol.rounds),
             seed: Some(run.sampling.seed),
+            provider: Some(crate::metrics::provenance(run).provider),
             prompts_hash: Some(prompts_hash.clone()),
             dataset: Some(run.dataset.clone()),
             source: Some(item.source.clone()),
@@ -106,9 +110,24 @@ pub enum ExportError {
     #[error("write failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("csv: {0}")]
-    Csv(#[from] csv::Error),
+    Csv(csv::Error),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<csv::Error> for ExportError {
+    // Keep I/O failures (a closed pipe) recognisable as such.
+    fn from(e: csv::Error) -> Self {
+        if !e.is_io_error() {
+            return ExportError::Csv(e);
+        }
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => ExportError::Io(io),
+            other => {
+                ExportError::Csv(csv::Error::from(std::io::Error::other(format!("{other:?}"))))
+            }
+        }
+    }
 }
 
 /// Writes the run's transcript as JSONL.
@@ -119,7 +138,9 @@ pub fn export_jsonl(
 ) -> Result<u64, ExportError> {
     let lines = transcript_lines(store, run)?;
     for l in &lines {
-        serde_json::to_writer(&mut *out, l)?;
+        serde_json::to_writer(&mut *out, l).map_err(|e| {
+            if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) }
+        })?;
         out.write_all(b"\n")?;
     }
     out.flush()?;

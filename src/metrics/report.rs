@@ -54,6 +54,8 @@ pub fn run_prompts_hash(run: &RunRecord) -> String {
 }
 
 pub fn provenance(run: &RunRecord) -> Provenance {
+    // An imported run keeps the provider that made its turns.
+    let origin = run.meta.get("provider").and_then(|v| v.as_str()).unwrap_or(run.provider.name());
     let mut models = BTreeMap::new();
     models.insert("generator".to_string(), run.model.clone());
     models.insert("critic".to_string(), run.critic_model.clone());
@@ -62,8 +64,8 @@ pub fn provenance(run: &RunRecord) -> Provenance {
         dataset: run.dataset.clone(),
         dataset_hash: run.dataset_hash.clone(),
         protocol: run.protocol.name.clone(),
-        provider: run.provider.name().to_string(),
-        simulated: matches!(run.provider, crate::domain::ProviderSpec::Sim { .. }),
+        provider: origin.to_string(),
+        simulated: origin == "sim",
         models,
         prompts_hash: run_prompts_hash(run),
         seed: run.sampling.seed,

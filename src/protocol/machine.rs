@@ -171,4 +171,3 @@ pub fn next_step(spec: &ProtocolSpec, item: &Item, turns: &[Turn]) -> Result<Nex
         }
     })
 }
-

@@ -66,10 +66,8 @@ impl Store {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Open { path: shown.clone(), message: e.to_string() })?;
         }
         let db = sled::Config::new().path(path).open().map_err(|e| classify(&shown, e))?;
         Self::init(db, path.to_path_buf())

@@ -1,0 +1,276 @@
+//! The command line as a user drives it: the real binary, a real sled database on disk.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn critloop(db: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("critloop").unwrap();
+    cmd.arg("--db").arg(db).env("CRITLOOP_CONFIG", "/nonexistent/critloop.toml");
+    cmd
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn metrics_json(db: &Path, run: &str) -> Value {
+    let text = stdout(critloop(db).args(["metrics", run, "--format", "json"]));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number: {}", v[key]))
+}
+
+#[test]
+fn run_prints_a_summary_and_metrics_json_has_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out =
+        stdout(critloop(&db).args(["run", "--name", "demo", "--limit", "200", "--rounds", "2"]));
+    assert!(out.contains("run demo"), "{out}");
+    assert!(out.contains("SIMULATED"), "sim output is marked: {out}");
+    assert!(out.contains("acc_t1") && out.contains("cs"), "{out}");
+
+    let m = metrics_json(&db, "demo");
+    for key in [
+        "run",
+        "episodes",
+        "scored",
+        "failed",
+        "transitions",
+        "acc_t1",
+        "acc_t2",
+        "delta",
+        "delta_i2c",
+        "delta_c2i",
+        "cl",
+        "cs",
+        "rss",
+        "rounds",
+        "critique",
+        "ci",
+        "provenance",
+    ] {
+        assert!(m.get(key).is_some(), "missing key {key}");
+    }
+    for key in ["cc", "cw", "wc", "ww"] {
+        assert!(m["transitions"][key].is_u64(), "transitions.{key}");
+    }
+    for key in ["tp", "fp", "tn", "fn", "unparsed", "accuracy", "precision", "recall", "f1"] {
+        assert!(m["critique"].get(key).is_some(), "critique.{key}");
+    }
+    for key in ["version", "dataset_hash", "protocol", "models", "prompts_hash", "seed"] {
+        assert!(m["provenance"].get(key).is_some(), "provenance.{key}");
+    }
+    assert_eq!(m["episodes"], 200);
+    assert_eq!(m["scored"], 200);
+    assert_eq!(m["rounds"].as_array().unwrap().len(), 3, "t1 + two rounds");
+    // Two critiques per episode.
+    assert_eq!(m["critique"]["n"], 400);
+
+    let (a1, a2, cl, cs) = (f(&m, "acc_t1"), f(&m, "acc_t2"), f(&m, "cl"), f(&m, "cs"));
+    assert!((a2 - (a1 * cl + (1.0 - a1) * cs)).abs() < 1e-9, "acc_t2 identity");
+    let d = f(&m, "delta") - (f(&m, "delta_i2c") - f(&m, "delta_c2i"));
+    assert!(d.abs() < 1e-9, "delta identity");
+    let t = &m["transitions"];
+    let n = ["cc", "cw", "wc", "ww"].iter().map(|k| t[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(n, 200);
+    let pooled = (t["cc"].as_u64().unwrap() + t["cw"].as_u64().unwrap()) as f64 / 200.0;
+    assert!((a1 - pooled).abs() < 1e-12, "k = 1: item weighting equals pooling");
+
+    let csv = stdout(critloop(&db).args(["metrics", "demo", "--format", "csv"]));
+    assert!(csv.starts_with("metric,value,lo,hi\n"));
+    assert!(csv.contains("\ncl,"));
+}
+
+#[test]
+fn export_then_import_into_a_new_database_gives_identical_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db1, db2) = (dir.path().join("one"), dir.path().join("two"));
+    stdout(critloop(&db1).args([
+        "run",
+        "--name",
+        "src",
+        "--limit",
+        "60",
+        "--rounds",
+        "2",
+        "--samples",
+        "2",
+        "--seed",
+        "7",
+        "--quiet",
+    ]));
+    stdout(critloop(&db1).args(["run", "--name", "mc", "--dataset", "choice", "--quiet"]));
+    for run in ["src", "mc"] {
+        let file = dir.path().join(format!("{run}.jsonl"));
+        stdout(critloop(&db1).args(["export", run, "--format", "jsonl", "--out"]).arg(&file));
+        let lines = std::fs::read_to_string(&file).unwrap();
+        assert!(lines.lines().count() > 0);
+        stdout(critloop(&db2).arg("import").arg(&file));
+        assert_eq!(metrics_json(&db1, run), metrics_json(&db2, run), "run {run}");
+        // A second export of the imported run is the same transcript.
+        let again = stdout(critloop(&db2).args(["export", run]));
+        assert_eq!(again, lines, "run {run}: export ∘ import is the identity");
+    }
+}
+
+#[test]
+fn long_csv_export_has_one_row_per_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "r", "--limit", "10", "--quiet"]));
+    let csv = stdout(critloop(&db).args(["export", "r", "--format", "csv"]));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "run");
+    let rows: Vec<_> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 30, "10 episodes × generate/critique/revise");
+}
+
+#[test]
+fn malformed_dataset_lines_name_file_and_line_and_nothing_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let bad = fixture("bad_dataset.jsonl");
+    let out = critloop(&db).args(["datasets", "validate"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad_dataset.jsonl:3:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    let out = critloop(&db).args(["run", "--dataset"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad_dataset.jsonl:3:"));
+    let runs = stdout(critloop(&db).args(["runs", "list"]));
+    assert!(runs.contains("no runs"), "a failed load creates no run: {runs}");
+
+    // --skip-bad loads the rest and says what it skipped.
+    let out = critloop(&db)
+        .args(["run", "--name", "rest", "--quiet", "--skip-bad", "--dataset"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1 bad line"));
+    assert_eq!(metrics_json(&db, "rest")["episodes"], 3);
+}
+
+#[test]
+fn malformed_transcript_line_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(
+        &file,
+        "{\"run\":\"r\",\"item_id\":\"1\",\"question\":\"q\",\"reference\":\"1\",\"turns\":[]}\n\
+         {\"run\":\"r\",\"item_id\":\"2\",\"question\":\"q\",\"reference\":\"1\",\"turns\":[{\"role\":\"dance\"}]}\n",
+    )
+    .unwrap();
+    let out = critloop(&db).arg("import").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("t.jsonl:2:") && err.contains("turns[0].role"), "{err}");
+}
+
+#[test]
+fn a_database_held_by_another_process_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let held = critloop::store::Store::open(&db).unwrap();
+    let out = critloop(&db).args(["runs", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another critloop process"), "{err}");
+    assert!(err.contains(&db.display().to_string()), "names the path: {err}");
+    assert!(!err.contains("panicked"));
+    drop(held);
+    stdout(critloop(&db).args(["runs", "list"]));
+}
+
+#[test]
+fn critique_only_on_realcritic_reports_grader_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(
+        critloop(&db)
+            .args(["run", "--name", "rc", "--protocol", "critique-only", "--quiet", "--dataset"])
+            .arg(fixture("realcritic_mix.jsonl")),
+    );
+    let m = metrics_json(&db, "rc");
+    // Labels vs. critloop's grade of `pred` against `gt`, item by item:
+    // 1: 12=12 right, label true (agree); 2: 8≠7 wrong, false (agree);
+    // 3: 0.5 ≡ \frac{1}{2} right, true (agree); 4: C≠B wrong, false (agree);
+    // 5: 1000 ≡ 1,000 right but labelled false (disagree); 6: 4≠3 wrong but labelled true (disagree).
+    assert_eq!(m["grader"]["agree"], 4);
+    assert_eq!(m["grader"]["disagree"], 2);
+    assert_eq!(m["grader"]["disagreements"], serde_json::json!(["5", "6"]));
+    // critique-only has no second attempt: transition rates are undefined, not zero.
+    assert_eq!(m["scored"], 0);
+    assert!(m["acc_t1"].is_null() && m["cl"].is_null());
+    assert_eq!(m["critique"]["n"], 6, "one verdict per given solution");
+}
+
+#[test]
+fn runs_list_show_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "a", "--limit", "5", "--quiet"]));
+    let list = stdout(critloop(&db).args(["runs", "list"]));
+    assert!(list.contains("a ") && list.contains("critique-revise"), "{list}");
+    let show = stdout(critloop(&db).args(["runs", "show", "a"]));
+    assert!(show.contains("5 episodes"), "{show}");
+    stdout(critloop(&db).args(["runs", "delete", "a"]));
+    let out = critloop(&db).args(["metrics", "a"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no run named `a`"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = critloop(&db).args(["run", "--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let help = stdout(critloop(&db).args(["run", "--help"]));
+    for flag in [
+        "--name",
+        "--dataset",
+        "--protocol",
+        "--provider",
+        "--limit",
+        "--rounds",
+        "--samples",
+        "--seed",
+    ] {
+        assert!(help.contains(flag), "run --help documents {flag}");
+    }
+    let out = critloop(&db).args(["run", "--sim-tpr", "1.5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sim-tpr"));
+}
+
+#[test]
+fn datasets_list_and_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let list = stdout(critloop(&db).args(["datasets", "list"]));
+    assert!(list.contains("arith") && list.contains("choice"), "{list}");
+    let show = stdout(critloop(&db).args(["datasets", "show", "choice", "--items", "1"]));
+    assert!(show.contains("60 items"), "{show}");
+}
