@@ -39,6 +39,45 @@ pub struct Config {
     pub annotator: Option<String>,
     #[serde(default)]
     pub run: RunDefaults,
+    /// Named endpoint settings: `critloop run --profile NAME`.
+    #[serde(default)]
+    pub profiles: std::collections::BTreeMap<String, Profile>,
+}
+
+/// An endpoint profile. Every field is optional; command-line flags win over it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub base_url: Option<String>,
+    /// Replicas of one model (vLLM/SGLang servers); requests are spread across them.
+    #[serde(default)]
+    pub base_urls: Vec<String>,
+    pub model: Option<String>,
+    pub critic_model: Option<String>,
+    pub critic_base_url: Option<String>,
+    #[serde(default)]
+    pub critic_base_urls: Vec<String>,
+    /// Name of the environment variable holding the key (never the key itself).
+    pub api_key_env: Option<String>,
+    pub concurrency: Option<usize>,
+    pub rpm: Option<u32>,
+    pub timeout: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub logprobs: Option<bool>,
+    pub stream: Option<bool>,
+    pub price_prompt_per_mtok: Option<f64>,
+    pub price_completion_per_mtok: Option<f64>,
+}
+
+impl Profile {
+    /// All base URLs, single and list forms together.
+    pub fn urls(&self) -> Vec<String> {
+        self.base_url.iter().cloned().chain(self.base_urls.iter().cloned()).collect()
+    }
+
+    pub fn critic_urls(&self) -> Vec<String> {
+        self.critic_base_url.iter().cloned().chain(self.critic_base_urls.iter().cloned()).collect()
+    }
 }
 
 /// Defaults for `critloop run` flags.

@@ -45,7 +45,7 @@ fn run_sim(
         .block_on(runner::execute(
             store.clone(),
             record.id,
-            Provider::from_spec(&provider),
+            Provider::from_spec(&provider).unwrap(),
             RunOptions { concurrency: 64, ..RunOptions::default() },
             tx,
             Arc::new(AtomicBool::new(false)),

@@ -29,6 +29,17 @@ pub struct Cli {
 pub enum Command {
     /// Run an experiment headless, with a progress bar and a summary at the end.
     Run(Box<RunArgs>),
+    /// Run the failed episodes of a run again (after fixing the endpoint, say).
+    RetryFailed {
+        /// Run name.
+        name: String,
+        /// Episodes in flight at once (default: the run's).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Print the metrics of a run.
     Metrics {
         /// Run name.
@@ -132,6 +143,8 @@ pub enum ExportFormat {
 pub enum ProviderName {
     /// Offline simulator of a self-correcting model (no network, no key).
     Sim,
+    /// Any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, llama.cpp server, Ollama).
+    Openai,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -139,6 +152,13 @@ pub struct RunArgs {
     /// Name of the run (default: derived from protocol and dataset).
     #[arg(long)]
     pub name: Option<String>,
+    /// Continue the named run where it stopped, with its stored settings; completed turns are
+    /// never requested again. Only --concurrency, --no-cache, --quiet apply alongside.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["name", "dataset", "protocol", "profile"])]
+    pub resume: Option<String>,
+    /// Endpoint profile from the config file ([profiles.NAME]); flags override its values.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Bundled dataset name (see `critloop datasets list`) or a file path [default: arith].
     #[arg(long)]
     pub dataset: Option<String>,
@@ -147,15 +167,45 @@ pub struct RunArgs {
     /// Protocol preset (critique-revise, self-correct, critic-correct, critique-only) or a .toml path.
     #[arg(long)]
     pub protocol: Option<String>,
-    /// Who answers the requests.
-    #[arg(long, value_enum, default_value = "sim")]
-    pub provider: ProviderName,
-    /// Generator model name.
-    #[arg(long, default_value = "sim")]
-    pub model: String,
+    /// Who answers the requests [default: sim, or openai with --base-url/--profile].
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderName>,
+    /// Generator model name (openai: as the server names it).
+    #[arg(long)]
+    pub model: Option<String>,
     /// Critic model name (default: the generator = self-critique).
     #[arg(long)]
     pub critic_model: Option<String>,
+    /// Endpoint base URL, e.g. http://127.0.0.1:8000/v1 [env: OPENAI_BASE_URL]. Repeat it for
+    /// replicas of one model: requests are spread across them.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Vec<String>,
+    /// A separate endpoint for the critic (cross-critique on another server). Repeatable.
+    #[arg(long, value_name = "URL")]
+    pub critic_base_url: Vec<String>,
+    /// Environment variable that holds the API key [default: OPENAI_API_KEY]. The key itself is
+    /// never stored, logged or exported.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Requests-per-minute limit across the run.
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u32>,
+    /// Per-request timeout in seconds [default: 120].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Retries of a failing request (429, 5xx, timeouts, dropped connections, malformed or
+    /// truncated bodies) with exponential backoff and jitter [default: 5].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Do not read replies from the response cache (they are still written to it).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Ask for logprobs and record a P(True)-style confidence of each verdict.
+    #[arg(long)]
+    pub logprobs: bool,
+    /// Use SSE streaming for every call.
+    #[arg(long)]
+    pub stream: bool,
     /// Use only the first N items.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -177,7 +227,7 @@ pub struct RunArgs {
     /// Maximum tokens per reply.
     #[arg(long, default_value_t = 1024)]
     pub max_tokens: u32,
-    /// Episodes in flight at once.
+    /// Episodes in flight at once [default: 16].
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// critique-revise: skip the revise when the critic says `correct`.

@@ -10,13 +10,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::args::{
-    Cli, Command, DatasetsAction, ExportFormat, LoadArgs, MetricsFormat, RunArgs, RunsAction,
-    SimArgs,
+    Cli, Command, DatasetsAction, ExportFormat, LoadArgs, MetricsFormat, ProviderName, RunArgs,
+    RunsAction, SimArgs,
 };
 use super::table;
 use crate::config::{Config, Paths};
 use crate::dataset::{self, Format, LoadOptions, Loaded};
-use crate::domain::{ProviderSpec, RunRecord, Sampling, SimParams};
+use crate::domain::{
+    EndpointSpec, OpenAiSpec, Prices, ProviderSpec, RunRecord, Sampling, SimParams,
+};
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
 use crate::metrics::run_metrics;
@@ -33,6 +35,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         None => overview(&open()?, &db_path),
         Some(Command::Run(args)) => run(&open()?, &config, *args),
+        Some(Command::RetryFailed { name, concurrency, quiet }) => {
+            resume(&open()?, &name, concurrency, true, quiet, true)
+        }
         Some(Command::Metrics { name, format }) => metrics(&open()?, &name, format),
         Some(Command::Export { name, format, out }) => export(&open()?, &name, format, out),
         Some(Command::Import { file, name, qwen_compat }) => {
@@ -118,7 +123,90 @@ fn unique_name(store: &Store, base: &str) -> Result<String> {
     Ok((2..).map(|i| format!("{base}-{i}")).find(|n| !taken.contains(n)).unwrap_or_default())
 }
 
+/// Provider, models and concurrency of a new run.
+struct Chosen {
+    spec: ProviderSpec,
+    model: String,
+    critic_model: String,
+    concurrency: usize,
+}
+
+/// The provider a new run uses, from flags over the profile over the environment.
+fn provider_spec(config: &Config, a: &RunArgs) -> Result<Chosen> {
+    let profile = match &a.profile {
+        Some(name) => Some(config.profiles.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+            eyre!(
+                "no profile `{name}` in the config file (known: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )
+        })?),
+        None => None,
+    };
+    let p = profile.unwrap_or_default();
+    let env_url = std::env::var("OPENAI_BASE_URL").ok().filter(|u| !u.trim().is_empty());
+    let mut urls = a.base_url.clone();
+    if urls.is_empty() {
+        urls = p.urls();
+    }
+    let wants_openai = a.provider == Some(ProviderName::Openai)
+        || (a.provider.is_none() && (!urls.is_empty() || a.profile.is_some()));
+    let concurrency = a.concurrency.or(p.concurrency).or(config.run.concurrency).unwrap_or(16);
+    if !wants_openai {
+        let model = a.model.clone().unwrap_or_else(|| "sim".into());
+        return Ok(Chosen {
+            spec: ProviderSpec::Sim { params: sim_params(&a.sim)? },
+            critic_model: a.critic_model.clone().unwrap_or_else(|| model.clone()),
+            model,
+            concurrency,
+        });
+    }
+    if urls.is_empty() {
+        urls.extend(env_url);
+    }
+    if urls.is_empty() {
+        bail!("the openai provider needs --base-url URL (or OPENAI_BASE_URL, or a --profile)");
+    }
+    let model = a.model.clone().or(p.model.clone());
+    let critic_urls =
+        if a.critic_base_url.is_empty() { p.critic_urls() } else { a.critic_base_url.clone() };
+    let api_key_env =
+        a.api_key_env.clone().or(p.api_key_env.clone()).unwrap_or("OPENAI_API_KEY".into());
+    let prices = match (p.price_prompt_per_mtok, p.price_completion_per_mtok) {
+        (Some(prompt_per_mtok), Some(completion_per_mtok)) => {
+            Some(Prices { prompt_per_mtok, completion_per_mtok })
+        }
+        _ => None,
+    };
+    let spec = OpenAiSpec {
+        generator: EndpointSpec { base_urls: urls, api_key_env: api_key_env.clone() },
+        critic: (!critic_urls.is_empty())
+            .then_some(EndpointSpec { base_urls: critic_urls, api_key_env }),
+        timeout_secs: a.timeout.or(p.timeout).unwrap_or(120.0),
+        max_retries: a.max_retries.or(p.max_retries).unwrap_or(5),
+        rpm: a.rpm.or(p.rpm),
+        concurrency,
+        logprobs: a.logprobs || p.logprobs.unwrap_or(false),
+        stream: a.stream || p.stream.unwrap_or(false),
+        prices,
+    };
+    let model = model
+        .ok_or_else(|| eyre!("the openai provider needs --model NAME (or a profile's model)"))?;
+    let critic_model = a.critic_model.clone().or(p.critic_model.clone()).unwrap_or(model.clone());
+    Ok(Chosen { spec: ProviderSpec::OpenAi(spec), model, critic_model, concurrency })
+}
+
 fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
+    if let Some(name) = &a.resume {
+        return resume(store, name, a.concurrency, !a.no_cache, a.quiet, false);
+    }
+    let Chosen { spec: provider_spec, model, critic_model, concurrency } =
+        provider_spec(config, &a)?;
+    // Reach the endpoint before anything is stored, so a wrong URL costs nothing.
+    let provider = Provider::from_spec(&provider_spec)?;
+    if let Provider::OpenAi(p) = &provider {
+        runtime()?.block_on(p.preflight())?;
+    }
     let dataset_name = a
         .dataset
         .clone()
@@ -148,8 +236,6 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    let params = sim_params(&a.sim)?;
-    let provider_spec = ProviderSpec::Sim { params };
     let short = Path::new(&dataset_name)
         .file_stem()
         .and_then(|s| s.to_str())
@@ -160,16 +246,16 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         None => unique_name(store, &format!("{}-{short}", protocol.name))?,
     };
     let grade = GradeOptions { qwen_compat: a.qwen_compat };
-    let record = runner::create_run(
+    let mut record = runner::create_run(
         store,
         NewRun {
             name,
             dataset: dataset_name,
             items,
             protocol,
-            provider: provider_spec.clone(),
-            model: a.model.clone(),
-            critic_model: a.critic_model.clone().unwrap_or_else(|| a.model.clone()),
+            provider: provider_spec,
+            model,
+            critic_model,
             sampling: Sampling {
                 temperature: a.temperature,
                 top_p: a.top_p,
@@ -180,12 +266,12 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         },
         grade,
     )?;
-    let opts = RunOptions {
-        concurrency: a.concurrency.or(config.run.concurrency).unwrap_or(16),
-        grade,
-        ..RunOptions::default()
-    };
-    execute_with_progress(store, &record, Provider::from_spec(&provider_spec), opts, a.quiet)?;
+    if a.qwen_compat {
+        record.notes.insert("qwen_compat".into(), "true".into());
+        store.put_run(&record)?;
+    }
+    let opts = RunOptions { concurrency, grade, use_cache: !a.no_cache, ..RunOptions::default() };
+    execute_with_progress(store, &record, provider, opts, a.quiet)?;
     let report = run_metrics(store, &record)?;
     println!("{}", table::render(&report));
     println!(
@@ -193,6 +279,51 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         record.name
     );
     Ok(())
+}
+
+/// Continues a stored run (`run --resume`) or retries its failed episodes (`retry-failed`).
+fn resume(
+    store: &Store,
+    name: &str,
+    concurrency: Option<usize>,
+    use_cache: bool,
+    quiet: bool,
+    retry_failed: bool,
+) -> Result<()> {
+    let record = store.require_run(name)?;
+    if retry_failed {
+        let n = runner::reset_failed(store, record.id)?;
+        eprintln!("{name}: retrying {n} failed episode(s)");
+    }
+    let before = runner::totals(store, record.id)?;
+    if before.pending == 0 {
+        eprintln!("{name}: nothing left to run ({} done, {} failed)", before.done, before.failed);
+    } else {
+        let provider = Provider::from_spec(&record.provider)?;
+        let default_concurrency = match &record.provider {
+            ProviderSpec::OpenAi(o) => o.concurrency,
+            _ => 16,
+        };
+        let grade = GradeOptions {
+            qwen_compat: record.notes.get("qwen_compat").is_some_and(|v| v == "true"),
+        };
+        let opts = RunOptions {
+            concurrency: concurrency.unwrap_or(default_concurrency),
+            grade,
+            use_cache,
+            ..RunOptions::default()
+        };
+        execute_with_progress(store, &record, provider, opts, quiet)?;
+    }
+    println!("{}", table::render(&run_metrics(store, &record)?));
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")
 }
 
 /// Executes a run on a tokio runtime, drawing a progress bar on stderr; Ctrl-C cancels cleanly.
@@ -203,10 +334,7 @@ fn execute_with_progress(
     opts: RunOptions,
     quiet: bool,
 ) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .wrap_err("cannot start the async runtime")?;
+    let rt = runtime()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = Arc::new(AtomicBool::new(false));
     let bar = if quiet {

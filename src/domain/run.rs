@@ -148,12 +148,51 @@ impl SimParams {
     }
 }
 
+/// One OpenAI-compatible endpoint: one or more replicas of a model. The key itself is never
+/// stored: only the name of the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSpec {
+    pub base_urls: Vec<String>,
+    pub api_key_env: String,
+}
+
+/// Prices in currency units per million tokens, for cost estimates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prices {
+    pub prompt_per_mtok: f64,
+    pub completion_per_mtok: f64,
+}
+
+/// Settings of the `openai` provider, stored with the run so `--resume` can rebuild it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenAiSpec {
+    pub generator: EndpointSpec,
+    /// A separate critic endpoint (cross-critique on another server); `None` = the generator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critic: Option<EndpointSpec>,
+    pub timeout_secs: f64,
+    pub max_retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    pub concurrency: usize,
+    #[serde(default)]
+    pub logprobs: bool,
+    /// Use SSE streaming for every call.
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Prices>,
+}
+
 /// Which provider answers the run's requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ProviderSpec {
     /// The offline simulator.
     Sim { params: SimParams },
+    /// An OpenAI-compatible chat endpoint.
+    #[serde(rename = "openai")]
+    OpenAi(OpenAiSpec),
     /// Turns come from an imported transcript.
     Replay,
 }
@@ -162,6 +201,7 @@ impl ProviderSpec {
     pub fn name(&self) -> &'static str {
         match self {
             ProviderSpec::Sim { .. } => "sim",
+            ProviderSpec::OpenAi(_) => "openai",
             ProviderSpec::Replay => "replay",
         }
     }

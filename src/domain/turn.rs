@@ -88,6 +88,13 @@ pub struct Turn {
     /// Verbalised confidence in [0,1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// P(True)-style: probability of the verdict "correct" from the verdict token's logprobs,
+    /// renormalised over the two options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_true: Option<f64>,
+    /// The same before renormalisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_true_raw: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +130,8 @@ impl Turn {
             tier: None,
             verdict: None,
             confidence: None,
+            p_true: None,
+            p_true_raw: None,
             prompt_tokens: None,
             completion_tokens: None,
             latency_ms: None,

@@ -1,10 +1,16 @@
 //! Providers (DESIGN §8). `sim` is the offline default; `replay` serves imported transcripts.
 
+mod openai;
 mod sim;
+mod transport;
 
+pub use openai::{OpenAiProvider, TokenLogprob, TopLogprob, p_true};
 pub use sim::simulate;
+pub use transport::{Replicas, RetryPolicy, retry_after};
 
-use crate::domain::{Item, ProtocolKind, ProviderSpec, Turn};
+use std::sync::Arc;
+
+use crate::domain::{Item, ProtocolKind, ProviderSpec, Sampling, Turn};
 use crate::protocol::Step;
 
 /// Everything a provider may look at to produce one turn.
@@ -17,7 +23,9 @@ pub struct Request<'a> {
     pub prior: &'a [Turn],
     pub protocol: ProtocolKind,
     pub model: &'a str,
-    pub seed: u64,
+    pub sampling: &'a Sampling,
+    /// Receives text as it streams in (step mode); forces streaming when set.
+    pub deltas: Option<&'a tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 /// A provider's answer, before grading.
@@ -29,32 +37,64 @@ pub struct Reply {
     pub completion_tokens: Option<u32>,
     pub finish_reason: Option<String>,
     pub simulated: bool,
+    /// (raw, renormalised) P(verdict "correct") from logprobs.
+    pub p_true: Option<(f64, f64)>,
+    /// Wall time of the successful attempt.
+    pub latency_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LlmError {
     #[error("replay runs have no endpoint: their turns come from the imported transcript")]
     Replay,
+    /// The endpoint failed for good (after retries); `message` is the endpoint's own.
+    #[error("{endpoint}: {message}")]
+    Endpoint { endpoint: String, message: String },
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A configured provider.
 #[derive(Debug, Clone)]
 pub enum Provider {
     Sim(crate::domain::SimParams),
+    OpenAi(Arc<OpenAiProvider>),
     Replay,
 }
 
 impl Provider {
-    pub fn from_spec(spec: &ProviderSpec) -> Provider {
-        match spec {
+    pub fn from_spec(spec: &ProviderSpec) -> Result<Provider, LlmError> {
+        Ok(match spec {
             ProviderSpec::Sim { params } => Provider::Sim(params.clone()),
+            ProviderSpec::OpenAi(o) => Provider::OpenAi(Arc::new(OpenAiProvider::new(o)?)),
             ProviderSpec::Replay => Provider::Replay,
+        })
+    }
+
+    /// Whether replies cost something and so belong in the response cache.
+    pub fn cacheable(&self) -> bool {
+        matches!(self, Provider::OpenAi(_))
+    }
+
+    /// Text that distinguishes endpoints in cache keys.
+    pub fn endpoint_label(&self, role: crate::domain::Role) -> &str {
+        match self {
+            Provider::OpenAi(p) => p.endpoint_label(role),
+            Provider::Sim(_) => "sim",
+            Provider::Replay => "replay",
         }
     }
 
     pub async fn complete(&self, req: Request<'_>) -> Result<Reply, LlmError> {
         match self {
-            Provider::Sim(params) => Ok(simulate(params, &req)),
+            Provider::Sim(params) => {
+                let reply = simulate(params, &req);
+                if let Some(tx) = req.deltas {
+                    let _ = tx.send(reply.content.clone());
+                }
+                Ok(reply)
+            }
+            Provider::OpenAi(p) => p.complete(&req).await,
             Provider::Replay => Err(LlmError::Replay),
         }
     }
@@ -63,6 +103,8 @@ impl Provider {
 /// Response-cache key: a hash of model, messages and sampling, including seed and sample index.
 /// Endpoint-specific providers add their base URL to `model`'s side of the hash.
 pub fn request_key(
+    endpoint: &str,
+    logprobs: bool,
     model: &str,
     messages: &[crate::protocol::ChatMessage],
     sampling: &crate::domain::Sampling,
@@ -70,6 +112,8 @@ pub fn request_key(
 ) -> String {
     use sha2::{Digest, Sha256};
     let payload = serde_json::json!({
+        "endpoint": endpoint,
+        "logprobs": logprobs,
         "model": model,
         "messages": messages,
         "temperature": sampling.temperature,

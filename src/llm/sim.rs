@@ -11,7 +11,7 @@ use crate::domain::{AnswerKind, Item, ProtocolKind, Role, SimParams, Turn, Verdi
 
 fn rng_for(req: &Request<'_>) -> ChaCha8Rng {
     let mut h = Sha256::new();
-    h.update(req.seed.to_be_bytes());
+    h.update(req.sampling.seed.to_be_bytes());
     h.update(req.item.id.0.as_bytes());
     h.update([0]);
     h.update(req.sample.to_be_bytes());
@@ -43,6 +43,8 @@ pub fn simulate(p: &SimParams, req: &Request<'_>) -> Reply {
         completion_tokens: Some(words.saturating_mul(4) / 3),
         finish_reason: Some("stop".into()),
         simulated: true,
+        p_true: None,
+        latency_ms: None,
     }
 }
 

@@ -55,10 +55,10 @@ pub(super) fn compute(live: &[&EpisodeObs]) -> CritiqueStats {
     let n = tp + fp + tn + fn_;
     let precision = ratio(tp as f64, (tp + fp) as f64);
     let recall = ratio(tp as f64, (tp + fn_) as f64);
-    let f1 = match (precision, recall) {
-        (Some(p), Some(r)) => ratio(2.0 * p * r, p + r),
-        _ => None,
-    };
+    // 2tp/(2tp+fp+fn): equals 2PR/(P+R) where both are defined, and is 0 (not undefined) for
+    // a critic that flags only the wrong items; undefined only when there is nothing to find
+    // and nothing was flagged.
+    let f1 = ratio(2.0 * tp as f64, (2 * tp + fp + fn_) as f64);
     CritiqueStats {
         n,
         tp,

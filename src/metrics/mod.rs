@@ -21,7 +21,8 @@ use crate::domain::Verdict;
 pub use critique::CritiqueStats;
 pub use observe::{GRADE_OVERRIDE, observe, overrides};
 pub use report::{
-    GraderAgreement, MetricsReport, Provenance, provenance, run_metrics, run_prompts_hash,
+    GraderAgreement, MetricsReport, Provenance, UsageSummary, provenance, run_metrics,
+    run_prompts_hash,
 };
 pub use rounds::RoundStats;
 pub use transitions::Transitions;

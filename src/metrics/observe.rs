@@ -51,6 +51,14 @@ pub fn observe(
         truth.insert(i, c);
         attempts.push(c);
     }
+    // critique-revise with stop_when_correct ends on a critique: the final attempt is the last
+    // one, unchanged, so t2 = t1 for that round and the episode is scored.
+    let stopped_early = kind == ProtocolKind::CritiqueRevise
+        && ep.status == EpisodeStatus::Done
+        && turns.last().is_some_and(|t| t.role == Role::Critique);
+    if stopped_early && let Some(last) = attempts.last().copied() {
+        attempts.push(last);
+    }
     let mut critiques = Vec::new();
     for (i, t) in turns.iter().enumerate() {
         if t.role != Role::Critique {

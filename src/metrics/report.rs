@@ -18,6 +18,22 @@ pub struct GraderAgreement {
     pub disagreements: Vec<String>,
 }
 
+/// Tokens, latency and cost summed over the run's turns.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct UsageSummary {
+    /// Model turns (imported solutions excluded).
+    pub turns: u64,
+    /// Turns answered from the response cache.
+    pub cached: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Median latency of the turns that report one, in milliseconds.
+    pub latency_ms_median: Option<f64>,
+    pub latency_ms_mean: Option<f64>,
+    /// From the profile's prices; `null` when none are configured.
+    pub cost: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Provenance {
     pub version: String,
@@ -36,12 +52,16 @@ pub struct MetricsReport {
     pub run: String,
     #[serde(flatten)]
     pub summary: Summary,
+    /// RealCritic closed-loop correction accuracy (= acc_t2), for critic-correct runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_acc: Option<Option<f64>>,
     /// 95% intervals per rate; filled by the bootstrap when requested.
     pub ci: BTreeMap<String, [f64; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grader: Option<GraderAgreement>,
     /// How many attempt grades came from human `grade_override` labels.
     pub overrides_used: u64,
+    pub usage: UsageSummary,
     pub provenance: Provenance,
 }
 
@@ -85,8 +105,17 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
     let mut obs = Vec::with_capacity(episodes.len());
     let mut grader = GraderAgreement { agree: 0, disagree: 0, disagreements: Vec::new() };
     let mut any_label = false;
+    let mut usage = UsageSummary::default();
+    let mut latencies = Vec::new();
     for ep in &episodes {
         let ep_turns = turns.remove(&ep.id).unwrap_or_default();
+        for t in ep_turns.iter().filter(|t| t.role != Role::Given) {
+            usage.turns += 1;
+            usage.cached += u64::from(t.meta.contains_key("cached"));
+            usage.prompt_tokens += u64::from(t.prompt_tokens.unwrap_or(0));
+            usage.completion_tokens += u64::from(t.completion_tokens.unwrap_or(0));
+            latencies.extend(t.latency_ms);
+        }
         let ov = labels.get(&ep.id).map(|l| observe::overrides(l)).unwrap_or_default();
         obs.push(observe::observe(run.protocol.kind, ep, &ep_turns, &ov, &mut used));
         // Each item's given solution is judged once, on its first sample.
@@ -106,12 +135,36 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
             }
         }
     }
+    if !latencies.is_empty() {
+        latencies.sort_unstable();
+        let n = latencies.len();
+        let mid = if n % 2 == 1 {
+            latencies[n / 2] as f64
+        } else {
+            (latencies[n / 2 - 1] + latencies[n / 2]) as f64 / 2.0
+        };
+        usage.latency_ms_median = Some(mid);
+        usage.latency_ms_mean = Some(latencies.iter().sum::<u64>() as f64 / n as f64);
+    }
+    if let crate::domain::ProviderSpec::OpenAi(o) = &run.provider
+        && let Some(p) = o.prices
+    {
+        usage.cost = Some(
+            (usage.prompt_tokens as f64 * p.prompt_per_mtok
+                + usage.completion_tokens as f64 * p.completion_per_mtok)
+                / 1e6,
+        );
+    }
+    let summary = compute(&obs);
     Ok(MetricsReport {
         run: run.name.clone(),
-        summary: compute(&obs),
+        correction_acc: (run.protocol.kind == crate::domain::ProtocolKind::CriticCorrect)
+            .then_some(summary.acc_t2),
+        summary,
         ci: BTreeMap::new(),
         grader: any_label.then_some(grader),
         overrides_used: used,
+        usage,
         provenance: provenance(run),
     })
 }

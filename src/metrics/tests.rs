@@ -332,27 +332,28 @@ fn critique_confusion_with_unparsed() {
 }
 
 #[test]
-fn f1_null_cases() {
+fn f1_defined_by_counts() {
     let with = |crits: Vec<CritiqueObs>| {
         let mut e = ep("a", 0, &[Some(true)]);
         e.critiques = crits;
         compute(&[e]).critique
     };
-    // No positive predicted and none true: P and R undefined.
+    // No positive predicted and none true: P, R and F1 = 2tp/(2tp+fp+fn) = 0/0 undefined.
     let c = with(vec![crit(Correct, Some(true)), crit(Correct, Some(true))]);
     assert_eq!((c.n, c.tn), (2, 2));
     close(c.accuracy, 1.0);
     assert_eq!((c.precision, c.recall, c.f1), (None, None, None));
-    // P = R = 0: P + R = 0.
+    // P = R = 0: tp=0, fp=1, fn=1 → F1 = 0/(0+1+1) = 0, a defined (bad) score.
     let c = with(vec![crit(Incorrect, Some(true)), crit(Correct, Some(false))]);
     close(c.precision, 0.0);
     close(c.recall, 0.0);
-    assert_eq!(c.f1, None);
+    close(c.f1, 0.0);
     close(c.accuracy, 0.0);
-    // Positives predicted, none true: P = 0, R undefined.
+    // Positives predicted, none true: P = 0, R undefined, F1 = 0/(0+1+0) = 0.
     let c = with(vec![crit(Incorrect, Some(true))]);
     close(c.precision, 0.0);
-    assert_eq!((c.recall, c.f1), (None, None));
+    assert_eq!(c.recall, None);
+    close(c.f1, 0.0);
 }
 
 #[test]

@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub grade: GradeOptions,
     /// Minimum time between two `Progress` events.
     pub progress_every: Duration,
+    /// Read replies from the response cache (they are always written to it).
+    pub use_cache: bool,
 }
 
 impl Default for RunOptions {
@@ -61,6 +63,7 @@ impl Default for RunOptions {
             concurrency: 16,
             grade: GradeOptions::default(),
             progress_every: Duration::from_millis(100),
+            use_cache: true,
         }
     }
 }
@@ -307,31 +310,57 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
             Err(e) => return fail(sh, ep, e.to_string()),
         };
         let model = if step.role == Role::Critique { &sh.run.critic_model } else { &sh.run.model };
-        let req = Request {
-            item,
-            sample: ep.id.sample,
-            step: &step,
-            prior: &turns,
-            protocol: sh.run.protocol.kind,
+        let logprobs = matches!(&sh.run.provider, ProviderSpec::OpenAi(o) if o.logprobs);
+        let key = crate::llm::request_key(
+            sh.provider.endpoint_label(step.role),
+            logprobs,
             model,
-            seed: sh.run.sampling.seed,
+            &step.messages,
+            &sh.run.sampling,
+            ep.id.sample,
+        );
+        let cacheable = sh.provider.cacheable();
+        let cached = if cacheable && sh.opts.use_cache { sh.store.cache_get(&key)? } else { None };
+        let mut turn = match cached {
+            Some(mut t) => {
+                t.meta.insert("cached".into(), serde_json::Value::Bool(true));
+                t
+            }
+            None => {
+                let req = Request {
+                    item,
+                    sample: ep.id.sample,
+                    step: &step,
+                    prior: &turns,
+                    protocol: sh.run.protocol.kind,
+                    model,
+                    sampling: &sh.run.sampling,
+                    deltas: None,
+                };
+                let started = Instant::now();
+                let reply = match sh.provider.complete(req).await {
+                    Ok(r) => r,
+                    Err(e) => return fail(sh, ep, e.to_string()),
+                };
+                let mut turn = Turn::new(step.role, reply.content);
+                turn.model = Some(reply.model);
+                turn.prompt_tokens = reply.prompt_tokens;
+                turn.completion_tokens = reply.completion_tokens;
+                turn.finish_reason = reply.finish_reason;
+                turn.simulated = reply.simulated;
+                turn.p_true_raw = reply.p_true.map(|p| p.0);
+                turn.p_true = reply.p_true.map(|p| p.1);
+                let measured = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                turn.latency_ms = Some(reply.latency_ms.unwrap_or(measured));
+                turn
+            }
         };
-        let started = Instant::now();
-        let reply = match sh.provider.complete(req).await {
-            Ok(r) => r,
-            Err(e) => return fail(sh, ep, e.to_string()),
-        };
-        let mut turn = Turn::new(step.role, reply.content);
-        turn.model = Some(reply.model);
-        turn.prompt_tokens = reply.prompt_tokens;
-        turn.completion_tokens = reply.completion_tokens;
-        turn.finish_reason = reply.finish_reason;
-        turn.simulated = reply.simulated;
-        turn.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-        turn.request_key =
-            Some(crate::llm::request_key(model, &step.messages, &sh.run.sampling, ep.id.sample));
+        turn.request_key = Some(key.clone());
         grade_turn(&mut turn, item, sh.opts.grade, step.wants_answer);
         sh.store.put_turn(ep.id, step.index, &turn)?;
+        if cacheable && !turn.meta.contains_key("cached") {
+            sh.store.cache_put(&key, &turn)?;
+        }
         // The turn must be durable before the next request of this episode is sent.
         sh.store.flush_async().await?;
         turns.push(turn);
