@@ -385,7 +385,7 @@ fn all_right_at_t1_cs_and_rss_null() {
             accuracy: Some(2.0 / 3.0), // (0+2)/3
             precision: Some(0.0),      // 0/(0+1)
             recall: None,              // tp+fn = 0
-            f1: None,                  // recall undefined
+            f1: Some(0.0),             // 2tp/(2tp+fp+fn) = 0/(0+1+0)
             verdict_correct: 2,
             verdict_incorrect: 1,
         },
