@@ -31,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file.clone());
     let config = Config::load(&config_path, cli.config.is_some())?;
     let db_path = cli.db.clone().unwrap_or_else(|| paths.default_db());
+    super::logging::init(&db_path);
     let open = || Store::open(&db_path).map_err(|e| eyre!(e));
     match cli.command {
         None => overview(&open()?, &db_path),
@@ -270,6 +271,13 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         record.notes.insert("qwen_compat".into(), "true".into());
         store.put_run(&record)?;
     }
+    tracing::info!(
+        run = %record.name,
+        provider = serde_json::to_string(&record.provider).unwrap_or_default(),
+        model = %record.model,
+        critic_model = %record.critic_model,
+        "run created"
+    );
     let opts = RunOptions { concurrency, grade, use_cache: !a.no_cache, ..RunOptions::default() };
     execute_with_progress(store, &record, provider, opts, a.quiet)?;
     let report = run_metrics(store, &record)?;

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod logging;
 mod table;
 
 pub use args::{Cli, Command};
