@@ -295,6 +295,11 @@ impl MockServer {
         self.shared.log().clone()
     }
 
+    /// How many requests arrived so far, without copying the log.
+    pub fn request_count(&self) -> usize {
+        self.shared.log().len()
+    }
+
     /// Stop serving (also on drop). A server from [`MockServer::start_blocking`] has stopped
     /// when this returns; one from [`MockServer::start`] stops accepting at its runtime's next
     /// turn and closes each connection once its in-flight request is answered.
