@@ -37,6 +37,11 @@ impl Paths {
 pub struct Config {
     /// Name recorded with labels.
     pub annotator: Option<String>,
+    /// TUI theme: dark, light, high-contrast, or a path to a theme file.
+    pub theme: Option<String>,
+    /// Key binding overrides: `[keys.MODE] action = ["key", …]` (see assets/keymap.toml).
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<String>>>,
     #[serde(default)]
     pub run: RunDefaults,
     /// Named endpoint settings: `critloop run --profile NAME`.

@@ -2,6 +2,7 @@
 //! critloop: a workbench for LLM critique and self-correction research.
 //! Layers (STYLE §2.1): domain ← {store, grade, llm, metrics, dataset, protocol} ← runner ← cli.
 
+pub mod browse;
 pub mod cli;
 pub mod config;
 pub mod dataset;
@@ -13,3 +14,4 @@ pub mod metrics;
 pub mod protocol;
 pub mod runner;
 pub mod store;
+pub mod tui;

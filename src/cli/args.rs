@@ -21,6 +21,12 @@ pub struct Cli {
     /// Config file (default: the platform config dir, or $CRITLOOP_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// TUI theme: dark, light, high-contrast, or a theme file [default: dark].
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Name recorded with your labels [default: config `annotator`, else $USER].
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -34,7 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     super::logging::init(&db_path);
     let open = || Store::open(&db_path).map_err(|e| eyre!(e));
     match cli.command {
-        None => overview(&open()?, &db_path),
+        None => tui(open()?, &config, cli.theme.as_deref(), cli.annotator.clone()),
         Some(Command::Run(args)) => run(&open()?, &config, *args),
         Some(Command::RetryFailed { name, concurrency, quiet }) => {
             resume(&open()?, &name, concurrency, true, quiet, true)
@@ -49,19 +49,26 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// Until the TUI lands, plain `critloop` lists the runs and says what to do next.
-fn overview(store: &Store, db: &Path) -> Result<()> {
-    let runs = store.runs()?;
-    println!("critloop — database {}", db.display());
-    if runs.is_empty() {
-        println!(
-            "no runs yet. Try:  critloop run --limit 50   (offline simulator, bundled dataset)"
-        );
-    } else {
-        print_runs(store, &runs)?;
-        println!("\nmetrics of a run:  critloop metrics NAME      all commands:  critloop --help");
+/// Plain `critloop`: the terminal workbench. Config errors are reported before raw mode.
+fn tui(
+    store: Store,
+    config: &Config,
+    theme: Option<&str>,
+    annotator: Option<String>,
+) -> Result<()> {
+    use crate::tui::{App, Keymap, Theme};
+    let keymap = Keymap::load(&config.keys).map_err(|e| eyre!("keys: {e}"))?;
+    let theme =
+        Theme::load(theme.or(config.theme.as_deref()).unwrap_or("dark")).map_err(|e| eyre!(e))?;
+    let annotator = annotator
+        .or_else(|| config.annotator.clone())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "anonymous".into());
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!("the workbench needs a terminal; for scripts use the subcommands (critloop --help)");
     }
-    Ok(())
+    let app = App::new(keymap, theme, annotator, runner::now_secs);
+    crate::tui::launch(store, app)
 }
 
 fn load_options(a: &LoadArgs) -> Result<LoadOptions> {

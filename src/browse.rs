@@ -1,0 +1,192 @@
+//! Read models for interactive browsing: owned snapshots of runs, episodes and one episode,
+//! built from the store. Headless, so the UI and its tests share them.
+
+use std::collections::HashMap;
+
+use crate::domain::{
+    EpisodeId, EpisodeStatus, Item, Label, ProtocolKind, Role, RunId, RunRecord, Turn,
+};
+use crate::metrics::{GRADE_OVERRIDE, run_metrics};
+use crate::protocol::attempt_indices;
+use crate::runner::{Totals, totals};
+use crate::store::{Store, StoreError};
+
+/// One line of the runs table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub record: RunRecord,
+    pub totals: Totals,
+    pub acc_t1: Option<f64>,
+    pub acc_t2: Option<f64>,
+    pub cl: Option<f64>,
+    pub cs: Option<f64>,
+}
+
+/// The t1 → t2 cell of an episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transition {
+    RightRight,
+    RightWrong,
+    WrongRight,
+    WrongWrong,
+}
+
+impl Transition {
+    pub fn of(t1: bool, t2: bool) -> Transition {
+        match (t1, t2) {
+            (true, true) => Transition::RightRight,
+            (true, false) => Transition::RightWrong,
+            (false, true) => Transition::WrongRight,
+            (false, false) => Transition::WrongWrong,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Transition::RightRight => "c→c",
+            Transition::RightWrong => "c→w",
+            Transition::WrongRight => "w→c",
+            Transition::WrongWrong => "w→w",
+        }
+    }
+}
+
+/// One line of the episodes table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeRow {
+    pub id: EpisodeId,
+    pub item_id: String,
+    pub status: EpisodeStatus,
+    pub transition: Option<Transition>,
+    /// Labels on the episode or its turns.
+    pub labels: usize,
+    /// First line of the question, for display and search.
+    pub question: String,
+}
+
+/// Everything the episode screen shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeDetail {
+    pub id: EpisodeId,
+    pub run_name: String,
+    pub protocol: ProtocolKind,
+    pub item: Item,
+    pub status: EpisodeStatus,
+    pub error: Option<String>,
+    pub turns: Vec<Turn>,
+    /// (sequence number, label) in the order written.
+    pub labels: Vec<(u64, Label)>,
+    pub simulated: bool,
+}
+
+impl EpisodeDetail {
+    /// Indices of the first and final attempt.
+    pub fn first_and_final(&self) -> Option<(usize, usize)> {
+        let a = attempt_indices(self.protocol, &self.turns);
+        Some((*a.first()?, *a.last()?))
+    }
+}
+
+pub fn runs(store: &Store) -> Result<Vec<RunRow>, StoreError> {
+    store
+        .runs()?
+        .into_iter()
+        .map(|record| {
+            let m = run_metrics(store, &record)?;
+            Ok(RunRow {
+                totals: totals(store, record.id)?,
+                acc_t1: m.summary.acc_t1,
+                acc_t2: m.summary.acc_t2,
+                cl: m.summary.cl,
+                cs: m.summary.cs,
+                record,
+            })
+        })
+        .collect()
+}
+
+fn transition(kind: ProtocolKind, turns: &[Turn], labels: &[Label]) -> Option<Transition> {
+    let a = attempt_indices(kind, turns);
+    let (first, last) = (*a.first()?, *a.last()?);
+    let grade = |i: usize| {
+        let over = labels
+            .iter()
+            .filter(|l| l.name == GRADE_OVERRIDE && l.turn == u32::try_from(i).ok())
+            .max_by_key(|l| l.time)
+            .map(|l| l.value == "correct");
+        over.or(turns.get(i)?.correct)
+    };
+    // An early stop after a `correct` verdict keeps t1 as the final answer.
+    let last = if first == last && turns.last().is_some_and(|t| t.role == Role::Critique) {
+        first
+    } else if first == last {
+        return None;
+    } else {
+        last
+    };
+    Some(Transition::of(grade(first)?, grade(last)?))
+}
+
+pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, StoreError> {
+    let items = store.items(run.id)?;
+    let mut turns: HashMap<EpisodeId, Vec<Turn>> =
+        store.turns_of_run(run.id)?.into_iter().collect();
+    let mut labels: HashMap<EpisodeId, Vec<Label>> = HashMap::new();
+    for (id, l) in store.labels_of_run(run.id)? {
+        labels.entry(id).or_default().push(l);
+    }
+    Ok(store
+        .episodes(run.id)?
+        .into_iter()
+        .map(|ep| {
+            let t = turns.remove(&ep.id).unwrap_or_default();
+            let l = labels.remove(&ep.id).unwrap_or_default();
+            let question = items
+                .get(ep.id.item as usize)
+                .map(|i| i.question.lines().next().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            EpisodeRow {
+                id: ep.id,
+                item_id: ep.item_id.0.clone(),
+                status: ep.status,
+                transition: if ep.status == EpisodeStatus::Done {
+                    transition(run.protocol.kind, &t, &l)
+                } else {
+                    None
+                },
+                labels: l.len(),
+                question,
+            }
+        })
+        .collect())
+}
+
+pub fn episode(store: &Store, run: &RunRecord, id: EpisodeId) -> Result<EpisodeDetail, StoreError> {
+    let ep = store
+        .episode(id)?
+        .ok_or_else(|| StoreError::NoSuchRun(format!("{} (episode {id})", run.name)))?;
+    let item = store.items(run.id)?.into_iter().nth(id.item as usize).ok_or_else(|| {
+        StoreError::Corrupt { tree: "items", message: format!("no item {}", id.item) }
+    })?;
+    let turns = store.turns(id)?;
+    Ok(EpisodeDetail {
+        id,
+        run_name: run.name.clone(),
+        protocol: run.protocol.kind,
+        simulated: turns.iter().any(|t| t.simulated),
+        item,
+        status: ep.status,
+        error: ep.error,
+        turns,
+        labels: store.labels(id)?,
+    })
+}
+
+/// The run a snapshot belongs to.
+pub fn run_by_id(store: &Store, id: RunId) -> Result<RunRecord, StoreError> {
+    store
+        .runs()?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| StoreError::NoSuchRun(format!("#{}", id.0)))
+}

@@ -1,0 +1,682 @@
+//! The model and `update`: no I/O, no await. Events in, state changes and effects out.
+
+use std::collections::HashMap;
+
+use crossterm::event::{Event as CtEvent, KeyCode, KeyEventKind, MouseEventKind};
+
+use super::action::Action;
+use super::effect::Effect;
+use super::event::Event;
+use super::keymap::{Keymap, Mode};
+use super::theme::Theme;
+use crate::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
+use crate::domain::{EpisodeId, EpisodeStatus, Label, Role, RunId};
+use crate::metrics::MetricsReport;
+use crate::runner::RunEvent;
+
+/// Which screen is showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Runs,
+    Episodes,
+    Episode,
+    Metrics,
+    Help,
+}
+
+/// Episode table filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    Cell(Transition),
+    Failed,
+    Unlabelled,
+}
+
+impl Filter {
+    pub const ALL: [Filter; 7] = [
+        Filter::All,
+        Filter::Cell(Transition::RightRight),
+        Filter::Cell(Transition::RightWrong),
+        Filter::Cell(Transition::WrongRight),
+        Filter::Cell(Transition::WrongWrong),
+        Filter::Failed,
+        Filter::Unlabelled,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Filter::All => "all",
+            Filter::Cell(t) => t.label(),
+            Filter::Failed => "failed",
+            Filter::Unlabelled => "unlabelled",
+        }
+    }
+
+    fn keeps(self, row: &EpisodeRow) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Cell(t) => row.transition == Some(t),
+            Filter::Failed => row.status == EpisodeStatus::Failed,
+            Filter::Unlabelled => row.labels == 0,
+        }
+    }
+}
+
+/// Live counts of a background run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub done: u64,
+    pub failed: u64,
+    pub total: u64,
+    pub running: bool,
+}
+
+/// Which labels a turn role accepts (DESIGN §6).
+pub fn label_applies(name: &str, role: Role, is_attempt: bool) -> bool {
+    match name {
+        "error_found" | "critique_quality" | "tone" => role == Role::Critique,
+        "followed_critique" => role == Role::Revise,
+        "grade_override" => is_attempt,
+        _ => true,
+    }
+}
+
+pub struct App {
+    pub screen: Screen,
+    history: Vec<Screen>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub annotator: String,
+    pub runs: Vec<RunRow>,
+    pub runs_loaded: bool,
+    pub run_sel: usize,
+    pub live: HashMap<RunId, Live>,
+    /// The run whose episodes / metrics are shown.
+    pub run: Option<RunId>,
+    pub episodes: Vec<EpisodeRow>,
+    pub episodes_loading: bool,
+    pub filter: Filter,
+    pub search: String,
+    pub searching: bool,
+    /// Indices into `episodes` that pass the filter and search.
+    pub visible: Vec<usize>,
+    pub ep_sel: usize,
+    pub detail: Option<EpisodeDetail>,
+    pub turn_sel: usize,
+    pub scroll: u16,
+    pub blind: bool,
+    /// Labels written in this session, newest last (undo).
+    undo: Vec<(EpisodeId, u64)>,
+    pub metrics: Option<(RunId, MetricsReport)>,
+    /// A second run to show beside the first on the metrics screen.
+    pub compare: Option<RunId>,
+    pub compare_report: Option<(RunId, MetricsReport)>,
+    pub status: Option<(String, bool)>,
+    pub spinner: usize,
+    /// Seconds since the epoch; injected so tests are deterministic.
+    pub clock: fn() -> u64,
+    quit: bool,
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(keymap: Keymap, theme: Theme, annotator: String, clock: fn() -> u64) -> App {
+        App {
+            screen: Screen::Runs,
+            history: Vec::new(),
+            keymap,
+            theme,
+            annotator,
+            runs: Vec::new(),
+            runs_loaded: false,
+            run_sel: 0,
+            live: HashMap::new(),
+            run: None,
+            episodes: Vec::new(),
+            episodes_loading: false,
+            filter: Filter::All,
+            search: String::new(),
+            searching: false,
+            visible: Vec::new(),
+            ep_sel: 0,
+            detail: None,
+            turn_sel: 0,
+            scroll: 0,
+            blind: false,
+            undo: Vec::new(),
+            metrics: None,
+            compare: None,
+            compare_report: None,
+            status: None,
+            spinner: 0,
+            clock,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// Effects to run once at start.
+    pub fn init(&self) -> Vec<Effect> {
+        vec![Effect::LoadRuns]
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// Whether a redraw is due; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub fn mode(&self) -> Mode {
+        match self.screen {
+            Screen::Runs => Mode::Runs,
+            Screen::Episodes => Mode::Episodes,
+            Screen::Episode => Mode::Episode,
+            Screen::Metrics => Mode::Metrics,
+            Screen::Help => Mode::Global,
+        }
+    }
+
+    pub fn selected_run(&self) -> Option<&RunRow> {
+        self.runs.get(self.run_sel)
+    }
+
+    pub fn current_run(&self) -> Option<&RunRow> {
+        let id = self.run?;
+        self.runs.iter().find(|r| r.record.id == id)
+    }
+
+    pub fn selected_episode(&self) -> Option<&EpisodeRow> {
+        self.visible.get(self.ep_sel).and_then(|&i| self.episodes.get(i))
+    }
+
+    fn info(&mut self, msg: impl Into<String>) {
+        self.status = Some((msg.into(), false));
+    }
+
+    fn error(&mut self, msg: impl Into<String>) {
+        self.status = Some((msg.into(), true));
+    }
+
+    fn go(&mut self, screen: Screen) {
+        if self.screen != screen {
+            self.history.push(self.screen);
+            self.screen = screen;
+        }
+    }
+
+    fn refilter(&mut self) {
+        let q = self.search.to_lowercase();
+        self.visible = self
+            .episodes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.filter.keeps(r))
+            .filter(|(_, r)| {
+                q.is_empty()
+                    || r.item_id.to_lowercase().contains(&q)
+                    || r.question.to_lowercase().contains(&q)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        self.ep_sel = self.ep_sel.min(self.visible.len().saturating_sub(1));
+    }
+
+    /// Feeds one event; returns the I/O it needs.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Term(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => {
+                self.dirty = true;
+                if self.searching {
+                    return self.search_key(k.code);
+                }
+                match self.keymap.action(self.mode(), &k) {
+                    Some(a) => self.act(a),
+                    None => Vec::new(),
+                }
+            }
+            Event::Term(CtEvent::Mouse(m)) => match m.kind {
+                MouseEventKind::ScrollDown => {
+                    self.dirty = true;
+                    self.act(Action::Down)
+                }
+                MouseEventKind::ScrollUp => {
+                    self.dirty = true;
+                    self.act(Action::Up)
+                }
+                _ => Vec::new(),
+            },
+            Event::Term(CtEvent::Resize(..)) => {
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::Term(_) => Vec::new(),
+            Event::Tick => {
+                if self.live.values().any(|l| l.running) || !self.runs_loaded {
+                    self.spinner = self.spinner.wrapping_add(1);
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Event::Runs(rows) => {
+                self.dirty = true;
+                let first = !self.runs_loaded;
+                self.runs = rows;
+                self.runs_loaded = true;
+                self.run_sel = self.run_sel.min(self.runs.len().saturating_sub(1));
+                if first && self.runs.is_empty() {
+                    self.info(
+                        "first launch: creating the demo run (sim provider, bundled dataset)…",
+                    );
+                    return vec![Effect::StartSimRun { name: "demo".into(), limit: None }];
+                }
+                Vec::new()
+            }
+            Event::Episodes { run, rows } => {
+                if self.run != Some(run) {
+                    return Vec::new();
+                }
+                self.dirty = true;
+                self.episodes = rows;
+                self.episodes_loading = false;
+                self.refilter();
+                Vec::new()
+            }
+            Event::Episode(d) => {
+                if self.run != Some(d.id.run) {
+                    return Vec::new();
+                }
+                self.dirty = true;
+                if self.detail.as_ref().map(|x| x.id) != Some(d.id) {
+                    self.turn_sel = d
+                        .first_and_final()
+                        .map_or(0, |(_, f)| f.min(d.turns.len().saturating_sub(1)));
+                    self.turn_sel = first_labelable(&d).unwrap_or(self.turn_sel);
+                    self.scroll = 0;
+                }
+                self.detail = Some(*d);
+                Vec::new()
+            }
+            Event::Metrics { run, report } => {
+                self.dirty = true;
+                if Some(run) == self.compare && Some(run) != self.run {
+                    self.compare_report = Some((run, *report));
+                } else if Some(run) == self.run {
+                    self.metrics = Some((run, *report));
+                }
+                Vec::new()
+            }
+            Event::LabelSaved { id, seq, label } => {
+                self.dirty = true;
+                self.undo.push((id, seq));
+                let turn = label.turn.map_or("episode".to_string(), |t| format!("turn {t}"));
+                self.info(format!(
+                    "saved {}={} on {turn} ({})",
+                    label.name, label.value, label.annotator
+                ));
+                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+                    d.labels.push((seq, label));
+                }
+                if let Some(row) = self.episodes.iter_mut().find(|r| r.id == id) {
+                    row.labels += 1;
+                }
+                Vec::new()
+            }
+            Event::LabelRemoved { id, seq } => {
+                self.dirty = true;
+                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+                    d.labels.retain(|(s, _)| *s != seq);
+                }
+                if let Some(row) = self.episodes.iter_mut().find(|r| r.id == id) {
+                    row.labels = row.labels.saturating_sub(1);
+                }
+                self.info("label removed");
+                Vec::new()
+            }
+            Event::Run(ev) => self.run_event(ev),
+            Event::Error(e) => {
+                self.dirty = true;
+                self.error(e);
+                Vec::new()
+            }
+        }
+    }
+
+    fn run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
+        self.dirty = true;
+        match ev {
+            RunEvent::Started { run, total, done } => {
+                self.live.insert(run, Live { done, failed: 0, total, running: true });
+                Vec::new()
+            }
+            RunEvent::Progress { run, done, failed, total } => {
+                self.live.insert(run, Live { done, failed, total, running: true });
+                Vec::new()
+            }
+            RunEvent::Finished { run, done, failed, total, cancelled } => {
+                self.live.insert(run, Live { done, failed, total, running: false });
+                let name =
+                    self.runs.iter().find(|r| r.record.id == run).map(|r| r.record.name.clone());
+                let name = name.unwrap_or_else(|| "run".into());
+                self.info(if cancelled {
+                    format!("{name} cancelled")
+                } else {
+                    format!("{name} finished")
+                });
+                let mut fx = vec![Effect::LoadRuns];
+                if self.run == Some(run) {
+                    fx.push(Effect::LoadEpisodes(run));
+                }
+                fx
+            }
+        }
+    }
+
+    fn search_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        match code {
+            KeyCode::Enter | KeyCode::Esc => self.searching = false,
+            KeyCode::Backspace => {
+                self.search.pop();
+            }
+            KeyCode::Char(c) if !c.is_control() => self.search.push(c),
+            _ => {}
+        }
+        self.refilter();
+        Vec::new()
+    }
+
+    fn move_sel(&mut self, delta: isize) {
+        let (sel, len) = match self.screen {
+            Screen::Runs => (&mut self.run_sel, self.runs.len()),
+            Screen::Episodes => (&mut self.ep_sel, self.visible.len()),
+            Screen::Episode => {
+                let lines = delta.unsigned_abs() as u16;
+                self.scroll = if delta < 0 {
+                    self.scroll.saturating_sub(lines)
+                } else {
+                    self.scroll.saturating_add(lines)
+                };
+                return;
+            }
+            _ => return,
+        };
+        if len == 0 {
+            *sel = 0;
+            return;
+        }
+        let next = (*sel as isize + delta).clamp(0, len as isize - 1);
+        *sel = next as usize;
+    }
+
+    fn open_run(&mut self, id: RunId) -> Vec<Effect> {
+        if self.run != Some(id) {
+            self.run = Some(id);
+            self.episodes.clear();
+            self.visible.clear();
+            self.ep_sel = 0;
+            self.detail = None;
+            self.metrics = None;
+            self.episodes_loading = true;
+            return vec![Effect::LoadEpisodes(id), Effect::LoadMetrics(id)];
+        }
+        Vec::new()
+    }
+
+    fn open_episode_at(&mut self, sel: usize) -> Vec<Effect> {
+        self.ep_sel = sel;
+        let Some(row) = self.selected_episode() else { return Vec::new() };
+        let id = row.id;
+        self.go(Screen::Episode);
+        vec![Effect::LoadEpisode { run: id.run, id }]
+    }
+
+    /// Applies one user action.
+    pub fn act(&mut self, action: Action) -> Vec<Effect> {
+        self.dirty = true;
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Action::Help => {
+                if self.screen == Screen::Help {
+                    self.back();
+                } else {
+                    self.go(Screen::Help);
+                }
+                Vec::new()
+            }
+            Action::Back => {
+                if !self.search.is_empty() && self.screen == Screen::Episodes {
+                    self.search.clear();
+                    self.refilter();
+                } else {
+                    self.back();
+                }
+                Vec::new()
+            }
+            Action::Up => {
+                self.move_sel(-1);
+                Vec::new()
+            }
+            Action::Down => {
+                self.move_sel(1);
+                Vec::new()
+            }
+            Action::PageUp => {
+                self.move_sel(-10);
+                Vec::new()
+            }
+            Action::PageDown => {
+                self.move_sel(10);
+                Vec::new()
+            }
+            Action::Top => {
+                self.move_sel(isize::MIN / 2);
+                Vec::new()
+            }
+            Action::Bottom => {
+                self.move_sel(isize::MAX / 2);
+                Vec::new()
+            }
+            Action::RunsScreen => {
+                self.go(Screen::Runs);
+                vec![Effect::LoadRuns]
+            }
+            Action::EpisodesScreen => {
+                let Some(id) = self.run.or_else(|| self.selected_run().map(|r| r.record.id)) else {
+                    self.info("no run yet");
+                    return Vec::new();
+                };
+                self.go(Screen::Episodes);
+                self.open_run(id)
+            }
+            Action::MetricsScreen => {
+                let Some(id) = self.run.or_else(|| self.selected_run().map(|r| r.record.id)) else {
+                    self.info("no run yet");
+                    return Vec::new();
+                };
+                self.go(Screen::Metrics);
+                let mut fx = self.open_run(id);
+                if fx.is_empty() {
+                    fx.push(Effect::LoadMetrics(id));
+                }
+                if let Some(c) = self.compare.filter(|c| *c != id) {
+                    fx.push(Effect::LoadMetrics(c));
+                }
+                fx
+            }
+            Action::Open => match self.screen {
+                Screen::Runs => {
+                    let Some(id) = self.selected_run().map(|r| r.record.id) else {
+                        return Vec::new();
+                    };
+                    self.go(Screen::Episodes);
+                    self.open_run(id)
+                }
+                Screen::Episodes => self.open_episode_at(self.ep_sel),
+                _ => Vec::new(),
+            },
+            Action::NewDemoRun => {
+                vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100) }]
+            }
+            Action::CancelRun => {
+                let Some(id) = self.selected_run().map(|r| r.record.id) else { return Vec::new() };
+                if self.live.get(&id).is_some_and(|l| l.running) {
+                    self.info("cancelling…");
+                    vec![Effect::CancelRun(id)]
+                } else {
+                    self.info("that run is not running");
+                    Vec::new()
+                }
+            }
+            Action::ResumeRun => {
+                let Some(row) = self.selected_run() else { return Vec::new() };
+                let id = row.record.id;
+                if row.totals.pending == 0 {
+                    self.info("nothing left to run");
+                    return Vec::new();
+                }
+                if self.live.get(&id).is_some_and(|l| l.running) {
+                    self.info("already running");
+                    return Vec::new();
+                }
+                vec![Effect::ResumeRun(id)]
+            }
+            Action::Compare => {
+                let Some(id) = self.selected_run().map(|r| r.record.id) else { return Vec::new() };
+                self.compare = if self.compare == Some(id) { None } else { Some(id) };
+                self.compare_report = None;
+                let name = self.selected_run().map(|r| r.record.name.clone()).unwrap_or_default();
+                self.info(match self.compare {
+                    Some(_) => format!("{name} marked: open another run's metrics to compare"),
+                    None => "comparison cleared".into(),
+                });
+                Vec::new()
+            }
+            Action::NextFilter | Action::PreviousFilter => {
+                let i = Filter::ALL.iter().position(|f| *f == self.filter).unwrap_or(0);
+                let n = Filter::ALL.len();
+                let j = if action == Action::NextFilter { (i + 1) % n } else { (i + n - 1) % n };
+                self.filter = Filter::ALL[j];
+                self.ep_sel = 0;
+                self.refilter();
+                Vec::new()
+            }
+            Action::Search => {
+                self.searching = true;
+                Vec::new()
+            }
+            Action::NextEpisode | Action::PreviousEpisode => {
+                let Some(d) = &self.detail else { return Vec::new() };
+                let pos = self
+                    .visible
+                    .iter()
+                    .position(|&i| self.episodes.get(i).map(|r| r.id) == Some(d.id));
+                let Some(pos) = pos else { return Vec::new() };
+                let next =
+                    if action == Action::NextEpisode { pos + 1 } else { pos.wrapping_sub(1) };
+                if next >= self.visible.len() {
+                    self.info("no more episodes");
+                    return Vec::new();
+                }
+                self.open_episode_at(next)
+            }
+            Action::NextUnlabelled => {
+                let cur = self.detail.as_ref().map(|d| d.id);
+                let start =
+                    self.visible.iter().position(|&i| self.episodes.get(i).map(|r| r.id) == cur);
+                let from = start.map_or(0, |p| p + 1);
+                let found = (from..self.visible.len()).find(|&p| {
+                    self.visible
+                        .get(p)
+                        .and_then(|&i| self.episodes.get(i))
+                        .is_some_and(|r| r.labels == 0)
+                });
+                match found {
+                    Some(p) => self.open_episode_at(p),
+                    None => {
+                        self.info("every episode below has labels");
+                        Vec::new()
+                    }
+                }
+            }
+            Action::NextTurn | Action::PreviousTurn => {
+                if let Some(d) = &self.detail {
+                    let n = d.turns.len().max(1);
+                    self.turn_sel = if action == Action::NextTurn {
+                        (self.turn_sel + 1) % n
+                    } else {
+                        (self.turn_sel + n - 1) % n
+                    };
+                }
+                Vec::new()
+            }
+            Action::Blind => {
+                self.blind = !self.blind;
+                self.info(if self.blind {
+                    "blind mode: references and grades hidden"
+                } else {
+                    "blind mode off"
+                });
+                Vec::new()
+            }
+            Action::Undo => match self.undo.pop() {
+                Some((id, seq)) => vec![Effect::RemoveLabel { id, seq }],
+                None => {
+                    self.info("nothing to undo");
+                    Vec::new()
+                }
+            },
+            Action::Label { name, value } => self.label(name, value),
+        }
+    }
+
+    fn back(&mut self) {
+        if let Some(prev) = self.history.pop() {
+            self.screen = prev;
+        } else if self.screen != Screen::Runs {
+            self.screen = Screen::Runs;
+        }
+    }
+
+    fn label(&mut self, name: String, value: String) -> Vec<Effect> {
+        if self.screen != Screen::Episode {
+            return Vec::new();
+        }
+        let Some(d) = &self.detail else { return Vec::new() };
+        let Some(turn) = d.turns.get(self.turn_sel) else { return Vec::new() };
+        let is_attempt =
+            crate::protocol::attempt_indices(d.protocol, &d.turns).contains(&self.turn_sel);
+        if !label_applies(&name, turn.role, is_attempt) {
+            let need = match name.as_str() {
+                "followed_critique" => "a revise turn",
+                "grade_override" => "an attempt",
+                _ => "a critique turn",
+            };
+            self.error(format!("{name} labels {need}: select it with tab"));
+            return Vec::new();
+        }
+        let label = Label {
+            annotator: self.annotator.clone(),
+            turn: u32::try_from(self.turn_sel).ok(),
+            name,
+            value,
+            time: (self.clock)(),
+        };
+        let id = d.id;
+        self.info(format!("saving {}={}…", label.name, label.value));
+        vec![Effect::SaveLabel { id, label }]
+    }
+}
+
+/// The turn a labeller most likely wants first: the first critique.
+fn first_labelable(d: &EpisodeDetail) -> Option<usize> {
+    d.turns.iter().position(|t| t.role == Role::Critique)
+}
+
+#[cfg(test)]
+mod tests;

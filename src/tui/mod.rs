@@ -1,0 +1,90 @@
+//! The terminal workbench. Only this module knows about the terminal.
+
+mod action;
+mod app;
+mod effect;
+mod event;
+mod keymap;
+mod text;
+mod theme;
+pub mod views;
+
+pub use action::Action;
+pub use app::{App, Filter, Live, Screen, label_applies};
+pub use effect::{Effect, Io};
+pub use event::Event;
+pub use keymap::{Key, KeyOverrides, Keymap, Mode};
+pub use text::{Piece, inert, pieces, word_diff};
+pub use theme::Theme;
+
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::time::{MissedTickBehavior, interval};
+
+use crate::store::Store;
+
+/// Restores the terminal; safe to call twice.
+fn restore_all() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+}
+
+/// Opens the TUI on `store` and runs it until the user quits.
+pub fn launch(store: Store, app: App) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    let terminal = ratatui::init();
+    // A panic anywhere (a tokio task too) restores the terminal, reports, and ends the process.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_all();
+        previous(info);
+        std::process::exit(1);
+    }));
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let result = rt.block_on(run(terminal, app, store.clone()));
+    restore_all();
+    rt.block_on(async {
+        let _ = store.flush_async().await;
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+/// The event loop of STYLE §2.3: paint first, then events → update → effects → one draw.
+pub async fn run(mut term: DefaultTerminal, mut app: App, store: Store) -> Result<()> {
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let mut io = Io::new(store, tx);
+    let mut input = EventStream::new();
+    let mut tick = interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    term.draw(|f| views::render(&mut app, f))?;
+    for fx in app.init() {
+        io.execute(fx);
+    }
+    while !app.should_quit() {
+        let first = tokio::select! {
+            Some(Ok(ev)) = input.next() => Event::Term(ev),
+            Some(ev) = events.recv() => ev,
+            _ = tick.tick() => Event::Tick,
+        };
+        let mut effects = app.update(first);
+        while let Ok(ev) = events.try_recv() {
+            effects.extend(app.update(ev));
+        }
+        for fx in effects {
+            io.execute(fx);
+        }
+        if app.take_dirty() {
+            term.draw(|f| views::render(&mut app, f))?;
+        }
+    }
+    io.cancel_all();
+    Ok(())
+}

@@ -1,0 +1,88 @@
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+use crate::browse::Transition;
+use crate::domain::EpisodeStatus;
+use crate::tui::app::{App, Filter};
+use crate::tui::text::inert;
+
+pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
+    let t = app.theme.clone();
+    let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    let mut spans = vec![Span::styled("filter ", t.muted)];
+    for f in Filter::ALL {
+        let style = if f == app.filter { t.selected } else { t.muted };
+        spans.push(Span::styled(format!(" {} ", f.label()), style));
+    }
+    spans.push(Span::styled("  search ", t.muted));
+    let cursor = if app.searching { "▏" } else { "" };
+    spans.push(Span::styled(format!("{}{cursor}", inert(&app.search)), t.base));
+    spans.push(Span::styled(format!("  {} shown", app.visible.len()), t.muted));
+    frame.render_widget(Paragraph::new(Line::from(spans)), bar);
+
+    let title = app
+        .current_run()
+        .map_or(" Episodes ".to_string(), |r| format!(" Episodes of {} ", r.record.name));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Line::styled(title, t.title));
+    if app.episodes_loading {
+        frame.render_widget(Paragraph::new("loading episodes…").style(t.muted).block(block), body);
+        return;
+    }
+    // Only the rows that fit are built, so a 50,000-episode run scrolls as fast as a small one.
+    let height = body.height.saturating_sub(3) as usize;
+    let start = app.ep_sel.saturating_sub(height.saturating_sub(1));
+    let rows: Vec<Row> = app
+        .visible
+        .iter()
+        .skip(start)
+        .take(height.max(1))
+        .filter_map(|&i| app.episodes.get(i))
+        .map(|r| {
+            let (cell, style) = match (r.status, r.transition) {
+                (EpisodeStatus::Failed, _) => ("failed".to_string(), t.wrong),
+                (EpisodeStatus::Pending, _) => ("pending".to_string(), t.muted),
+                (_, Some(_)) if app.blind => ("—".to_string(), t.muted),
+                (_, Some(tr)) => (
+                    tr.label().to_string(),
+                    match tr {
+                        Transition::WrongRight => t.right,
+                        Transition::RightWrong => t.wrong,
+                        _ => t.neutral,
+                    },
+                ),
+                (_, None) => ("—".to_string(), t.muted),
+            };
+            Row::new([
+                Cell::from(inert(&r.item_id)),
+                Cell::from(r.id.sample.to_string()),
+                Cell::from(Span::styled(cell, style)),
+                Cell::from(if r.labels > 0 {
+                    format!("{} labels", r.labels)
+                } else {
+                    String::new()
+                }),
+                Cell::from(inert(&r.question)),
+            ])
+        })
+        .collect();
+    let header = Row::new(["item", "k", "t1→t2", "labels", "question"]).style(t.title);
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(3),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ];
+    let table =
+        Table::new(rows, widths).header(header).block(block).row_highlight_style(t.selected);
+    let mut state = TableState::default().with_selected(Some(app.ep_sel - start));
+    if app.visible.is_empty() {
+        state.select(None);
+    }
+    frame.render_stateful_widget(table, body, &mut state);
+}

@@ -1,0 +1,130 @@
+//! One render function per screen; `render` draws the frame around them.
+
+mod episode;
+mod episodes;
+mod help;
+mod metrics;
+mod runs;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::action::Action;
+use super::app::{App, Screen};
+use super::keymap::Mode;
+
+pub fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// Draws the whole frame. Only ratatui widget state may change here.
+pub fn render(app: &mut App, frame: &mut Frame) {
+    let [head, body, status, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    render_header(app, frame, head);
+    match app.screen {
+        Screen::Runs => runs::render(app, frame, body),
+        Screen::Episodes => episodes::render(app, frame, body),
+        Screen::Episode => episode::render(app, frame, body),
+        Screen::Metrics => metrics::render(app, frame, body),
+        Screen::Help => help::render(app, frame, body),
+    }
+    render_status(app, frame, status);
+    render_hints(app, frame, hints);
+}
+
+fn render_header(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let tab = |name: &str, on: bool| {
+        Span::styled(format!(" {name} "), if on { t.selected } else { t.muted })
+    };
+    let mut spans = vec![
+        Span::styled("critloop ", t.title),
+        tab("1 Runs", app.screen == Screen::Runs),
+        tab("2 Episodes", matches!(app.screen, Screen::Episodes | Screen::Episode)),
+        tab("3 Metrics", app.screen == Screen::Metrics),
+        tab("? Help", app.screen == Screen::Help),
+    ];
+    if let Some(r) = app.current_run() {
+        spans.push(Span::styled(format!("  run {}", r.record.name), t.base));
+        if r.record.provider.name() == "sim" {
+            spans.push(Span::styled(" [simulated]", t.muted));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(t.base), area);
+}
+
+fn render_status(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let line = match &app.status {
+        Some((msg, true)) => Line::from(Span::styled(super::text::inert(msg), t.alert_error)),
+        Some((msg, false)) => Line::from(Span::styled(super::text::inert(msg), t.alert_info)),
+        None => Line::from(Span::styled(format!("annotator {}", app.annotator), t.muted)),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys of the current screen, drawn from the keymap.
+fn hint_actions(screen: Screen) -> Vec<Action> {
+    match screen {
+        Screen::Runs => vec![
+            Action::Open,
+            Action::MetricsScreen,
+            Action::NewDemoRun,
+            Action::ResumeRun,
+            Action::CancelRun,
+            Action::Compare,
+            Action::Help,
+            Action::Quit,
+        ],
+        Screen::Episodes => vec![
+            Action::Open,
+            Action::NextFilter,
+            Action::Search,
+            Action::MetricsScreen,
+            Action::Back,
+            Action::Help,
+            Action::Quit,
+        ],
+        Screen::Episode => vec![
+            Action::NextTurn,
+            Action::Label { name: "error_found".into(), value: "yes".into() },
+            Action::Label { name: "error_found".into(), value: "no".into() },
+            Action::Label { name: "followed_critique".into(), value: "yes".into() },
+            Action::Undo,
+            Action::NextEpisode,
+            Action::NextUnlabelled,
+            Action::Blind,
+            Action::Back,
+            Action::Help,
+        ],
+        Screen::Metrics => vec![
+            Action::RunsScreen,
+            Action::EpisodesScreen,
+            Action::Back,
+            Action::Help,
+            Action::Quit,
+        ],
+        Screen::Help => vec![Action::Back, Action::Quit],
+    }
+}
+
+fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mode: Mode = app.mode();
+    let mut spans = Vec::new();
+    for a in hint_actions(app.screen) {
+        if let Some(k) = app.keymap.key_for(mode, &a) {
+            spans.push(Span::styled(k, t.key_hint));
+            spans.push(Span::styled(format!(" {}  ", a.describe()), t.muted));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,90 @@
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+use super::pct;
+use crate::tui::app::App;
+
+const SPIN: [&str; 4] = ["|", "/", "-", "\\"];
+
+pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
+    let t = app.theme.clone();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Line::styled(" Runs ", t.title));
+    if app.runs.is_empty() {
+        let msg = if app.runs_loaded {
+            "no runs yet — press n for a sim run"
+        } else {
+            "loading runs…"
+        };
+        frame.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
+        return;
+    }
+    let header = Row::new([
+        "name",
+        "protocol",
+        "provider",
+        "episodes",
+        "failed",
+        "acc t1→t2",
+        "CL",
+        "CS",
+        "status",
+    ])
+    .style(t.title);
+    let rows: Vec<Row> = app
+        .runs
+        .iter()
+        .map(|r| {
+            let live = app.live.get(&r.record.id).filter(|l| l.running);
+            let (episodes, status) = match live {
+                Some(l) => (
+                    format!("{}/{}", l.done, l.total),
+                    format!(
+                        "{} running {:.0}%",
+                        SPIN[app.spinner % 4],
+                        100.0 * l.done as f64 / l.total.max(1) as f64
+                    ),
+                ),
+                None => (
+                    format!("{}", r.totals.total),
+                    if r.totals.pending > 0 {
+                        format!("{} pending", r.totals.pending)
+                    } else {
+                        format!("{:?}", r.record.status).to_lowercase()
+                    },
+                ),
+            };
+            Row::new([
+                Cell::from(r.record.name.clone()),
+                Cell::from(r.record.protocol.name.clone()),
+                Cell::from(r.record.provider.name()),
+                Cell::from(episodes),
+                Cell::from(r.totals.failed.to_string()),
+                Cell::from(format!("{} → {}", pct(r.acc_t1), pct(r.acc_t2))),
+                Cell::from(pct(r.cl)),
+                Cell::from(pct(r.cs)),
+                Cell::from(status),
+            ])
+            .style(if app.compare == Some(r.record.id) { t.label } else { t.base })
+        })
+        .collect();
+    let widths = [
+        Constraint::Fill(2),
+        Constraint::Length(15),
+        Constraint::Length(8),
+        Constraint::Length(11),
+        Constraint::Length(6),
+        Constraint::Length(15),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    let table =
+        Table::new(rows, widths).header(header).block(block).row_highlight_style(t.selected);
+    let mut state = TableState::default().with_selected(Some(app.run_sel));
+    frame.render_stateful_widget(table, area, &mut state);
+}
