@@ -4,6 +4,7 @@ mod action;
 mod app;
 mod effect;
 mod event;
+mod highlight;
 mod keymap;
 mod text;
 mod theme;

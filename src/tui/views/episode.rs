@@ -8,6 +8,7 @@ use crate::browse::EpisodeDetail;
 use crate::domain::{Role, Turn};
 use crate::protocol::attempt_indices;
 use crate::tui::app::App;
+use crate::tui::highlight;
 use crate::tui::text::{Piece, inert, pieces, word_diff};
 use crate::tui::theme::Theme;
 
@@ -79,23 +80,36 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
         if let Some(e) = &turn.error {
             lines.push(Line::styled(format!("  error: {}", inert(e)), t.alert_error));
         }
-        let mut in_code = false;
+        // Markdown-light: headings stand out, fenced code is highlighted by syntect.
+        let mut code: Option<(String, Vec<&str>)> = None;
         for raw in turn.content.lines() {
-            if raw.trim_start().starts_with("```") {
-                in_code = !in_code;
+            if let Some(fence) = raw.trim_start().strip_prefix("```") {
+                match code.take() {
+                    Some((lang, block)) => {
+                        lines.extend(highlight::code_block(
+                            &block,
+                            &lang,
+                            &t.syntect_theme,
+                            t.escape,
+                        ));
+                    }
+                    None => code = Some((fence.trim().to_string(), Vec::new())),
+                }
                 lines.push(text_line(raw, t.muted, t));
                 continue;
             }
-            let style = if in_code {
-                t.escape.patch(Style::default().remove_modifier(ratatui::style::Modifier::ITALIC))
-            } else if raw.starts_with('#') {
-                t.title
-            } else {
-                t.base
-            };
+            if let Some((_, block)) = code.as_mut() {
+                block.push(raw);
+                continue;
+            }
+            let style = if raw.starts_with('#') { t.title } else { t.base };
             let mut l = text_line(raw, style, t);
             l.spans.insert(0, Span::raw("  "));
             lines.push(l);
+        }
+        // An unclosed fence still shows its code.
+        if let Some((lang, block)) = code {
+            lines.extend(highlight::code_block(&block, &lang, &t.syntect_theme, t.escape));
         }
         lines.push(Line::raw(""));
     }
