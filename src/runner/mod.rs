@@ -160,6 +160,21 @@ pub fn grade_turn(t: &mut Turn, item: &Item, opts: GradeOptions, wants_answer: b
     }
 }
 
+/// A turn from a provider's reply (not yet graded).
+pub fn turn_from_reply(role: Role, reply: crate::llm::Reply, started: Instant) -> Turn {
+    let mut turn = Turn::new(role, reply.content);
+    turn.model = Some(reply.model);
+    turn.prompt_tokens = reply.prompt_tokens;
+    turn.completion_tokens = reply.completion_tokens;
+    turn.finish_reason = reply.finish_reason;
+    turn.simulated = reply.simulated;
+    turn.p_true_raw = reply.p_true.map(|p| p.0);
+    turn.p_true = reply.p_true.map(|p| p.1);
+    let measured = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    turn.latency_ms = Some(reply.latency_ms.unwrap_or(measured));
+    turn
+}
+
 /// Counts of the stored episodes of a run.
 pub fn totals(store: &Store, run: RunId) -> Result<Totals, StoreError> {
     let mut t = Totals { total: 0, done: 0, failed: 0, pending: 0 };
@@ -338,21 +353,10 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
                     deltas: None,
                 };
                 let started = Instant::now();
-                let reply = match sh.provider.complete(req).await {
-                    Ok(r) => r,
+                match sh.provider.complete(req).await {
+                    Ok(reply) => turn_from_reply(step.role, reply, started),
                     Err(e) => return fail(sh, ep, e.to_string()),
-                };
-                let mut turn = Turn::new(step.role, reply.content);
-                turn.model = Some(reply.model);
-                turn.prompt_tokens = reply.prompt_tokens;
-                turn.completion_tokens = reply.completion_tokens;
-                turn.finish_reason = reply.finish_reason;
-                turn.simulated = reply.simulated;
-                turn.p_true_raw = reply.p_true.map(|p| p.0);
-                turn.p_true = reply.p_true.map(|p| p.1);
-                let measured = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                turn.latency_ms = Some(reply.latency_ms.unwrap_or(measured));
-                turn
+                }
             }
         };
         turn.request_key = Some(key.clone());

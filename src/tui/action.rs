@@ -25,6 +25,12 @@ pub enum Action {
     MetricsScreen,
     /// Start a new sim run in the background (a quick demo of live progress).
     NewDemoRun,
+    /// Step through the selected run's items by hand (saved as a new run).
+    Step,
+    /// Step mode: request the next turn of the selected item (streamed).
+    StepNext,
+    /// Step mode: type the critique yourself (an oracle critique arm).
+    WriteCritique,
     /// Cancel the selected run if it is running.
     CancelRun,
     /// Resume the selected run (pending episodes).
@@ -70,6 +76,9 @@ impl Action {
             Action::EpisodesScreen => "episodes_screen",
             Action::MetricsScreen => "metrics_screen",
             Action::NewDemoRun => "new_demo_run",
+            Action::Step => "step",
+            Action::StepNext => "step_next",
+            Action::WriteCritique => "write_critique",
             Action::CancelRun => "cancel_run",
             Action::ResumeRun => "resume_run",
             Action::Compare => "compare",
@@ -105,6 +114,9 @@ impl Action {
             Action::EpisodesScreen => "episodes".into(),
             Action::MetricsScreen => "metrics".into(),
             Action::NewDemoRun => "new sim run".into(),
+            Action::Step => "step by hand".into(),
+            Action::StepNext => "next turn".into(),
+            Action::WriteCritique => "write critique".into(),
             Action::CancelRun => "cancel run".into(),
             Action::ResumeRun => "resume run".into(),
             Action::Compare => "mark to compare".into(),
@@ -153,6 +165,9 @@ impl FromStr for Action {
             Action::EpisodesScreen,
             Action::MetricsScreen,
             Action::NewDemoRun,
+            Action::Step,
+            Action::StepNext,
+            Action::WriteCritique,
             Action::CancelRun,
             Action::ResumeRun,
             Action::Compare,

@@ -10,7 +10,7 @@ use super::event::Event;
 use super::keymap::{Keymap, Mode};
 use super::theme::Theme;
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
-use crate::domain::{EpisodeId, EpisodeStatus, Label, Role, RunId};
+use crate::domain::{EpisodeId, EpisodeStatus, Item, Label, Role, RunId, Turn};
 use crate::metrics::MetricsReport;
 use crate::runner::RunEvent;
 
@@ -22,6 +22,26 @@ pub enum Screen {
     Episode,
     Metrics,
     Help,
+    Step,
+}
+
+/// Stepping through items by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepState {
+    /// The run the stepped turns are saved in.
+    pub run: RunId,
+    /// Name of the run it was made from.
+    pub source: String,
+    pub items: Vec<Item>,
+    pub sel: usize,
+    /// Stored turns of the selected item.
+    pub turns: Vec<Turn>,
+    /// Text streaming in for the turn being generated.
+    pub streaming: String,
+    pub busy: bool,
+    pub done: bool,
+    /// The critique being typed, when writing one.
+    pub editing: Option<String>,
 }
 
 /// Episode table filters.
@@ -113,6 +133,7 @@ pub struct App {
     pub compare: Option<RunId>,
     pub compare_report: Option<(RunId, MetricsReport)>,
     pub status: Option<(String, bool)>,
+    pub step: Option<StepState>,
     pub spinner: usize,
     /// Seconds since the epoch; injected so tests are deterministic.
     pub clock: fn() -> u64,
@@ -149,6 +170,7 @@ impl App {
             compare: None,
             compare_report: None,
             status: None,
+            step: None,
             spinner: 0,
             clock,
             quit: false,
@@ -176,6 +198,7 @@ impl App {
             Screen::Episodes => Mode::Episodes,
             Screen::Episode => Mode::Episode,
             Screen::Metrics => Mode::Metrics,
+            Screen::Step => Mode::Step,
             Screen::Help => Mode::Global,
         }
     }
@@ -232,6 +255,11 @@ impl App {
                 self.dirty = true;
                 if self.searching {
                     return self.search_key(k.code);
+                }
+                if self.screen == Screen::Step
+                    && self.step.as_ref().is_some_and(|s| s.editing.is_some())
+                {
+                    return self.edit_key(k.code);
                 }
                 match self.keymap.action(self.mode(), &k) {
                     Some(a) => self.act(a),
@@ -337,6 +365,67 @@ impl App {
                 Vec::new()
             }
             Event::Run(ev) => self.run_event(ev),
+            Event::StepReady { run, source, items } => {
+                self.dirty = true;
+                self.info(format!(
+                    "stepping through {source}: enter = next turn, w = write the critique yourself"
+                ));
+                self.step = Some(StepState {
+                    run,
+                    source,
+                    items,
+                    sel: 0,
+                    turns: Vec::new(),
+                    streaming: String::new(),
+                    busy: false,
+                    done: false,
+                    editing: None,
+                });
+                vec![Effect::LoadRuns]
+            }
+            Event::StepTurns { run, item, turns } => {
+                if let Some(s) = self.step.as_mut().filter(|s| s.run == run && s.sel as u32 == item)
+                {
+                    self.dirty = true;
+                    s.turns = turns;
+                }
+                Vec::new()
+            }
+            Event::StepDelta { run, item, text } => {
+                if let Some(s) = self.step.as_mut().filter(|s| s.run == run && s.sel as u32 == item)
+                {
+                    self.dirty = true;
+                    s.streaming.push_str(&text);
+                }
+                Vec::new()
+            }
+            Event::StepTurn { run, item, turn, done } => {
+                let Some(s) = self.step.as_mut().filter(|s| s.run == run) else {
+                    return Vec::new();
+                };
+                s.busy = false;
+                if s.sel as u32 == item {
+                    s.streaming.clear();
+                    s.turns.push(*turn);
+                    s.done = done;
+                }
+                self.dirty = true;
+                self.info(if done {
+                    "episode complete: pick another item (↑/↓)"
+                } else {
+                    "turn saved"
+                });
+                Vec::new()
+            }
+            Event::StepFailed { run, error, .. } => {
+                if let Some(s) = self.step.as_mut().filter(|s| s.run == run) {
+                    s.busy = false;
+                    s.streaming.clear();
+                }
+                self.dirty = true;
+                self.error(error);
+                Vec::new()
+            }
             Event::Error(e) => {
                 self.dirty = true;
                 self.error(e);
@@ -375,6 +464,33 @@ impl App {
         }
     }
 
+    /// Keys while typing a critique in step mode.
+    fn edit_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        let annotator = self.annotator.clone();
+        let Some(s) = self.step.as_mut() else { return Vec::new() };
+        let Some(text) = s.editing.as_mut() else { return Vec::new() };
+        match code {
+            KeyCode::Esc => s.editing = None,
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Enter if text.trim().is_empty() => {}
+            KeyCode::Enter => {
+                let critique = s.editing.take();
+                s.busy = true;
+                return vec![Effect::StepNext {
+                    run: s.run,
+                    item: s.sel as u32,
+                    critique,
+                    annotator,
+                }];
+            }
+            KeyCode::Char(c) if !c.is_control() => text.push(c),
+            _ => {}
+        }
+        Vec::new()
+    }
+
     fn search_key(&mut self, code: KeyCode) -> Vec<Effect> {
         match code {
             KeyCode::Enter | KeyCode::Esc => self.searching = false,
@@ -388,7 +504,27 @@ impl App {
         Vec::new()
     }
 
-    fn move_sel(&mut self, delta: isize) {
+    fn move_sel(&mut self, delta: isize) -> Vec<Effect> {
+        if self.screen == Screen::Step {
+            let Some(s) = self.step.as_mut() else { return Vec::new() };
+            if s.busy || s.items.is_empty() {
+                return Vec::new();
+            }
+            let next = (s.sel as isize + delta).clamp(0, s.items.len() as isize - 1) as usize;
+            if next != s.sel {
+                s.sel = next;
+                s.turns.clear();
+                s.streaming.clear();
+                s.done = false;
+                return vec![Effect::StepLoadTurns { run: s.run, item: next as u32 }];
+            }
+            return Vec::new();
+        }
+        self.move_list(delta);
+        Vec::new()
+    }
+
+    fn move_list(&mut self, delta: isize) {
         let (sel, len) = match self.screen {
             Screen::Runs => (&mut self.run_sel, self.runs.len()),
             Screen::Episodes => (&mut self.ep_sel, self.visible.len()),
@@ -458,30 +594,12 @@ impl App {
                 }
                 Vec::new()
             }
-            Action::Up => {
-                self.move_sel(-1);
-                Vec::new()
-            }
-            Action::Down => {
-                self.move_sel(1);
-                Vec::new()
-            }
-            Action::PageUp => {
-                self.move_sel(-10);
-                Vec::new()
-            }
-            Action::PageDown => {
-                self.move_sel(10);
-                Vec::new()
-            }
-            Action::Top => {
-                self.move_sel(isize::MIN / 2);
-                Vec::new()
-            }
-            Action::Bottom => {
-                self.move_sel(isize::MAX / 2);
-                Vec::new()
-            }
+            Action::Up => self.move_sel(-1),
+            Action::Down => self.move_sel(1),
+            Action::PageUp => self.move_sel(-10),
+            Action::PageDown => self.move_sel(10),
+            Action::Top => self.move_sel(isize::MIN / 2),
+            Action::Bottom => self.move_sel(isize::MAX / 2),
             Action::RunsScreen => {
                 self.go(Screen::Runs);
                 vec![Effect::LoadRuns]
@@ -522,6 +640,39 @@ impl App {
             },
             Action::NewDemoRun => {
                 vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100) }]
+            }
+            Action::Step => {
+                let Some(id) = self.selected_run().map(|r| r.record.id) else {
+                    self.info("no run to step through yet");
+                    return Vec::new();
+                };
+                self.go(Screen::Step);
+                self.step = None;
+                self.info("creating a run to step through…");
+                vec![Effect::StepBegin { source: id }]
+            }
+            Action::StepNext => {
+                let annotator = self.annotator.clone();
+                let Some(s) = self.step.as_mut() else { return Vec::new() };
+                if s.busy {
+                    return Vec::new();
+                }
+                if s.done {
+                    self.info("this item is complete: pick another (↑/↓)");
+                    return Vec::new();
+                }
+                s.busy = true;
+                s.streaming.clear();
+                vec![Effect::StepNext { run: s.run, item: s.sel as u32, critique: None, annotator }]
+            }
+            Action::WriteCritique => {
+                let Some(s) = self.step.as_mut() else { return Vec::new() };
+                if s.busy || s.done {
+                    return Vec::new();
+                }
+                s.editing = Some(String::new());
+                self.info("type the critique; enter saves it as the critique turn, esc cancels");
+                Vec::new()
             }
             Action::CancelRun => {
                 let Some(id) = self.selected_run().map(|r| r.record.id) else { return Vec::new() };

@@ -39,6 +39,21 @@ pub enum Effect {
     },
     CancelRun(RunId),
     ResumeRun(RunId),
+    /// Create a run to step through by hand, from another run's items and settings.
+    StepBegin {
+        source: RunId,
+    },
+    StepLoadTurns {
+        run: RunId,
+        item: u32,
+    },
+    /// Produce the next turn of an item; `critique` is a human-written critique to store instead.
+    StepNext {
+        run: RunId,
+        item: u32,
+        critique: Option<String>,
+        annotator: String,
+    },
 }
 
 /// Executes effects on the tokio runtime.
@@ -98,6 +113,24 @@ impl Io {
                 }
             }
             Effect::ResumeRun(run) => self.resume(run),
+            Effect::StepBegin { source } => self.blocking(move |s| step_begin(s, source)),
+            Effect::StepLoadTurns { run, item } => self.blocking(move |s| {
+                let turns =
+                    s.turns(EpisodeId { run, item, sample: 0 }).map_err(|e| e.to_string())?;
+                Ok(Event::StepTurns { run, item, turns })
+            }),
+            Effect::StepNext { run, item, critique, annotator } => {
+                let (store, tx) = (self.store.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let ev = match step_next(&store, &tx, run, item, critique, annotator).await {
+                        Ok((turn, done)) => {
+                            Event::StepTurn { run, item, turn: Box::new(turn), done }
+                        }
+                        Err(error) => Event::StepFailed { run, item, error },
+                    };
+                    let _ = tx.send(ev);
+                });
+            }
         }
     }
 
@@ -197,4 +230,122 @@ impl Io {
             c.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// A new run over the source run's items with its provider and models (a replay source is
+/// stepped with the simulator), for stepping by hand.
+fn step_begin(store: &Store, source: RunId) -> Result<Event, String> {
+    let src = browse::run_by_id(store, source).map_err(|e| e.to_string())?;
+    let items = store.items(source).map_err(|e| e.to_string())?;
+    let taken: Vec<String> =
+        store.runs().map_err(|e| e.to_string())?.into_iter().map(|r| r.name).collect();
+    let base = format!("step-{}", src.name);
+    let name = std::iter::once(base.clone())
+        .chain((2..).map(|i| format!("{base}-{i}")))
+        .find(|n| !taken.contains(n))
+        .unwrap_or(base);
+    let protocol = if src.protocol.kind.uses_given() {
+        crate::protocol::load_protocol("critique-revise").map_err(|e| e.to_string())?
+    } else {
+        src.protocol.clone()
+    };
+    let provider = match &src.provider {
+        ProviderSpec::Replay => ProviderSpec::Sim { params: SimParams::default() },
+        p => p.clone(),
+    };
+    let record = runner::create_run(
+        store,
+        NewRun {
+            name,
+            dataset: src.dataset.clone(),
+            items: items.clone(),
+            protocol,
+            provider,
+            model: src.model.clone(),
+            critic_model: src.critic_model.clone(),
+            sampling: Sampling { samples: 1, ..src.sampling.clone() },
+        },
+        GradeOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Event::StepReady { run: record.id, source: src.name, items })
+}
+
+/// One hand-stepped turn: streamed from the provider (or typed by a human for a critique),
+/// graded, stored and flushed before it is reported.
+async fn step_next(
+    store: &Store,
+    tx: &UnboundedSender<Event>,
+    run: RunId,
+    item: u32,
+    critique: Option<String>,
+    annotator: String,
+) -> Result<(crate::domain::Turn, bool), String> {
+    use crate::domain::{Episode, EpisodeStatus, Role, Turn};
+    use crate::protocol::{Next, next_step};
+    let record = browse::run_by_id(store, run).map_err(|e| e.to_string())?;
+    let items = store.items(run).map_err(|e| e.to_string())?;
+    let it = items.get(item as usize).ok_or("no such item")?;
+    let id = EpisodeId { run, item, sample: 0 };
+    let mut turns = store.turns(id).map_err(|e| e.to_string())?;
+    let Next::Request(step) = next_step(&record.protocol, it, &turns).map_err(|e| e.to_string())?
+    else {
+        return Err("this item's episode is complete: pick another item".into());
+    };
+    let mut turn = match critique {
+        Some(text) => {
+            if step.role != Role::Critique {
+                return Err(format!("the next turn is a {}, not a critique", step.role.as_str()));
+            }
+            let mut t = Turn::new(Role::Critique, text);
+            t.model = Some(format!("human:{annotator}"));
+            t.meta.insert("oracle".into(), serde_json::Value::Bool(true));
+            t
+        }
+        None => {
+            let provider = Provider::from_spec(&record.provider).map_err(|e| e.to_string())?;
+            let (dtx, mut drx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(text) = drx.recv().await {
+                        let _ = tx.send(Event::StepDelta { run, item, text });
+                    }
+                })
+            };
+            let model =
+                if step.role == Role::Critique { &record.critic_model } else { &record.model };
+            let req = crate::llm::Request {
+                item: it,
+                sample: 0,
+                step: &step,
+                prior: &turns,
+                protocol: record.protocol.kind,
+                model,
+                sampling: &record.sampling,
+                deltas: Some(&dtx),
+            };
+            let started = std::time::Instant::now();
+            let reply = provider.complete(req).await.map_err(|e| e.to_string());
+            drop(dtx);
+            let _ = forward.await;
+            runner::turn_from_reply(step.role, reply?, started)
+        }
+    };
+    runner::grade_turn(&mut turn, it, GradeOptions::default(), step.wants_answer);
+    store.put_turn(id, step.index, &turn).map_err(|e| e.to_string())?;
+    turns.push(turn.clone());
+    let done = matches!(next_step(&record.protocol, it, &turns), Ok(Next::Done));
+    if done {
+        let ep = Episode {
+            id,
+            item_id: it.id.clone(),
+            status: EpisodeStatus::Done,
+            error: None,
+            meta: Default::default(),
+        };
+        store.put_episode(&ep).map_err(|e| e.to_string())?;
+    }
+    store.flush_async().await.map_err(|e| e.to_string())?;
+    Ok((turn, done))
 }

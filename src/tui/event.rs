@@ -1,7 +1,7 @@
 //! Everything that can happen to the UI. `App::update` turns these into state and effects.
 
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow};
-use crate::domain::{EpisodeId, Label, RunId};
+use crate::domain::{EpisodeId, Item, Label, RunId, Turn};
 use crate::metrics::MetricsReport;
 use crate::runner::RunEvent;
 
@@ -25,6 +25,16 @@ pub enum Event {
     LabelRemoved { id: EpisodeId, seq: u64 },
     /// Progress of a background run.
     Run(RunEvent),
+    /// Step mode: a run to step through was created from `source`.
+    StepReady { run: RunId, source: String, items: Vec<Item> },
+    /// Step mode: the stored turns of the selected item.
+    StepTurns { run: RunId, item: u32, turns: Vec<Turn> },
+    /// Step mode: streamed text of the turn being generated.
+    StepDelta { run: RunId, item: u32, text: String },
+    /// Step mode: a turn finished and is durable; `done` when the protocol has no next turn.
+    StepTurn { run: RunId, item: u32, turn: Box<Turn>, done: bool },
+    /// Step mode: the request failed.
+    StepFailed { run: RunId, item: u32, error: String },
     /// Background work failed; shown on the status line.
     Error(String),
 }

@@ -15,12 +15,13 @@ pub enum Mode {
     Runs,
     Episodes,
     Episode,
+    Step,
     Metrics,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 5] =
-        [Mode::Global, Mode::Runs, Mode::Episodes, Mode::Episode, Mode::Metrics];
+    pub const ALL: [Mode; 6] =
+        [Mode::Global, Mode::Runs, Mode::Episodes, Mode::Episode, Mode::Step, Mode::Metrics];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -28,6 +29,7 @@ impl Mode {
             Mode::Runs => "runs",
             Mode::Episodes => "episodes",
             Mode::Episode => "episode",
+            Mode::Step => "step",
             Mode::Metrics => "metrics",
         }
     }
@@ -142,7 +144,7 @@ struct File {
 
 fn mode_named(name: &str) -> Result<Mode, String> {
     Mode::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
-        format!("unknown key mode `{name}` (global, runs, episodes, episode, metrics)")
+        format!("unknown key mode `{name}` (global, runs, episodes, episode, step, metrics)")
     })
 }
 

@@ -5,6 +5,7 @@ mod episodes;
 mod help;
 mod metrics;
 mod runs;
+mod step;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -35,6 +36,7 @@ pub fn render(app: &mut App, frame: &mut Frame) {
         Screen::Episode => episode::render(app, frame, body),
         Screen::Metrics => metrics::render(app, frame, body),
         Screen::Help => help::render(app, frame, body),
+        Screen::Step => step::render(app, frame, body),
     }
     render_status(app, frame, status);
     render_hints(app, frame, hints);
@@ -77,6 +79,7 @@ fn hint_actions(screen: Screen) -> Vec<Action> {
         Screen::Runs => vec![
             Action::Open,
             Action::MetricsScreen,
+            Action::Step,
             Action::NewDemoRun,
             Action::ResumeRun,
             Action::CancelRun,
@@ -113,6 +116,14 @@ fn hint_actions(screen: Screen) -> Vec<Action> {
             Action::Quit,
         ],
         Screen::Help => vec![Action::Back, Action::Quit],
+        Screen::Step => vec![
+            Action::StepNext,
+            Action::WriteCritique,
+            Action::Up,
+            Action::Down,
+            Action::Back,
+            Action::Help,
+        ],
     }
 }
 

@@ -1,0 +1,90 @@
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+
+use crate::tui::app::App;
+use crate::tui::text::inert;
+
+/// Step mode: items on the left, the conversation (with the streaming turn) on the right.
+pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
+    let t = app.theme.clone();
+    let Some(s) = app.step.clone() else {
+        frame
+            .render_widget(Paragraph::new("preparing a run to step through…").style(t.muted), area);
+        return;
+    };
+    let list_width = if area.width >= 80 { 28 } else { 16 };
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(list_width), Constraint::Fill(1)]).areas(area);
+    let items: Vec<ListItem> = s.items.iter().map(|i| ListItem::new(inert(&i.id.0))).collect();
+    let list = List::new(items)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(t.border)
+                .title(Line::styled(" items ", t.title)),
+        )
+        .highlight_style(t.selected);
+    let mut state = ListState::default().with_selected(Some(s.sel));
+    frame.render_stateful_widget(list, left, &mut state);
+
+    let mut lines = Vec::new();
+    if let Some(item) = s.items.get(s.sel) {
+        for l in item.question.lines() {
+            lines.push(Line::styled(inert(l), t.base));
+        }
+        let reference = if app.blind { "hidden (blind)".into() } else { inert(&item.reference) };
+        lines.push(Line::styled(format!("reference {reference}"), t.muted));
+        lines.push(Line::raw(""));
+    }
+    for (i, turn) in s.turns.iter().enumerate() {
+        let mut head = vec![Span::styled(format!("{} #{i}", turn.role.as_str()), t.role_generate)];
+        if let Some(a) = &turn.answer {
+            head.push(Span::styled(format!("  answer {}", inert(a)), t.neutral));
+        }
+        if !app.blind {
+            match turn.correct {
+                Some(true) => head.push(Span::styled(" ✓ ", t.right)),
+                Some(false) => head.push(Span::styled(" ✗ ", t.wrong)),
+                None => {}
+            }
+        }
+        if let Some(v) = turn.verdict {
+            head.push(Span::styled(format!("  verdict {}", v.as_str()), t.neutral));
+        }
+        if turn.meta.contains_key("oracle") {
+            head.push(Span::styled("  (your critique)", t.label));
+        }
+        lines.push(Line::from(head));
+        for l in turn.content.lines() {
+            lines.push(Line::styled(format!("  {}", inert(l)), t.base));
+        }
+        lines.push(Line::raw(""));
+    }
+    if s.busy {
+        lines.push(Line::styled("generating…", t.key_hint));
+        for l in s.streaming.lines() {
+            lines.push(Line::styled(format!("  {}", inert(l)), t.muted));
+        }
+    }
+    if let Some(text) = &s.editing {
+        lines.push(Line::styled("your critique (enter saves, esc cancels):", t.key_hint));
+        lines.push(Line::styled(format!("  {}▏", inert(text)), t.base));
+    }
+    if s.done {
+        lines.push(Line::styled("episode complete", t.alert_info));
+    }
+    let title = format!(" step: {} (saved as its own run) ", inert(&s.source));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Line::styled(title, t.title));
+    // Keep the newest text in view.
+    let inner_height = right.height.saturating_sub(2) as usize;
+    let scroll = lines.len().saturating_sub(inner_height) as u16;
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).scroll((scroll, 0)),
+        right,
+    );
+}
