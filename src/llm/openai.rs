@@ -172,6 +172,9 @@ fn endpoint(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(256)
+        // Drop idle connections before servers do (uvicorn closes them after 5 s), so a
+        // request never lands on a socket that is being closed.
+        .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
     let key = std::env::var(&spec.api_key_env).unwrap_or_default();
@@ -201,8 +204,19 @@ fn retry_body(e: &OpenAIError) -> bool {
     }
 }
 
+/// The error with its innermost cause, which says what actually happened on the wire.
+fn with_cause(e: &dyn std::error::Error) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let (top, cause) = (e.to_string(), inner.to_string());
+    if top.contains(&cause) { top } else { format!("{top}: {cause}") }
+}
+
 fn describe(e: &OpenAIError) -> String {
     match e {
+        OpenAIError::Reqwest(err) => with_cause(err),
         OpenAIError::ApiError(r) => format!("HTTP {}: {}", r.status_code, r.api_error.message),
         OpenAIError::JSONDeserialize(err, body) => {
             let snippet: String = body.chars().take(120).collect();
@@ -243,12 +257,10 @@ impl OpenAiProvider {
                 .map_err(|err| LlmError::Config(err.to_string()))?;
             // Any HTTP answer (even 404) proves the server is there.
             if let Err(err) = probe.get(format!("{url}/models")).send().await {
-                // The innermost cause says what happened ("Connection refused").
                 let mut cause: &dyn std::error::Error = &err;
                 while let Some(next) = cause.source() {
                     cause = next;
                 }
-                let cause = cause.to_string();
                 return Err(LlmError::Config(format!("cannot reach endpoint {url}: {cause}")));
             }
         }
