@@ -27,6 +27,8 @@ pub enum Action {
     NewDemoRun,
     /// Step through the selected run's items by hand (saved as a new run).
     Step,
+    /// Open the new-run form.
+    NewRun,
     /// Step mode: request the next turn of the selected item (streamed).
     StepNext,
     /// Step mode: type the critique yourself (an oracle critique arm).
@@ -77,6 +79,7 @@ impl Action {
             Action::MetricsScreen => "metrics_screen",
             Action::NewDemoRun => "new_demo_run",
             Action::Step => "step",
+            Action::NewRun => "new_run",
             Action::StepNext => "step_next",
             Action::WriteCritique => "write_critique",
             Action::CancelRun => "cancel_run",
@@ -115,6 +118,7 @@ impl Action {
             Action::MetricsScreen => "metrics".into(),
             Action::NewDemoRun => "new sim run".into(),
             Action::Step => "step by hand".into(),
+            Action::NewRun => "new run…".into(),
             Action::StepNext => "next turn".into(),
             Action::WriteCritique => "write critique".into(),
             Action::CancelRun => "cancel run".into(),
@@ -166,6 +170,7 @@ impl FromStr for Action {
             Action::MetricsScreen,
             Action::NewDemoRun,
             Action::Step,
+            Action::NewRun,
             Action::StepNext,
             Action::WriteCritique,
             Action::CancelRun,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEventKind, MouseEventKind};
 
 use super::action::Action;
-use super::effect::Effect;
+use super::effect::{Effect, RunForm};
 use super::event::Event;
 use super::keymap::{Keymap, Mode};
 use super::theme::Theme;
@@ -23,6 +23,7 @@ pub enum Screen {
     Metrics,
     Help,
     Step,
+    NewRun,
 }
 
 /// Stepping through items by hand.
@@ -134,6 +135,9 @@ pub struct App {
     pub compare_report: Option<(RunId, MetricsReport)>,
     pub status: Option<(String, bool)>,
     pub step: Option<StepState>,
+    /// The new-run form and its focused field.
+    pub form: RunForm,
+    pub form_focus: usize,
     pub spinner: usize,
     /// Seconds since the epoch; injected so tests are deterministic.
     pub clock: fn() -> u64,
@@ -171,6 +175,8 @@ impl App {
             compare_report: None,
             status: None,
             step: None,
+            form: RunForm::default(),
+            form_focus: 0,
             spinner: 0,
             clock,
             quit: false,
@@ -199,6 +205,7 @@ impl App {
             Screen::Episode => Mode::Episode,
             Screen::Metrics => Mode::Metrics,
             Screen::Step => Mode::Step,
+            Screen::NewRun => Mode::Global,
             Screen::Help => Mode::Global,
         }
     }
@@ -260,6 +267,11 @@ impl App {
                     && self.step.as_ref().is_some_and(|s| s.editing.is_some())
                 {
                     return self.edit_key(k.code);
+                }
+                if self.screen == Screen::NewRun
+                    && !k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+                {
+                    return self.form_key(k.code);
                 }
                 match self.keymap.action(self.mode(), &k) {
                     Some(a) => self.act(a),
@@ -464,6 +476,34 @@ impl App {
         }
     }
 
+    /// Keys on the new-run form: typing edits the focused field.
+    fn form_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        let n = self.form.fields().len();
+        match code {
+            KeyCode::Esc => self.back(),
+            KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % n,
+            KeyCode::BackTab | KeyCode::Up => self.form_focus = (self.form_focus + n - 1) % n,
+            KeyCode::Enter => {
+                let form = self.form.clone();
+                self.back();
+                self.info(format!("starting {}…", form.name));
+                return vec![Effect::StartRun(form)];
+            }
+            KeyCode::Backspace => {
+                if let Some(f) = self.form.field_mut(self.form_focus) {
+                    f.pop();
+                }
+            }
+            KeyCode::Char(c) if !c.is_control() => {
+                if let Some(f) = self.form.field_mut(self.form_focus) {
+                    f.push(c);
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
     /// Keys while typing a critique in step mode.
     fn edit_key(&mut self, code: KeyCode) -> Vec<Effect> {
         let annotator = self.annotator.clone();
@@ -640,6 +680,22 @@ impl App {
             },
             Action::NewDemoRun => {
                 vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100) }]
+            }
+            Action::NewRun => {
+                let n = self.runs.len() + 1;
+                self.form = RunForm {
+                    name: format!("run-{n}"),
+                    dataset: crate::dataset::DEFAULT_DATASET.into(),
+                    protocol: "critique-revise".into(),
+                    provider: "sim".into(),
+                    rounds: "1".into(),
+                    limit: "100".into(),
+                    samples: "1".into(),
+                    ..RunForm::default()
+                };
+                self.form_focus = 0;
+                self.go(Screen::NewRun);
+                Vec::new()
             }
             Action::Step => {
                 let Some(id) = self.selected_run().map(|r| r.record.id) else {

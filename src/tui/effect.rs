@@ -14,6 +14,55 @@ use crate::llm::Provider;
 use crate::runner::{self, NewRun, RunOptions};
 use crate::store::Store;
 
+/// The new-run form's values, as typed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunForm {
+    pub name: String,
+    pub dataset: String,
+    pub protocol: String,
+    pub provider: String,
+    pub base_url: String,
+    pub model: String,
+    pub critic_model: String,
+    pub rounds: String,
+    pub limit: String,
+    pub samples: String,
+}
+
+impl RunForm {
+    /// Field labels and values in form order.
+    pub fn fields(&self) -> [(&'static str, &String); 10] {
+        [
+            ("name", &self.name),
+            ("dataset", &self.dataset),
+            ("protocol", &self.protocol),
+            ("provider", &self.provider),
+            ("base url", &self.base_url),
+            ("model", &self.model),
+            ("critic model", &self.critic_model),
+            ("rounds", &self.rounds),
+            ("limit", &self.limit),
+            ("samples", &self.samples),
+        ]
+    }
+
+    pub fn field_mut(&mut self, i: usize) -> Option<&mut String> {
+        Some(match i {
+            0 => &mut self.name,
+            1 => &mut self.dataset,
+            2 => &mut self.protocol,
+            3 => &mut self.provider,
+            4 => &mut self.base_url,
+            5 => &mut self.model,
+            6 => &mut self.critic_model,
+            7 => &mut self.rounds,
+            8 => &mut self.limit,
+            9 => &mut self.samples,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     LoadRuns,
@@ -39,6 +88,8 @@ pub enum Effect {
     },
     CancelRun(RunId),
     ResumeRun(RunId),
+    /// Create a run from the new-run form and start it in the background.
+    StartRun(RunForm),
     /// Create a run to step through by hand, from another run's items and settings.
     StepBegin {
         source: RunId,
@@ -113,6 +164,20 @@ impl Io {
                 }
             }
             Effect::ResumeRun(run) => self.resume(run),
+            Effect::StartRun(form) => {
+                let made = start_from_form(&self.store, &form);
+                match made {
+                    Ok((run, provider, concurrency)) => {
+                        let _ = self
+                            .tx
+                            .send(Event::Runs(browse::runs(&self.store).unwrap_or_default()));
+                        self.spawn_run(run, provider, concurrency);
+                    }
+                    Err(e) => {
+                        let _ = self.tx.send(Event::Error(format!("new run: {e}")));
+                    }
+                }
+            }
             Effect::StepBegin { source } => self.blocking(move |s| step_begin(s, source)),
             Effect::StepLoadTurns { run, item } => self.blocking(move |s| {
                 let turns =
@@ -348,4 +413,83 @@ async fn step_next(
     }
     store.flush_async().await.map_err(|e| e.to_string())?;
     Ok((turn, done))
+}
+
+fn parse_num<T: std::str::FromStr>(field: &str, v: &str, default: T) -> Result<T, String> {
+    if v.trim().is_empty() {
+        return Ok(default);
+    }
+    v.trim().parse().map_err(|_| format!("{field} must be a number, got `{v}`"))
+}
+
+/// Validates the form and creates the run (the same record `critloop run` would make).
+fn start_from_form(store: &Store, f: &RunForm) -> Result<(RunId, Provider, usize), String> {
+    use crate::domain::{EndpointSpec, OpenAiSpec};
+    let name = f.name.trim();
+    if name.is_empty() {
+        return Err("give the run a name".into());
+    }
+    let dataset = if f.dataset.trim().is_empty() {
+        crate::dataset::DEFAULT_DATASET
+    } else {
+        f.dataset.trim()
+    };
+    let mut items =
+        crate::dataset::resolve(dataset, &Default::default()).map_err(|e| e.to_string())?.items;
+    let limit: usize = parse_num("limit", &f.limit, 0)?;
+    if limit > 0 {
+        items.truncate(limit);
+    }
+    let protocol_name =
+        if f.protocol.trim().is_empty() { "critique-revise" } else { f.protocol.trim() };
+    let mut protocol = crate::protocol::load_protocol(protocol_name).map_err(|e| e.to_string())?;
+    protocol.rounds = parse_num("rounds", &f.rounds, protocol.rounds)?.max(1);
+    let samples: u32 = parse_num("samples", &f.samples, 1)?.max(1);
+    let (spec, model) = match f.provider.trim() {
+        "" | "sim" => (ProviderSpec::Sim { params: SimParams::default() }, "sim".to_string()),
+        "openai" => {
+            let url = f.base_url.trim();
+            if url.is_empty() || f.model.trim().is_empty() {
+                return Err("the openai provider needs a base url and a model".into());
+            }
+            let spec = OpenAiSpec {
+                generator: EndpointSpec {
+                    base_urls: vec![url.to_string()],
+                    api_key_env: "OPENAI_API_KEY".into(),
+                },
+                critic: None,
+                timeout_secs: 120.0,
+                max_retries: 5,
+                rpm: None,
+                concurrency: 16,
+                logprobs: false,
+                stream: false,
+                prices: None,
+            };
+            (ProviderSpec::OpenAi(spec), f.model.trim().to_string())
+        }
+        other => return Err(format!("provider must be sim or openai, not `{other}`")),
+    };
+    let critic = if f.critic_model.trim().is_empty() {
+        model.clone()
+    } else {
+        f.critic_model.trim().to_string()
+    };
+    let provider = Provider::from_spec(&spec).map_err(|e| e.to_string())?;
+    let record = runner::create_run(
+        store,
+        NewRun {
+            name: name.to_string(),
+            dataset: dataset.to_string(),
+            items,
+            protocol,
+            provider: spec,
+            model,
+            critic_model: critic,
+            sampling: Sampling { samples, ..Sampling::default() },
+        },
+        GradeOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((record.id, provider, 16))
 }

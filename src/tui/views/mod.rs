@@ -4,6 +4,7 @@ mod episode;
 mod episodes;
 mod help;
 mod metrics;
+mod new_run;
 mod runs;
 mod step;
 
@@ -37,6 +38,7 @@ pub fn render(app: &mut App, frame: &mut Frame) {
         Screen::Metrics => metrics::render(app, frame, body),
         Screen::Help => help::render(app, frame, body),
         Screen::Step => step::render(app, frame, body),
+        Screen::NewRun => new_run::render(app, frame, body),
     }
     render_status(app, frame, status);
     render_hints(app, frame, hints);
@@ -80,6 +82,7 @@ fn hint_actions(screen: Screen) -> Vec<Action> {
             Action::Open,
             Action::MetricsScreen,
             Action::Step,
+            Action::NewRun,
             Action::NewDemoRun,
             Action::ResumeRun,
             Action::CancelRun,
@@ -116,6 +119,7 @@ fn hint_actions(screen: Screen) -> Vec<Action> {
             Action::Quit,
         ],
         Screen::Help => vec![Action::Back, Action::Quit],
+        Screen::NewRun => Vec::new(),
         Screen::Step => vec![
             Action::StepNext,
             Action::WriteCritique,
