@@ -260,6 +260,13 @@ impl App {
         match event {
             Event::Term(CtEvent::Key(k)) if k.kind != KeyEventKind::Release => {
                 self.dirty = true;
+                // In raw mode ctrl-c is a key: it quits even while text is being typed.
+                if k.code == KeyCode::Char('c')
+                    && k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+                {
+                    self.quit = true;
+                    return Vec::new();
+                }
                 if self.searching {
                     return self.search_key(k.code);
                 }
@@ -568,8 +575,9 @@ impl App {
         let (sel, len) = match self.screen {
             Screen::Runs => (&mut self.run_sel, self.runs.len()),
             Screen::Episodes => (&mut self.ep_sel, self.visible.len()),
-            Screen::Episode => {
-                let lines = delta.unsigned_abs() as u16;
+            Screen::Episode | Screen::Metrics | Screen::Help => {
+                // Views clamp the scroll to the text they draw; u16 is their unit.
+                let lines = u16::try_from(delta.unsigned_abs()).unwrap_or(u16::MAX);
                 self.scroll = if delta < 0 {
                     self.scroll.saturating_sub(lines)
                 } else {
@@ -585,6 +593,12 @@ impl App {
         }
         let next = (*sel as isize + delta).clamp(0, len as isize - 1);
         *sel = next as usize;
+    }
+
+    /// The run a screen key means: the selected row on the runs screen, else the open run.
+    fn target_run(&self) -> Option<RunId> {
+        let selected = self.selected_run().map(|r| r.record.id);
+        if self.screen == Screen::Runs { selected.or(self.run) } else { self.run.or(selected) }
     }
 
     fn open_run(&mut self, id: RunId) -> Vec<Effect> {
@@ -618,6 +632,7 @@ impl App {
                 Vec::new()
             }
             Action::Help => {
+                self.scroll = 0;
                 if self.screen == Screen::Help {
                     self.back();
                 } else {
@@ -645,7 +660,7 @@ impl App {
                 vec![Effect::LoadRuns]
             }
             Action::EpisodesScreen => {
-                let Some(id) = self.run.or_else(|| self.selected_run().map(|r| r.record.id)) else {
+                let Some(id) = self.target_run() else {
                     self.info("no run yet");
                     return Vec::new();
                 };
@@ -653,11 +668,15 @@ impl App {
                 self.open_run(id)
             }
             Action::MetricsScreen => {
-                let Some(id) = self.run.or_else(|| self.selected_run().map(|r| r.record.id)) else {
+                let Some(id) = self.target_run() else {
                     self.info("no run yet");
                     return Vec::new();
                 };
                 self.go(Screen::Metrics);
+                self.scroll = 0;
+                if self.compare_report.as_ref().is_some_and(|(c, _)| *c == id) {
+                    self.compare_report = None;
+                }
                 let mut fx = self.open_run(id);
                 if fx.is_empty() {
                     fx.push(Effect::LoadMetrics(id));

@@ -1,1 +1,1625 @@
+//! Pure `update` tests (STYLE §2.8.1): no terminal, no runtime. Events go in; the state and the
+//! returned effects are checked. Keys go through the default keymap, so these also pin the
+//! default bindings of each screen.
 
+use std::collections::BTreeMap;
+
+use crossterm::event::{
+    Event as CtEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
+};
+use rstest::{fixture, rstest};
+
+use super::*;
+use crate::domain::{
+    Item, ItemId, Meta, ProtocolKind, ProtocolSpec, ProviderSpec, RunRecord, RunStatus, Sampling,
+    SimParams, Turn, Verdict,
+};
+use crate::metrics::{CritiqueObs, EpisodeObs, compute, provenance};
+use crate::runner::Totals;
+
+const NOW: u64 = 1_700_000_000;
+
+fn clock() -> u64 {
+    NOW
+}
+
+// ---------------------------------------------------------------- fixtures
+
+fn record(id: u64, name: &str) -> RunRecord {
+    RunRecord {
+        id: RunId(id),
+        name: name.into(),
+        dataset: "gsm8k-mini".into(),
+        dataset_hash: "d41d8cd9".into(),
+        protocol: ProtocolSpec {
+            name: "critique-revise".into(),
+            kind: ProtocolKind::CritiqueRevise,
+            rounds: 1,
+            stop_when_correct: false,
+            prompts: Default::default(),
+        },
+        provider: ProviderSpec::Sim { params: SimParams::default() },
+        model: "sim".into(),
+        critic_model: "sim".into(),
+        sampling: Sampling::default(),
+        status: RunStatus::Finished,
+        version: "0.1.0".into(),
+        created: NOW,
+        notes: BTreeMap::new(),
+        meta: Meta::new(),
+    }
+}
+
+fn run_row(id: u64, name: &str, pending: u64) -> RunRow {
+    RunRow {
+        record: record(id, name),
+        totals: Totals { total: 10, done: 10 - pending, failed: 1, pending },
+        acc_t1: Some(0.6),
+        acc_t2: Some(0.7),
+        cl: Some(0.9),
+        cs: Some(0.5),
+    }
+}
+
+/// alpha (finished), beta (4 pending), gamma (finished).
+fn three_runs() -> Vec<RunRow> {
+    vec![run_row(1, "alpha", 0), run_row(2, "beta", 4), run_row(3, "gamma", 0)]
+}
+
+fn ep_id(run: u64, item: u32) -> EpisodeId {
+    EpisodeId { run: RunId(run), item, sample: 0 }
+}
+
+fn ep_row(
+    item: u32,
+    status: EpisodeStatus,
+    transition: Option<Transition>,
+    labels: usize,
+    question: &str,
+) -> EpisodeRow {
+    EpisodeRow {
+        id: ep_id(1, item),
+        item_id: format!("gsm-{item:03}"),
+        status,
+        transition,
+        labels,
+        question: question.into(),
+    }
+}
+
+/// One row per filter cell of run 1, so each filter keeps a different set.
+fn six_episodes() -> Vec<EpisodeRow> {
+    use EpisodeStatus::{Done, Failed, Pending};
+    use Transition::*;
+    vec![
+        ep_row(0, Done, Some(RightRight), 1, "Natalia sold clips to 48 friends"),
+        ep_row(1, Done, Some(RightWrong), 0, "Weng earns $12 an hour"),
+        ep_row(2, Done, Some(WrongRight), 0, "Betty is saving money for a wallet"),
+        ep_row(3, Done, Some(WrongWrong), 2, "James writes a 3-page letter"),
+        ep_row(4, Failed, None, 0, "Mark has a garden with flowers"),
+        ep_row(5, Pending, None, 0, "Albert buys 2 large pizzas"),
+    ]
+}
+
+fn turn(role: Role, content: &str) -> Turn {
+    Turn::new(role, content)
+}
+
+/// generate #0 (wrong) → critique #1 (incorrect, 80%) → revise #2 (right).
+fn detail(run: u64, item: u32) -> EpisodeDetail {
+    let mut generate = turn(Role::Generate, "48 / 2 = 24, so the answer is 24.");
+    generate.answer = Some("24".into());
+    generate.correct = Some(false);
+    let mut critique = turn(Role::Critique, "The sum is missing. Verdict: incorrect");
+    critique.verdict = Some(Verdict::Incorrect);
+    critique.confidence = Some(0.8);
+    let mut revise = turn(Role::Revise, "48 + 24 = 72, so the answer is 72.");
+    revise.answer = Some("72".into());
+    revise.correct = Some(true);
+    EpisodeDetail {
+        id: ep_id(run, item),
+        run_name: "alpha".into(),
+        protocol: ProtocolKind::CritiqueRevise,
+        item: Item {
+            id: ItemId(format!("gsm-{item:03}")),
+            question: "How many clips did Natalia sell altogether?".into(),
+            reference: "72".into(),
+            answer_kind: Default::default(),
+            choices: None,
+            given: None,
+            source: "gsm8k".into(),
+            meta: Meta::new(),
+        },
+        status: EpisodeStatus::Done,
+        error: None,
+        turns: vec![generate, critique, revise],
+        labels: Vec::new(),
+        simulated: true,
+    }
+}
+
+fn report(id: u64, name: &str) -> Box<MetricsReport> {
+    let obs = [
+        EpisodeObs {
+            item_id: "gsm-000".into(),
+            sample: 0,
+            failed: false,
+            attempts: vec![Some(false), Some(true)],
+            critiques: vec![CritiqueObs {
+                verdict: Verdict::Incorrect,
+                target_correct: Some(false),
+            }],
+        },
+        EpisodeObs {
+            item_id: "gsm-001".into(),
+            sample: 0,
+            failed: false,
+            attempts: vec![Some(true), Some(true)],
+            critiques: vec![CritiqueObs { verdict: Verdict::Correct, target_correct: Some(true) }],
+        },
+    ];
+    Box::new(MetricsReport {
+        run: name.into(),
+        summary: compute(&obs),
+        correction_acc: None,
+        ci: BTreeMap::new(),
+        grader: None,
+        overrides_used: 0,
+        usage: Default::default(),
+        provenance: provenance(&record(id, name)),
+    })
+}
+
+fn label(turn: Option<u32>, name: &str, value: &str) -> Label {
+    Label { annotator: "ana".into(), turn, name: name.into(), value: value.into(), time: NOW }
+}
+
+// ---------------------------------------------------------------- input helpers
+
+fn key_event(code: KeyCode, modifiers: KeyModifiers) -> Event {
+    Event::Term(CtEvent::Key(KeyEvent::new(code, modifiers)))
+}
+
+/// A plain key; upper-case letters and `?` come with SHIFT as a terminal sends them.
+fn code(code: KeyCode) -> Event {
+    let shift = matches!(code, KeyCode::Char(c) if c.is_ascii_uppercase() || "?+{}".contains(c));
+    key_event(code, if shift { KeyModifiers::SHIFT } else { KeyModifiers::NONE })
+}
+
+fn ctrl(c: char) -> Event {
+    key_event(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+/// Presses each character of `keys` in turn and collects every effect.
+fn typed(app: &mut App, keys: &str) -> Vec<Effect> {
+    keys.chars().flat_map(|c| app.update(code(KeyCode::Char(c)))).collect()
+}
+
+fn press(app: &mut App, k: KeyCode) -> Vec<Effect> {
+    app.update(code(k))
+}
+
+fn mouse(kind: MouseEventKind) -> Event {
+    Event::Term(CtEvent::Mouse(MouseEvent {
+        kind,
+        column: 10,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    }))
+}
+
+fn status(app: &App) -> (&str, bool) {
+    app.status.as_ref().map(|(m, e)| (m.as_str(), *e)).unwrap_or(("", false))
+}
+
+/// Item numbers of the visible episode rows, in order.
+fn visible_items(app: &App) -> Vec<u32> {
+    app.visible.iter().map(|&i| app.episodes[i].id.item).collect()
+}
+
+// ---------------------------------------------------------------- app fixtures
+
+#[fixture]
+fn app() -> App {
+    let keymap = Keymap::load(&Default::default()).expect("default keymap");
+    App::new(keymap, Theme::plain(), "ana".into(), clock)
+}
+
+/// On the runs screen with alpha, beta and gamma loaded.
+#[fixture]
+fn runs(mut app: App) -> App {
+    assert_eq!(app.update(Event::Runs(three_runs())), vec![]);
+    app
+}
+
+/// On the episodes screen of alpha (run 1) with the six rows loaded.
+#[fixture]
+fn episodes(mut runs: App) -> App {
+    assert_eq!(
+        press(&mut runs, KeyCode::Enter),
+        vec![Effect::LoadEpisodes(RunId(1)), Effect::LoadMetrics(RunId(1))]
+    );
+    runs.update(Event::Episodes { run: RunId(1), rows: six_episodes() });
+    assert_eq!(runs.screen, Screen::Episodes);
+    runs
+}
+
+/// On the episode screen of alpha's item 2 (w→c, unlabelled), detail loaded.
+#[fixture]
+fn episode(mut episodes: App) -> App {
+    typed(&mut episodes, "jj");
+    assert_eq!(
+        press(&mut episodes, KeyCode::Enter),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 2) }]
+    );
+    episodes.update(Event::Episode(Box::new(detail(1, 2))));
+    assert_eq!(episodes.screen, Screen::Episode);
+    episodes
+}
+
+// ================================================================ start and global keys
+
+#[rstest]
+fn init_loads_runs_and_starts_dirty(mut app: App) {
+    assert_eq!(app.init(), vec![Effect::LoadRuns]);
+    assert_eq!(app.screen, Screen::Runs);
+    assert!(app.take_dirty(), "the first frame must be drawn");
+    assert!(!app.take_dirty(), "take_dirty clears the flag");
+}
+
+#[rstest]
+#[case::q(code(KeyCode::Char('q')))]
+#[case::ctrl_c(ctrl('c'))]
+fn quit_keys_quit_on_every_screen(
+    #[case] quit: Event,
+    #[values(
+        Screen::Runs,
+        Screen::Episodes,
+        Screen::Episode,
+        Screen::Metrics,
+        Screen::Help,
+        Screen::Step
+    )]
+    screen: Screen,
+    episode: App,
+) {
+    let mut app = episode;
+    app.screen = screen;
+    assert!(!app.should_quit());
+    assert_eq!(app.update(quit), vec![]);
+    assert!(app.should_quit(), "{screen:?}");
+}
+
+#[rstest]
+fn key_release_is_ignored(mut runs: App) {
+    runs.take_dirty();
+    let mut k = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    k.kind = KeyEventKind::Release;
+    assert_eq!(runs.update(Event::Term(CtEvent::Key(k))), vec![]);
+    assert!(!runs.should_quit());
+    assert!(!runs.take_dirty());
+}
+
+#[rstest]
+fn key_repeat_counts_as_a_press(mut runs: App) {
+    let mut k = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+    k.kind = KeyEventKind::Repeat;
+    runs.update(Event::Term(CtEvent::Key(k)));
+    assert_eq!(runs.run_sel, 1);
+}
+
+#[rstest]
+fn unbound_keys_do_nothing_but_redraw(mut runs: App) {
+    runs.take_dirty();
+    assert_eq!(typed(&mut runs, "z"), vec![]);
+    assert_eq!(runs.screen, Screen::Runs);
+    assert_eq!(runs.run_sel, 0);
+    assert!(runs.take_dirty());
+}
+
+#[rstest]
+fn mouse_scroll_moves_like_up_and_down(mut runs: App) {
+    runs.take_dirty();
+    assert_eq!(runs.update(mouse(MouseEventKind::ScrollDown)), vec![]);
+    assert_eq!(runs.run_sel, 1);
+    assert!(runs.take_dirty());
+    runs.update(mouse(MouseEventKind::ScrollDown));
+    runs.update(mouse(MouseEventKind::ScrollDown));
+    assert_eq!(runs.run_sel, 2, "clamped at the last run");
+    runs.update(mouse(MouseEventKind::ScrollUp));
+    assert_eq!(runs.run_sel, 1);
+    assert!(runs.take_dirty());
+}
+
+#[rstest]
+fn mouse_scroll_scrolls_the_episode_text(mut episode: App) {
+    episode.update(mouse(MouseEventKind::ScrollDown));
+    episode.update(mouse(MouseEventKind::ScrollDown));
+    assert_eq!(episode.scroll, 2);
+    episode.update(mouse(MouseEventKind::ScrollUp));
+    assert_eq!(episode.scroll, 1);
+}
+
+#[rstest]
+fn other_mouse_events_are_ignored(mut runs: App) {
+    runs.take_dirty();
+    assert_eq!(runs.update(mouse(MouseEventKind::Moved)), vec![]);
+    assert_eq!(runs.run_sel, 0);
+    assert!(!runs.take_dirty(), "a mouse move must not cost a frame");
+}
+
+#[rstest]
+fn resize_marks_the_frame_dirty(mut runs: App) {
+    runs.take_dirty();
+    assert_eq!(runs.update(Event::Term(CtEvent::Resize(60, 20))), vec![]);
+    assert!(runs.take_dirty());
+    assert!(!runs.take_dirty());
+}
+
+#[rstest]
+fn focus_events_are_ignored(mut runs: App) {
+    runs.take_dirty();
+    assert_eq!(runs.update(Event::Term(CtEvent::FocusGained)), vec![]);
+    assert!(!runs.take_dirty());
+}
+
+#[rstest]
+fn errors_show_on_the_status_line(mut runs: App) {
+    runs.take_dirty();
+    runs.update(Event::Error("label not saved: disk full".into()));
+    assert_eq!(status(&runs), ("label not saved: disk full", true));
+    assert!(runs.take_dirty());
+}
+
+#[rstest]
+fn tick_animates_only_while_something_moves(mut app: App) {
+    app.take_dirty();
+    app.update(Event::Tick);
+    assert_eq!(app.spinner, 1, "loading runs spins");
+    assert!(app.take_dirty());
+    app.update(Event::Runs(three_runs()));
+    app.take_dirty();
+    app.update(Event::Tick);
+    assert_eq!(app.spinner, 1, "nothing running: no spin");
+    assert!(!app.take_dirty(), "an idle tick must not redraw");
+    app.update(Event::Run(RunEvent::Started { run: RunId(2), total: 10, done: 0 }));
+    app.take_dirty();
+    app.update(Event::Tick);
+    assert_eq!(app.spinner, 2);
+    assert!(app.take_dirty());
+}
+
+#[rstest]
+fn screen_number_keys_switch_screens(mut episodes: App) {
+    assert_eq!(typed(&mut episodes, "1"), vec![Effect::LoadRuns]);
+    assert_eq!(episodes.screen, Screen::Runs);
+    assert_eq!(typed(&mut episodes, "2"), vec![], "alpha's episodes are already loaded");
+    assert_eq!(episodes.screen, Screen::Episodes);
+    assert_eq!(typed(&mut episodes, "3"), vec![Effect::LoadMetrics(RunId(1))]);
+    assert_eq!(episodes.screen, Screen::Metrics);
+}
+
+#[rstest]
+fn episodes_and_metrics_need_a_run(mut app: App) {
+    app.update(Event::Runs(Vec::new()));
+    for k in ["2", "3", "m"] {
+        app.status = None;
+        assert_eq!(typed(&mut app, k), vec![], "{k}");
+        assert_eq!(app.screen, Screen::Runs);
+        assert_eq!(status(&app), ("no run yet", false));
+    }
+}
+
+#[rstest]
+fn back_on_the_runs_screen_stays(mut runs: App) {
+    assert_eq!(press(&mut runs, KeyCode::Esc), vec![]);
+    assert_eq!(runs.screen, Screen::Runs);
+    assert!(!runs.should_quit());
+}
+
+// ================================================================ help
+
+#[rstest]
+#[case::question_mark(KeyCode::Char('?'))]
+#[case::f1(KeyCode::F(1))]
+fn help_toggles_back_to_where_it_was(#[case] k: KeyCode, mut episodes: App) {
+    press(&mut episodes, k);
+    assert_eq!(episodes.screen, Screen::Help);
+    assert_eq!(episodes.mode(), Mode::Global);
+    press(&mut episodes, k);
+    assert_eq!(episodes.screen, Screen::Episodes);
+}
+
+#[rstest]
+#[case::esc(KeyCode::Esc)]
+#[case::backspace(KeyCode::Backspace)]
+fn back_leaves_help(#[case] k: KeyCode, mut episode: App) {
+    typed(&mut episode, "?");
+    assert_eq!(episode.screen, Screen::Help);
+    assert_eq!(press(&mut episode, k), vec![]);
+    assert_eq!(episode.screen, Screen::Episode);
+}
+
+#[rstest]
+fn help_ignores_screen_keys(mut episode: App) {
+    typed(&mut episode, "?");
+    // `y` labels and `b` toggles blind mode on the episode screen: neither applies to help.
+    assert_eq!(typed(&mut episode, "yb"), vec![]);
+    assert_eq!(episode.screen, Screen::Help);
+    assert!(!episode.blind);
+    // `j` scrolls the help text itself (opening help starts at the top).
+    assert_eq!(episode.scroll, 0);
+    assert_eq!(typed(&mut episode, "j"), vec![]);
+    assert_eq!(episode.scroll, 1);
+}
+
+// ================================================================ runs screen
+
+#[rstest]
+fn first_launch_with_no_runs_starts_the_demo(mut app: App) {
+    app.take_dirty();
+    assert_eq!(
+        app.update(Event::Runs(Vec::new())),
+        vec![Effect::StartSimRun { name: "demo".into(), limit: None }]
+    );
+    assert!(app.runs_loaded);
+    assert!(app.take_dirty());
+    let (msg, err) = status(&app);
+    assert!(msg.starts_with("first launch: creating the demo run"), "{msg}");
+    assert!(!err);
+    // Only the first load triggers it.
+    assert_eq!(app.update(Event::Runs(Vec::new())), vec![]);
+}
+
+#[rstest]
+fn first_launch_with_runs_starts_nothing(mut app: App) {
+    assert_eq!(app.update(Event::Runs(three_runs())), vec![]);
+    assert!(app.runs_loaded);
+    assert_eq!(app.runs.len(), 3);
+    assert_eq!(app.selected_run().map(|r| r.record.name.as_str()), Some("alpha"));
+    assert_eq!(app.status, None);
+}
+
+#[rstest]
+#[case::down("j", 1)]
+#[case::down_clamps("jjjjj", 2)]
+#[case::up_clamps("k", 0)]
+#[case::down_up("jjk", 1)]
+#[case::bottom("G", 2)]
+#[case::bottom_then_up("Gk", 1)]
+#[case::bottom_then_top("Gg", 0)]
+fn runs_selection_moves_and_clamps(#[case] keys: &str, #[case] sel: usize, mut runs: App) {
+    assert_eq!(typed(&mut runs, keys), vec![]);
+    assert_eq!(runs.run_sel, sel);
+}
+
+#[rstest]
+#[case::arrow_down(&[KeyCode::Down], 1)]
+#[case::arrow_up(&[KeyCode::Down, KeyCode::Down, KeyCode::Up], 1)]
+#[case::end(&[KeyCode::End], 2)]
+#[case::home(&[KeyCode::End, KeyCode::Home], 0)]
+#[case::page_down(&[KeyCode::PageDown], 2)]
+#[case::page_up(&[KeyCode::End, KeyCode::PageUp], 0)]
+fn runs_selection_by_named_keys(#[case] keys: &[KeyCode], #[case] sel: usize, mut runs: App) {
+    for k in keys {
+        press(&mut runs, *k);
+    }
+    assert_eq!(runs.run_sel, sel);
+}
+
+#[rstest]
+fn ctrl_d_and_ctrl_u_page(mut runs: App) {
+    runs.update(ctrl('d'));
+    assert_eq!(runs.run_sel, 2);
+    runs.update(ctrl('u'));
+    assert_eq!(runs.run_sel, 0);
+}
+
+#[rstest]
+fn moving_in_an_empty_runs_table_stays_at_zero(mut app: App) {
+    app.update(Event::Runs(Vec::new()));
+    typed(&mut app, "jGk");
+    assert_eq!(app.run_sel, 0);
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![], "nothing to open");
+    assert_eq!(app.screen, Screen::Runs);
+    assert_eq!(typed(&mut app, "cr "), vec![], "nothing to cancel, resume or compare");
+    assert_eq!(app.compare, None);
+}
+
+#[rstest]
+fn a_shorter_reload_clamps_the_selection(mut runs: App) {
+    typed(&mut runs, "G");
+    runs.update(Event::Runs(vec![run_row(1, "alpha", 0)]));
+    assert_eq!(runs.run_sel, 0);
+    runs.update(Event::Runs(Vec::new()));
+    assert_eq!(runs.run_sel, 0);
+    assert_eq!(runs.selected_run(), None);
+}
+
+#[rstest]
+#[case::enter(KeyCode::Enter)]
+#[case::l(KeyCode::Char('l'))]
+#[case::right(KeyCode::Right)]
+fn open_run_loads_its_episodes_and_metrics(#[case] k: KeyCode, mut runs: App) {
+    typed(&mut runs, "j");
+    assert_eq!(
+        press(&mut runs, k),
+        vec![Effect::LoadEpisodes(RunId(2)), Effect::LoadMetrics(RunId(2))]
+    );
+    assert_eq!(runs.screen, Screen::Episodes);
+    assert_eq!(runs.run, Some(RunId(2)));
+    assert!(runs.episodes_loading);
+    assert_eq!(runs.current_run().map(|r| r.record.name.as_str()), Some("beta"));
+}
+
+#[rstest]
+fn reopening_the_same_run_keeps_what_is_loaded(mut episodes: App) {
+    press(&mut episodes, KeyCode::Esc);
+    assert_eq!(episodes.screen, Screen::Runs);
+    assert_eq!(press(&mut episodes, KeyCode::Enter), vec![]);
+    assert_eq!(episodes.screen, Screen::Episodes);
+    assert_eq!(episodes.episodes.len(), 6);
+}
+
+#[rstest]
+fn opening_another_run_clears_the_previous_one(mut episode: App) {
+    typed(&mut episode, "1j");
+    assert_eq!(
+        press(&mut episode, KeyCode::Enter),
+        vec![Effect::LoadEpisodes(RunId(2)), Effect::LoadMetrics(RunId(2))]
+    );
+    assert!(episode.episodes.is_empty());
+    assert!(episode.visible.is_empty());
+    assert_eq!(episode.detail, None);
+    assert_eq!(episode.metrics, None);
+    assert_eq!(episode.ep_sel, 0);
+}
+
+#[rstest]
+fn new_demo_run_starts_a_limited_sim_run(mut runs: App) {
+    assert_eq!(
+        typed(&mut runs, "n"),
+        vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100) }]
+    );
+}
+
+#[rstest]
+fn cancel_only_a_running_run(mut runs: App) {
+    assert_eq!(typed(&mut runs, "c"), vec![]);
+    assert_eq!(status(&runs), ("that run is not running", false));
+
+    runs.update(Event::Run(RunEvent::Started { run: RunId(1), total: 10, done: 0 }));
+    assert_eq!(typed(&mut runs, "c"), vec![Effect::CancelRun(RunId(1))]);
+    assert_eq!(status(&runs), ("cancelling…", false));
+
+    // Another row, not running.
+    assert_eq!(typed(&mut runs, "jc"), vec![]);
+
+    runs.update(Event::Run(RunEvent::Finished {
+        run: RunId(1),
+        done: 3,
+        failed: 0,
+        total: 10,
+        cancelled: true,
+    }));
+    assert_eq!(typed(&mut runs, "kc"), vec![], "finished runs cannot be cancelled");
+}
+
+#[rstest]
+fn resume_only_with_pending_episodes(mut runs: App) {
+    assert_eq!(typed(&mut runs, "r"), vec![], "alpha has nothing pending");
+    assert_eq!(status(&runs), ("nothing left to run", false));
+    assert_eq!(typed(&mut runs, "jr"), vec![Effect::ResumeRun(RunId(2))]);
+}
+
+#[rstest]
+fn resume_refuses_a_running_run(mut runs: App) {
+    runs.update(Event::Run(RunEvent::Started { run: RunId(2), total: 10, done: 6 }));
+    assert_eq!(typed(&mut runs, "jr"), vec![]);
+    assert_eq!(status(&runs), ("already running", false));
+}
+
+#[rstest]
+fn compare_marks_toggles_and_moves(mut runs: App) {
+    assert_eq!(typed(&mut runs, " "), vec![]);
+    assert_eq!(runs.compare, Some(RunId(1)));
+    assert_eq!(status(&runs), ("alpha marked: open another run's metrics to compare", false));
+    typed(&mut runs, " ");
+    assert_eq!(runs.compare, None);
+    assert_eq!(status(&runs), ("comparison cleared", false));
+    typed(&mut runs, " j ");
+    assert_eq!(runs.compare, Some(RunId(2)), "marking another run replaces the mark");
+}
+
+#[rstest]
+fn live_progress_follows_run_events(mut runs: App) {
+    let run = RunId(2);
+    runs.take_dirty();
+    let fx = runs.update(Event::Run(RunEvent::Started { run, total: 10, done: 6 }));
+    assert_eq!(fx, vec![]);
+    assert_eq!(runs.live[&run], Live { done: 6, failed: 0, total: 10, running: true });
+    assert!(runs.take_dirty());
+
+    runs.update(Event::Run(RunEvent::Progress { run, done: 8, failed: 1, total: 10 }));
+    assert_eq!(runs.live[&run], Live { done: 8, failed: 1, total: 10, running: true });
+
+    let fx = runs.update(Event::Run(RunEvent::Finished {
+        run,
+        done: 10,
+        failed: 1,
+        total: 10,
+        cancelled: false,
+    }));
+    assert_eq!(fx, vec![Effect::LoadRuns], "the table reloads its final counts");
+    assert_eq!(runs.live[&run], Live { done: 10, failed: 1, total: 10, running: false });
+    assert_eq!(status(&runs), ("beta finished", false));
+}
+
+#[rstest]
+fn finishing_the_open_run_reloads_its_episodes(mut episodes: App) {
+    episodes.update(Event::Run(RunEvent::Started { run: RunId(1), total: 6, done: 0 }));
+    let fx = episodes.update(Event::Run(RunEvent::Finished {
+        run: RunId(1),
+        done: 2,
+        failed: 0,
+        total: 6,
+        cancelled: true,
+    }));
+    assert_eq!(fx, vec![Effect::LoadRuns, Effect::LoadEpisodes(RunId(1))]);
+    assert_eq!(status(&episodes), ("alpha cancelled", false));
+}
+
+#[rstest]
+fn events_of_an_unknown_run_are_still_shown(mut runs: App) {
+    let fx = runs.update(Event::Run(RunEvent::Finished {
+        run: RunId(99),
+        done: 1,
+        failed: 0,
+        total: 1,
+        cancelled: false,
+    }));
+    assert_eq!(fx, vec![Effect::LoadRuns]);
+    assert_eq!(status(&runs), ("run finished", false));
+}
+
+// ================================================================ episodes screen
+
+#[rstest]
+fn loaded_episodes_are_all_visible(episodes: App) {
+    assert!(!episodes.episodes_loading);
+    assert_eq!(episodes.filter, Filter::All);
+    assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(episodes.selected_episode().map(|r| r.id), Some(ep_id(1, 0)));
+}
+
+#[rstest]
+fn stale_episodes_of_another_run_are_ignored(mut episodes: App) {
+    episodes.take_dirty();
+    let other = vec![EpisodeRow { id: ep_id(2, 0), ..six_episodes().remove(0) }];
+    assert_eq!(episodes.update(Event::Episodes { run: RunId(2), rows: other }), vec![]);
+    assert_eq!(episodes.episodes.len(), 6);
+    assert_eq!(episodes.run, Some(RunId(1)));
+    assert!(!episodes.take_dirty());
+}
+
+#[rstest]
+fn episodes_before_any_run_is_open_are_ignored(mut runs: App) {
+    runs.update(Event::Episodes { run: RunId(1), rows: six_episodes() });
+    assert!(runs.episodes.is_empty());
+}
+
+#[rstest]
+#[case::all(0, Filter::All, &[0, 1, 2, 3, 4, 5])]
+#[case::cc(1, Filter::Cell(Transition::RightRight), &[0])]
+#[case::cw(2, Filter::Cell(Transition::RightWrong), &[1])]
+#[case::wc(3, Filter::Cell(Transition::WrongRight), &[2])]
+#[case::ww(4, Filter::Cell(Transition::WrongWrong), &[3])]
+#[case::failed(5, Filter::Failed, &[4])]
+#[case::unlabelled(6, Filter::Unlabelled, &[1, 2, 4, 5])]
+#[case::wraps_to_all(7, Filter::All, &[0, 1, 2, 3, 4, 5])]
+fn next_filter_cycles_through_every_cell(
+    #[case] presses: usize,
+    #[case] filter: Filter,
+    #[case] items: &[u32],
+    mut episodes: App,
+) {
+    for _ in 0..presses {
+        assert_eq!(typed(&mut episodes, "f"), vec![]);
+    }
+    assert_eq!(episodes.filter, filter);
+    assert_eq!(visible_items(&episodes), items);
+}
+
+#[rstest]
+#[case::unlabelled(1, Filter::Unlabelled, &[1, 2, 4, 5])]
+#[case::failed(2, Filter::Failed, &[4])]
+#[case::ww(3, Filter::Cell(Transition::WrongWrong), &[3])]
+#[case::wc(4, Filter::Cell(Transition::WrongRight), &[2])]
+#[case::cw(5, Filter::Cell(Transition::RightWrong), &[1])]
+#[case::cc(6, Filter::Cell(Transition::RightRight), &[0])]
+#[case::all(7, Filter::All, &[0, 1, 2, 3, 4, 5])]
+fn previous_filter_cycles_backwards(
+    #[case] presses: usize,
+    #[case] filter: Filter,
+    #[case] items: &[u32],
+    mut episodes: App,
+) {
+    for _ in 0..presses {
+        typed(&mut episodes, "F");
+    }
+    assert_eq!(episodes.filter, filter);
+    assert_eq!(visible_items(&episodes), items);
+}
+
+#[rstest]
+fn tab_and_backtab_also_change_the_filter(mut episodes: App) {
+    press(&mut episodes, KeyCode::Tab);
+    assert_eq!(episodes.filter, Filter::Cell(Transition::RightRight));
+    press(&mut episodes, KeyCode::BackTab);
+    press(&mut episodes, KeyCode::BackTab);
+    assert_eq!(episodes.filter, Filter::Unlabelled);
+}
+
+#[rstest]
+fn changing_the_filter_resets_the_selection(mut episodes: App) {
+    typed(&mut episodes, "G");
+    assert_eq!(episodes.ep_sel, 5);
+    typed(&mut episodes, "F");
+    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(1));
+}
+
+#[rstest]
+fn a_filter_with_no_rows_selects_nothing(mut episodes: App) {
+    episodes.update(Event::Episodes {
+        run: RunId(1),
+        rows: six_episodes().into_iter().filter(|r| r.status != EpisodeStatus::Failed).collect(),
+    });
+    typed(&mut episodes, "fffff");
+    assert_eq!(episodes.filter, Filter::Failed);
+    assert!(episodes.visible.is_empty());
+    assert_eq!(episodes.selected_episode(), None);
+    assert_eq!(typed(&mut episodes, "jG"), vec![]);
+    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(press(&mut episodes, KeyCode::Enter), vec![], "nothing to open");
+    assert_eq!(episodes.screen, Screen::Episodes);
+}
+
+#[rstest]
+#[case::down("jj", 2)]
+#[case::bottom("G", 5)]
+#[case::clamps("GG j", 5)]
+#[case::top("Gg", 0)]
+fn episodes_selection_moves_and_clamps(#[case] keys: &str, #[case] sel: usize, mut episodes: App) {
+    typed(&mut episodes, keys);
+    assert_eq!(episodes.ep_sel, sel);
+}
+
+#[rstest]
+fn search_filters_as_you_type(mut episodes: App) {
+    assert_eq!(typed(&mut episodes, "/"), vec![]);
+    assert!(episodes.searching);
+    assert_eq!(typed(&mut episodes, "bet"), vec![]);
+    assert_eq!(episodes.search, "bet");
+    assert_eq!(visible_items(&episodes), vec![2], "Betty");
+    press(&mut episodes, KeyCode::Backspace);
+    assert_eq!(episodes.search, "be");
+    assert_eq!(visible_items(&episodes), vec![2, 5], "Betty and Albert");
+    press(&mut episodes, KeyCode::Backspace);
+    press(&mut episodes, KeyCode::Backspace);
+    press(&mut episodes, KeyCode::Backspace);
+    assert_eq!(episodes.search, "", "backspace on empty stays empty");
+    assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
+    typed(&mut episodes, "gsm-003");
+    assert_eq!(visible_items(&episodes), vec![3], "item ids match too");
+    assert_eq!(press(&mut episodes, KeyCode::Enter), vec![]);
+    assert!(!episodes.searching);
+    assert_eq!(episodes.search, "gsm-003", "enter keeps the search");
+    assert_eq!(episodes.screen, Screen::Episodes);
+}
+
+#[rstest]
+fn search_is_case_insensitive_and_combines_with_the_filter(mut episodes: App) {
+    typed(&mut episodes, "/WENG");
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(visible_items(&episodes), vec![1]);
+    typed(&mut episodes, "F");
+    assert_eq!(episodes.filter, Filter::Unlabelled);
+    assert_eq!(visible_items(&episodes), vec![1]);
+    typed(&mut episodes, "F");
+    assert_eq!(visible_items(&episodes), Vec::<u32>::new(), "Weng did not fail");
+}
+
+#[rstest]
+fn keys_while_searching_are_text(mut episodes: App) {
+    typed(&mut episodes, "/");
+    // q (quit), f (filter), ? (help), j (down), 2 (screen) are all just letters here.
+    assert_eq!(typed(&mut episodes, "qf?j2"), vec![]);
+    assert_eq!(episodes.search, "qf?j2");
+    assert!(!episodes.should_quit());
+    assert_eq!(episodes.filter, Filter::All);
+    assert_eq!(episodes.screen, Screen::Episodes);
+    // Keys without a character are ignored.
+    press(&mut episodes, KeyCode::Left);
+    assert_eq!(episodes.search, "qf?j2");
+}
+
+#[rstest]
+fn search_narrowing_clamps_the_selection(mut episodes: App) {
+    typed(&mut episodes, "G/");
+    assert_eq!(episodes.ep_sel, 5);
+    typed(&mut episodes, "james");
+    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(3));
+}
+
+#[rstest]
+fn esc_ends_the_search_then_clears_it_then_goes_back(mut episodes: App) {
+    typed(&mut episodes, "/bet");
+    press(&mut episodes, KeyCode::Esc);
+    assert!(!episodes.searching);
+    assert_eq!(episodes.search, "bet");
+    assert_eq!(episodes.screen, Screen::Episodes);
+
+    assert_eq!(press(&mut episodes, KeyCode::Esc), vec![]);
+    assert_eq!(episodes.search, "", "back clears the search first");
+    assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(episodes.screen, Screen::Episodes);
+
+    press(&mut episodes, KeyCode::Esc);
+    assert_eq!(episodes.screen, Screen::Runs);
+}
+
+#[rstest]
+fn ctrl_c_quits_even_while_searching(mut episodes: App) {
+    typed(&mut episodes, "/be");
+    episodes.update(ctrl('c'));
+    assert!(episodes.should_quit(), "search is now {:?}", episodes.search);
+}
+
+#[rstest]
+fn open_episode_loads_it(mut episodes: App) {
+    typed(&mut episodes, "jjj");
+    assert_eq!(
+        typed(&mut episodes, "l"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 3) }]
+    );
+    assert_eq!(episodes.screen, Screen::Episode);
+    assert_eq!(episodes.mode(), Mode::Episode);
+}
+
+#[rstest]
+fn open_episode_follows_the_filter(mut episodes: App) {
+    typed(&mut episodes, "fffff");
+    assert_eq!(episodes.filter, Filter::Failed);
+    assert_eq!(
+        press(&mut episodes, KeyCode::Enter),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 4) }]
+    );
+}
+
+#[rstest]
+fn episodes_metrics_key_reuses_the_open_run(mut episodes: App) {
+    assert_eq!(typed(&mut episodes, "m"), vec![Effect::LoadMetrics(RunId(1))]);
+    assert_eq!(episodes.screen, Screen::Metrics);
+    press(&mut episodes, KeyCode::Esc);
+    assert_eq!(episodes.screen, Screen::Episodes);
+}
+
+// ================================================================ episode screen
+
+#[rstest]
+fn a_loaded_episode_selects_its_first_critique(episode: App) {
+    assert_eq!(episode.turn_sel, 1);
+    assert_eq!(episode.scroll, 0);
+    assert_eq!(episode.detail.as_ref().map(|d| d.id), Some(ep_id(1, 2)));
+}
+
+#[rstest]
+fn without_a_critique_the_final_attempt_is_selected(mut episodes: App) {
+    press(&mut episodes, KeyCode::Enter);
+    let mut d = detail(1, 0);
+    d.turns.remove(1);
+    d.turns.insert(0, turn(Role::Given, "A given solution."));
+    episodes.update(Event::Episode(Box::new(d)));
+    assert_eq!(episodes.turn_sel, 2);
+}
+
+#[rstest]
+fn stale_episode_of_another_run_is_ignored(mut episode: App) {
+    episode.take_dirty();
+    assert_eq!(episode.update(Event::Episode(Box::new(detail(2, 2)))), vec![]);
+    assert_eq!(episode.detail.as_ref().map(|d| d.id), Some(ep_id(1, 2)));
+    assert!(!episode.take_dirty());
+}
+
+#[rstest]
+fn reloading_the_same_episode_keeps_turn_and_scroll(mut episode: App) {
+    press(&mut episode, KeyCode::Tab);
+    typed(&mut episode, "jj");
+    episode.update(Event::Episode(Box::new(detail(1, 2))));
+    assert_eq!(episode.turn_sel, 2);
+    assert_eq!(episode.scroll, 2);
+}
+
+#[rstest]
+fn a_new_episode_resets_turn_and_scroll(mut episode: App) {
+    press(&mut episode, KeyCode::Tab);
+    typed(&mut episode, "jj");
+    episode.update(Event::Episode(Box::new(detail(1, 3))));
+    assert_eq!(episode.turn_sel, 1);
+    assert_eq!(episode.scroll, 0);
+}
+
+#[rstest]
+#[case::tab(&[KeyCode::Tab], 2)]
+#[case::tab_wraps(&[KeyCode::Tab, KeyCode::Tab], 0)]
+#[case::backtab(&[KeyCode::BackTab], 0)]
+#[case::backtab_wraps(&[KeyCode::BackTab, KeyCode::BackTab], 2)]
+#[case::l(&[KeyCode::Char('l')], 2)]
+#[case::h(&[KeyCode::Char('h')], 0)]
+#[case::round_trip(&[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab], 1)]
+fn turn_selection_cycles(#[case] keys: &[KeyCode], #[case] sel: usize, mut episode: App) {
+    for k in keys {
+        assert_eq!(press(&mut episode, *k), vec![]);
+    }
+    assert_eq!(episode.turn_sel, sel);
+}
+
+#[rstest]
+fn turn_keys_before_the_episode_arrives_do_nothing(mut episodes: App) {
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(episodes.detail, None);
+    press(&mut episodes, KeyCode::Tab);
+    assert_eq!(episodes.turn_sel, 0);
+    assert_eq!(typed(&mut episodes, "y"), vec![], "no episode, no label");
+}
+
+#[rstest]
+#[case::error_found_yes('y', 1, "error_found", "yes")]
+#[case::error_found_partial('p', 1, "error_found", "partial")]
+#[case::error_found_no('n', 1, "error_found", "no")]
+#[case::error_found_na('x', 1, "error_found", "n/a")]
+#[case::qualified('Q', 1, "critique_quality", "qualified")]
+#[case::unqualified('U', 1, "critique_quality", "unqualified")]
+#[case::confident('c', 1, "tone", "confident")]
+#[case::hedging('e', 1, "tone", "hedging")]
+#[case::capitulating('a', 1, "tone", "capitulating")]
+#[case::followed('f', 2, "followed_critique", "yes")]
+#[case::not_followed('d', 2, "followed_critique", "no")]
+#[case::override_first_correct('+', 0, "grade_override", "correct")]
+#[case::override_final_wrong('-', 2, "grade_override", "wrong")]
+fn label_keys_save_on_the_selected_turn(
+    #[case] k: char,
+    #[case] turn: usize,
+    #[case] name: &str,
+    #[case] value: &str,
+    mut episode: App,
+) {
+    episode.turn_sel = turn;
+    let fx = typed(&mut episode, &k.to_string());
+    let want = label(Some(turn as u32), name, value);
+    assert_eq!(fx, vec![Effect::SaveLabel { id: ep_id(1, 2), label: want }]);
+    assert_eq!(status(&episode), (format!("saving {name}={value}…").as_str(), false));
+    assert!(episode.detail.as_ref().is_some_and(|d| d.labels.is_empty()), "shown only once saved");
+}
+
+#[rstest]
+#[case::error_found_on_generate('y', 0, "error_found labels a critique turn: select it with tab")]
+#[case::error_found_on_revise('n', 2, "error_found labels a critique turn: select it with tab")]
+#[case::quality_on_generate('Q', 0, "critique_quality labels a critique turn: select it with tab")]
+#[case::tone_on_revise('c', 2, "tone labels a critique turn: select it with tab")]
+#[case::followed_on_critique('f', 1, "followed_critique labels a revise turn: select it with tab")]
+#[case::followed_on_generate('d', 0, "followed_critique labels a revise turn: select it with tab")]
+#[case::override_on_critique('+', 1, "grade_override labels an attempt: select it with tab")]
+fn a_label_for_another_role_is_refused(
+    #[case] k: char,
+    #[case] turn: usize,
+    #[case] msg: &str,
+    mut episode: App,
+) {
+    episode.turn_sel = turn;
+    assert_eq!(typed(&mut episode, &k.to_string()), vec![]);
+    assert_eq!(status(&episode), (msg, true));
+}
+
+#[test]
+fn label_applies_by_role() {
+    assert!(label_applies("error_found", Role::Critique, false));
+    assert!(!label_applies("error_found", Role::Revise, true));
+    assert!(label_applies("followed_critique", Role::Revise, true));
+    assert!(!label_applies("followed_critique", Role::Critique, false));
+    assert!(label_applies("grade_override", Role::Given, true));
+    assert!(label_applies("grade_override", Role::Critique, true), "critic-correct critiques");
+    assert!(!label_applies("grade_override", Role::Critique, false));
+    assert!(label_applies("free_note", Role::Generate, true), "unknown labels go anywhere");
+}
+
+#[rstest]
+fn label_keys_only_label_on_the_episode_screen(mut episode: App) {
+    press(&mut episode, KeyCode::Esc);
+    assert_eq!(episode.screen, Screen::Episodes);
+    assert_eq!(
+        episode.act(Action::Label { name: "error_found".into(), value: "yes".into() }),
+        vec![]
+    );
+}
+
+#[rstest]
+fn a_saved_label_shows_everywhere(mut episode: App) {
+    episode.take_dirty();
+    let l = label(Some(1), "error_found", "yes");
+    assert_eq!(
+        episode.update(Event::LabelSaved { id: ep_id(1, 2), seq: 7, label: l.clone() }),
+        vec![]
+    );
+    assert!(episode.take_dirty());
+    assert_eq!(episode.detail.as_ref().map(|d| d.labels.clone()), Some(vec![(7, l)]));
+    assert_eq!(episode.episodes[2].labels, 1);
+    assert_eq!(status(&episode), ("saved error_found=yes on turn 1 (ana)", false));
+}
+
+#[rstest]
+fn an_episode_label_says_so(mut episode: App) {
+    episode.update(Event::LabelSaved {
+        id: ep_id(1, 2),
+        seq: 1,
+        label: label(None, "note", "odd question"),
+    });
+    assert_eq!(status(&episode), ("saved note=odd question on episode (ana)", false));
+}
+
+#[rstest]
+fn a_label_saved_for_another_episode_only_counts_in_its_row(mut episode: App) {
+    episode.update(Event::LabelSaved {
+        id: ep_id(1, 1),
+        seq: 3,
+        label: label(Some(1), "tone", "hedging"),
+    });
+    assert!(episode.detail.as_ref().is_some_and(|d| d.labels.is_empty()));
+    assert_eq!(episode.episodes[1].labels, 1);
+    assert_eq!(episode.episodes[2].labels, 0);
+}
+
+#[rstest]
+fn undo_removes_labels_newest_first(mut episode: App) {
+    let id = ep_id(1, 2);
+    episode.update(Event::LabelSaved { id, seq: 7, label: label(Some(1), "error_found", "yes") });
+    episode.update(Event::LabelSaved { id, seq: 8, label: label(Some(1), "tone", "hedging") });
+    assert_eq!(typed(&mut episode, "u"), vec![Effect::RemoveLabel { id, seq: 8 }]);
+    assert_eq!(typed(&mut episode, "u"), vec![Effect::RemoveLabel { id, seq: 7 }]);
+    assert_eq!(typed(&mut episode, "u"), vec![]);
+    assert_eq!(status(&episode), ("nothing to undo", false));
+}
+
+#[rstest]
+fn undo_with_nothing_saved_says_so(mut episode: App) {
+    assert_eq!(typed(&mut episode, "u"), vec![]);
+    assert_eq!(status(&episode), ("nothing to undo", false));
+}
+
+#[rstest]
+fn a_removed_label_disappears(mut episode: App) {
+    let id = ep_id(1, 2);
+    let keep = label(Some(1), "error_found", "yes");
+    episode.update(Event::LabelSaved { id, seq: 7, label: keep.clone() });
+    episode.update(Event::LabelSaved { id, seq: 8, label: label(Some(1), "tone", "hedging") });
+    assert_eq!(episode.episodes[2].labels, 2);
+    episode.take_dirty();
+    assert_eq!(episode.update(Event::LabelRemoved { id, seq: 8 }), vec![]);
+    assert!(episode.take_dirty());
+    assert_eq!(episode.detail.as_ref().map(|d| d.labels.clone()), Some(vec![(7, keep)]));
+    assert_eq!(episode.episodes[2].labels, 1);
+    assert_eq!(status(&episode), ("label removed", false));
+}
+
+#[rstest]
+fn a_removal_never_makes_a_count_negative(mut episode: App) {
+    episode.update(Event::LabelRemoved { id: ep_id(1, 2), seq: 1 });
+    assert_eq!(episode.episodes[2].labels, 0);
+}
+
+#[rstest]
+#[case::next_bracket(']', 3)]
+#[case::next_j('J', 3)]
+#[case::previous_bracket('[', 1)]
+#[case::previous_k('K', 1)]
+fn next_and_previous_episode(#[case] k: char, #[case] item: u32, mut episode: App) {
+    assert_eq!(
+        typed(&mut episode, &k.to_string()),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, item) }]
+    );
+    assert_eq!(episode.ep_sel, item as usize);
+    assert_eq!(episode.screen, Screen::Episode);
+}
+
+#[rstest]
+fn next_episode_follows_the_filter(mut episode: App) {
+    // Unlabelled keeps 1, 2, 4, 5: the next after 2 is 4.
+    press(&mut episode, KeyCode::Esc);
+    typed(&mut episode, "F");
+    assert_eq!(visible_items(&episode), vec![1, 2, 4, 5]);
+    typed(&mut episode, "j");
+    press(&mut episode, KeyCode::Enter);
+    assert_eq!(
+        typed(&mut episode, "]"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 4) }]
+    );
+    assert_eq!(episode.ep_sel, 2);
+}
+
+#[rstest]
+fn there_is_no_episode_after_the_last_or_before_the_first(mut episodes: App) {
+    typed(&mut episodes, "G");
+    press(&mut episodes, KeyCode::Enter);
+    episodes.update(Event::Episode(Box::new(detail(1, 5))));
+    assert_eq!(typed(&mut episodes, "]"), vec![]);
+    assert_eq!(status(&episodes), ("no more episodes", false));
+    assert_eq!(episodes.ep_sel, 5);
+
+    press(&mut episodes, KeyCode::Esc);
+    typed(&mut episodes, "g");
+    press(&mut episodes, KeyCode::Enter);
+    episodes.update(Event::Episode(Box::new(detail(1, 0))));
+    episodes.status = None;
+    assert_eq!(typed(&mut episodes, "["), vec![]);
+    assert_eq!(status(&episodes), ("no more episodes", false));
+}
+
+#[rstest]
+#[case::from_labelled_first(0, Some(1))]
+#[case::skips_labelled(2, Some(4))]
+#[case::skips_none(4, Some(5))]
+#[case::none_below(5, None)]
+fn next_unlabelled(#[case] from: u32, #[case] to: Option<u32>, mut episodes: App) {
+    for _ in 0..from {
+        typed(&mut episodes, "j");
+    }
+    press(&mut episodes, KeyCode::Enter);
+    episodes.update(Event::Episode(Box::new(detail(1, from))));
+    let fx = typed(&mut episodes, "N");
+    match to {
+        Some(item) => {
+            assert_eq!(fx, vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, item) }]);
+            assert_eq!(episodes.ep_sel, item as usize);
+        }
+        None => {
+            assert_eq!(fx, vec![]);
+            assert_eq!(status(&episodes), ("every episode below has labels", false));
+        }
+    }
+}
+
+#[rstest]
+fn next_unlabelled_sees_labels_saved_this_session(mut episode: App) {
+    // Item 2 is current; labelling 4 leaves 5 as the next unlabelled one.
+    episode.update(Event::LabelSaved { id: ep_id(1, 4), seq: 1, label: label(None, "note", "x") });
+    assert_eq!(
+        typed(&mut episode, "N"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 5) }]
+    );
+}
+
+#[rstest]
+fn blind_mode_toggles(mut episode: App) {
+    assert!(!episode.blind);
+    assert_eq!(typed(&mut episode, "b"), vec![]);
+    assert!(episode.blind);
+    assert_eq!(status(&episode), ("blind mode: references and grades hidden", false));
+    typed(&mut episode, "b");
+    assert!(!episode.blind);
+    assert_eq!(status(&episode), ("blind mode off", false));
+}
+
+#[rstest]
+fn blind_mode_survives_the_next_episode(mut episode: App) {
+    typed(&mut episode, "b]");
+    episode.update(Event::Episode(Box::new(detail(1, 3))));
+    assert!(episode.blind);
+}
+
+#[rstest]
+#[case::down("j", 1)]
+#[case::down_up("jjk", 1)]
+#[case::up_saturates("k", 0)]
+fn episode_text_scrolls(#[case] keys: &str, #[case] scroll: u16, mut episode: App) {
+    typed(&mut episode, keys);
+    assert_eq!(episode.scroll, scroll);
+}
+
+#[rstest]
+fn episode_text_pages(mut episode: App) {
+    press(&mut episode, KeyCode::PageDown);
+    assert_eq!(episode.scroll, 10);
+    episode.update(ctrl('d'));
+    assert_eq!(episode.scroll, 20);
+    press(&mut episode, KeyCode::PageUp);
+    assert_eq!(episode.scroll, 10);
+    episode.update(ctrl('u'));
+    episode.update(ctrl('u'));
+    assert_eq!(episode.scroll, 0);
+}
+
+#[rstest]
+fn top_scrolls_the_episode_text_to_the_start(mut episode: App) {
+    typed(&mut episode, "jjjjj");
+    assert_eq!(episode.scroll, 5);
+    typed(&mut episode, "g");
+    assert_eq!(episode.scroll, 0);
+}
+
+#[rstest]
+fn back_from_an_episode_returns_to_the_list(mut episode: App) {
+    assert_eq!(press(&mut episode, KeyCode::Esc), vec![]);
+    assert_eq!(episode.screen, Screen::Episodes);
+    assert_eq!(episode.ep_sel, 2, "the row stays selected");
+    press(&mut episode, KeyCode::Backspace);
+    assert_eq!(episode.screen, Screen::Runs);
+}
+
+// ================================================================ metrics screen
+
+#[rstest]
+fn metrics_from_the_runs_screen_opens_the_selected_run(mut runs: App) {
+    typed(&mut runs, "j");
+    assert_eq!(
+        typed(&mut runs, "m"),
+        vec![Effect::LoadEpisodes(RunId(2)), Effect::LoadMetrics(RunId(2))]
+    );
+    assert_eq!(runs.screen, Screen::Metrics);
+    assert_eq!(runs.mode(), Mode::Metrics);
+    assert_eq!(runs.run, Some(RunId(2)));
+    assert_eq!(runs.metrics, None, "computing");
+}
+
+#[rstest]
+fn metrics_of_the_open_run_are_shown(mut runs: App) {
+    typed(&mut runs, "3");
+    runs.take_dirty();
+    assert_eq!(runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") }), vec![]);
+    assert!(runs.take_dirty());
+    assert_eq!(
+        runs.metrics.as_ref().map(|(id, r)| (*id, r.run.as_str())),
+        Some((RunId(1), "alpha"))
+    );
+    assert_eq!(runs.compare_report, None);
+}
+
+#[rstest]
+fn metrics_of_an_unrelated_run_are_dropped(mut runs: App) {
+    typed(&mut runs, "m");
+    runs.update(Event::Metrics { run: RunId(3), report: report(3, "gamma") });
+    assert_eq!(runs.metrics, None);
+    assert_eq!(runs.compare_report, None);
+}
+
+#[rstest]
+fn compare_routes_the_marked_run_beside_the_open_one(mut runs: App) {
+    // Mark alpha, then open beta's metrics: both are loaded, each lands in its pane.
+    typed(&mut runs, " j");
+    assert_eq!(
+        typed(&mut runs, "m"),
+        vec![
+            Effect::LoadEpisodes(RunId(2)),
+            Effect::LoadMetrics(RunId(2)),
+            Effect::LoadMetrics(RunId(1)),
+        ]
+    );
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    runs.update(Event::Metrics { run: RunId(2), report: report(2, "beta") });
+    assert_eq!(runs.metrics.as_ref().map(|(id, _)| *id), Some(RunId(2)));
+    assert_eq!(
+        runs.compare_report.as_ref().map(|(id, r)| (*id, r.run.as_str())),
+        Some((RunId(1), "alpha"))
+    );
+}
+
+#[rstest]
+fn compare_with_itself_loads_only_one_report(mut runs: App) {
+    typed(&mut runs, " ");
+    assert_eq!(
+        typed(&mut runs, "m"),
+        vec![Effect::LoadEpisodes(RunId(1)), Effect::LoadMetrics(RunId(1))]
+    );
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    assert!(runs.metrics.is_some());
+    assert_eq!(runs.compare_report, None);
+}
+
+#[rstest]
+fn clearing_the_mark_drops_the_compared_report(mut runs: App) {
+    typed(&mut runs, " jm");
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    assert!(runs.compare_report.is_some());
+    typed(&mut runs, "1k ");
+    assert_eq!(runs.compare, None);
+    assert_eq!(runs.compare_report, None);
+}
+
+#[rstest]
+fn metrics_screen_navigation(mut runs: App) {
+    typed(&mut runs, "m");
+    assert_eq!(typed(&mut runs, "2"), vec![], "episodes of the run are already loading");
+    assert_eq!(runs.screen, Screen::Episodes);
+    press(&mut runs, KeyCode::Esc);
+    assert_eq!(runs.screen, Screen::Metrics);
+    assert_eq!(typed(&mut runs, "1"), vec![Effect::LoadRuns]);
+    assert_eq!(runs.screen, Screen::Runs);
+}
+
+#[rstest]
+fn metrics_key_on_the_runs_screen_follows_the_selection(mut episodes: App) {
+    // alpha is open; back on the runs table, mark alpha and ask for beta's metrics.
+    press(&mut episodes, KeyCode::Esc);
+    typed(&mut episodes, " j");
+    let fx = typed(&mut episodes, "m");
+    assert_eq!(episodes.run, Some(RunId(2)), "effects {fx:?}");
+    assert!(fx.contains(&Effect::LoadMetrics(RunId(2))), "{fx:?}");
+    assert!(fx.contains(&Effect::LoadMetrics(RunId(1))), "{fx:?}");
+}
+
+#[rstest]
+fn a_run_is_never_compared_with_itself(mut runs: App) {
+    // Compare beta against alpha …
+    typed(&mut runs, " jm");
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    runs.update(Event::Metrics { run: RunId(2), report: report(2, "beta") });
+    // … then open alpha itself and its metrics.
+    typed(&mut runs, "1k");
+    press(&mut runs, KeyCode::Enter);
+    typed(&mut runs, "m");
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    assert_eq!(runs.metrics.as_ref().map(|(id, _)| *id), Some(RunId(1)));
+    let compared = runs.compare_report.as_ref().map(|(id, _)| *id);
+    assert_ne!(compared, Some(RunId(1)), "alpha shown beside itself");
+}
+
+// ================================================================ step screen
+
+fn item(n: u32) -> Item {
+    Item {
+        id: ItemId(format!("gsm-{n:03}")),
+        question: format!("Question {n}?"),
+        reference: n.to_string(),
+        answer_kind: Default::default(),
+        choices: None,
+        given: None,
+        source: "gsm8k".into(),
+        meta: Meta::new(),
+    }
+}
+
+const STEP_RUN: RunId = RunId(9);
+
+fn step_ready() -> Event {
+    Event::StepReady { run: STEP_RUN, source: "alpha".into(), items: (0..3).map(item).collect() }
+}
+
+fn step_next(item: u32, critique: Option<&str>) -> Effect {
+    Effect::StepNext {
+        run: STEP_RUN,
+        item,
+        critique: critique.map(str::to_string),
+        annotator: "ana".into(),
+    }
+}
+
+/// On the step screen of a run made from alpha, three items, nothing generated yet.
+#[fixture]
+fn step(mut runs: App) -> App {
+    assert_eq!(typed(&mut runs, "s"), vec![Effect::StepBegin { source: RunId(1) }]);
+    assert_eq!(runs.update(step_ready()), vec![Effect::LoadRuns], "the new run is listed");
+    runs
+}
+
+fn step_busy(app: &App) -> bool {
+    app.step.as_ref().is_some_and(|s| s.busy)
+}
+
+#[rstest]
+fn step_begins_from_the_selected_run(mut runs: App) {
+    typed(&mut runs, "j");
+    assert_eq!(typed(&mut runs, "s"), vec![Effect::StepBegin { source: RunId(2) }]);
+    assert_eq!(runs.screen, Screen::Step);
+    assert_eq!(runs.mode(), Mode::Step);
+    assert_eq!(runs.step, None, "preparing");
+    assert_eq!(status(&runs), ("creating a run to step through…", false));
+}
+
+#[rstest]
+fn step_needs_a_run(mut app: App) {
+    app.update(Event::Runs(Vec::new()));
+    assert_eq!(typed(&mut app, "s"), vec![]);
+    assert_eq!(app.screen, Screen::Runs);
+    assert_eq!(status(&app), ("no run to step through yet", false));
+}
+
+#[rstest]
+fn step_ready_shows_the_first_item(step: App) {
+    let s = step.step.as_ref().expect("step state");
+    assert_eq!((s.run, s.source.as_str(), s.items.len(), s.sel), (STEP_RUN, "alpha", 3, 0));
+    assert!(s.turns.is_empty() && !s.busy && !s.done && s.editing.is_none());
+    let (msg, err) = status(&step);
+    assert!(msg.starts_with("stepping through alpha:"), "{msg}");
+    assert!(!err);
+}
+
+#[rstest]
+fn step_keys_before_the_run_is_ready_do_nothing(mut runs: App) {
+    typed(&mut runs, "s");
+    assert_eq!(typed(&mut runs, "jw"), vec![]);
+    assert_eq!(press(&mut runs, KeyCode::Enter), vec![]);
+    assert_eq!(runs.step, None);
+}
+
+#[rstest]
+#[case::down("j", 1, vec![Effect::StepLoadTurns { run: STEP_RUN, item: 1 }])]
+#[case::up_at_top("k", 0, vec![])]
+#[case::bottom("G", 2, vec![Effect::StepLoadTurns { run: STEP_RUN, item: 2 }])]
+#[case::clamps("GG", 2, vec![Effect::StepLoadTurns { run: STEP_RUN, item: 2 }])]
+#[case::top("Gg", 0, vec![
+    Effect::StepLoadTurns { run: STEP_RUN, item: 2 },
+    Effect::StepLoadTurns { run: STEP_RUN, item: 0 },
+])]
+fn step_item_selection_loads_its_turns(
+    #[case] keys: &str,
+    #[case] sel: usize,
+    #[case] fx: Vec<Effect>,
+    mut step: App,
+) {
+    assert_eq!(typed(&mut step, keys), fx);
+    assert_eq!(step.step.as_ref().map(|s| s.sel), Some(sel));
+}
+
+#[rstest]
+fn moving_to_another_item_clears_the_conversation(mut step: App) {
+    step.update(Event::StepTurns {
+        run: STEP_RUN,
+        item: 0,
+        turns: vec![turn(Role::Generate, "42")],
+    });
+    step.update(Event::StepTurn {
+        run: STEP_RUN,
+        item: 0,
+        turn: Box::new(turn(Role::Critique, "ok")),
+        done: true,
+    });
+    typed(&mut step, "j");
+    let s = step.step.as_ref().expect("step state");
+    assert!(s.turns.is_empty() && s.streaming.is_empty() && !s.done);
+}
+
+#[rstest]
+#[case::enter(KeyCode::Enter)]
+#[case::space(KeyCode::Char(' '))]
+fn step_next_requests_one_turn(#[case] k: KeyCode, mut step: App) {
+    assert_eq!(press(&mut step, k), vec![step_next(0, None)]);
+    assert!(step_busy(&step));
+    assert_eq!(press(&mut step, k), vec![], "one request at a time");
+    assert_eq!(typed(&mut step, "jw"), vec![], "no moving or writing while busy");
+    assert_eq!(step.step.as_ref().map(|s| (s.sel, s.editing.is_some())), Some((0, false)));
+}
+
+#[rstest]
+fn streamed_text_and_turns_land_on_their_item_only(mut step: App) {
+    press(&mut step, KeyCode::Enter);
+    step.take_dirty();
+    step.update(Event::StepDelta { run: STEP_RUN, item: 0, text: "48 / 2 ".into() });
+    step.update(Event::StepDelta { run: STEP_RUN, item: 0, text: "= 24".into() });
+    assert!(step.take_dirty());
+    // Another item, another run: dropped.
+    step.update(Event::StepDelta { run: STEP_RUN, item: 1, text: "stale".into() });
+    step.update(Event::StepDelta { run: RunId(1), item: 0, text: "stale".into() });
+    step.update(Event::StepTurns { run: STEP_RUN, item: 2, turns: vec![turn(Role::Given, "x")] });
+    assert!(!step.take_dirty());
+    let s = step.step.as_ref().expect("step state");
+    assert_eq!(s.streaming, "48 / 2 = 24");
+    assert!(s.turns.is_empty());
+
+    let fx = step.update(Event::StepTurn {
+        run: STEP_RUN,
+        item: 0,
+        turn: Box::new(turn(Role::Generate, "48 / 2 = 24")),
+        done: false,
+    });
+    assert_eq!(fx, vec![]);
+    let s = step.step.as_ref().expect("step state");
+    assert!(!s.busy && !s.done && s.streaming.is_empty());
+    assert_eq!(s.turns.len(), 1);
+    assert_eq!(status(&step), ("turn saved", false));
+}
+
+#[rstest]
+fn a_turn_of_another_run_is_ignored(mut step: App) {
+    press(&mut step, KeyCode::Enter);
+    step.update(Event::StepTurn {
+        run: RunId(1),
+        item: 0,
+        turn: Box::new(turn(Role::Generate, "x")),
+        done: true,
+    });
+    assert!(step_busy(&step));
+    assert!(step.step.as_ref().is_some_and(|s| s.turns.is_empty() && !s.done));
+}
+
+#[rstest]
+fn a_complete_item_takes_no_more_turns(mut step: App) {
+    press(&mut step, KeyCode::Enter);
+    step.update(Event::StepTurn {
+        run: STEP_RUN,
+        item: 0,
+        turn: Box::new(turn(Role::Revise, "72")),
+        done: true,
+    });
+    assert_eq!(status(&step), ("episode complete: pick another item (↑/↓)", false));
+    assert_eq!(press(&mut step, KeyCode::Enter), vec![]);
+    assert_eq!(status(&step), ("this item is complete: pick another (↑/↓)", false));
+    assert_eq!(typed(&mut step, "w"), vec![]);
+    assert!(step.step.as_ref().is_some_and(|s| s.editing.is_none()));
+    assert_eq!(typed(&mut step, "j"), vec![Effect::StepLoadTurns { run: STEP_RUN, item: 1 }]);
+    assert_eq!(press(&mut step, KeyCode::Enter), vec![step_next(1, None)]);
+}
+
+#[rstest]
+fn a_failed_step_frees_the_item(mut step: App) {
+    press(&mut step, KeyCode::Enter);
+    step.update(Event::StepDelta { run: STEP_RUN, item: 0, text: "partial".into() });
+    step.update(Event::StepFailed { run: STEP_RUN, item: 0, error: "HTTP 500: boom".into() });
+    let s = step.step.as_ref().expect("step state");
+    assert!(!s.busy && s.streaming.is_empty());
+    assert_eq!(status(&step), ("HTTP 500: boom", true));
+    assert_eq!(press(&mut step, KeyCode::Enter), vec![step_next(0, None)], "retry");
+}
+
+#[rstest]
+fn writing_a_critique(mut step: App) {
+    assert_eq!(typed(&mut step, "w"), vec![]);
+    assert_eq!(step.step.as_ref().and_then(|s| s.editing.clone()), Some(String::new()));
+    let (msg, _) = status(&step);
+    assert!(msg.starts_with("type the critique"), "{msg}");
+    // Every key is text now, bound or not.
+    assert_eq!(typed(&mut step, "q? jGw"), vec![]);
+    assert!(!step.should_quit());
+    assert_eq!(step.screen, Screen::Step);
+    assert_eq!(step.step.as_ref().map(|s| s.sel), Some(0));
+    press(&mut step, KeyCode::Backspace);
+    press(&mut step, KeyCode::Left);
+    assert_eq!(step.step.as_ref().and_then(|s| s.editing.clone()), Some("q? jG".into()));
+    assert_eq!(press(&mut step, KeyCode::Enter), vec![step_next(0, Some("q? jG"))]);
+    let s = step.step.as_ref().expect("step state");
+    assert!(s.busy && s.editing.is_none());
+}
+
+#[rstest]
+fn an_empty_critique_is_not_sent(mut step: App) {
+    typed(&mut step, "w  ");
+    assert_eq!(press(&mut step, KeyCode::Enter), vec![]);
+    assert_eq!(step.step.as_ref().and_then(|s| s.editing.clone()), Some("  ".into()));
+    assert!(!step_busy(&step));
+}
+
+#[rstest]
+fn esc_cancels_the_critique_then_leaves(mut step: App) {
+    typed(&mut step, "wabc");
+    assert_eq!(press(&mut step, KeyCode::Esc), vec![]);
+    assert!(step.step.as_ref().is_some_and(|s| s.editing.is_none()));
+    assert_eq!(step.screen, Screen::Step);
+    press(&mut step, KeyCode::Esc);
+    assert_eq!(step.screen, Screen::Runs);
+}
+
+#[rstest]
+fn ctrl_c_quits_even_while_writing_a_critique(mut step: App) {
+    typed(&mut step, "wab");
+    step.update(ctrl('c'));
+    assert!(step.should_quit(), "{:?}", step.step.as_ref().and_then(|s| s.editing.clone()));
+}
+
+#[rstest]
+fn help_from_step_and_back(mut step: App) {
+    typed(&mut step, "?");
+    assert_eq!(step.screen, Screen::Help);
+    press(&mut step, KeyCode::Esc);
+    assert_eq!(step.screen, Screen::Step);
+    assert!(step.step.is_some(), "the step state survives help");
+}

@@ -25,7 +25,7 @@ fn text_line(line: &str, base: Style, t: &Theme) -> Line<'static> {
     )
 }
 
-fn role_style(role: Role, t: &Theme) -> Style {
+pub fn role_style(role: Role, t: &Theme) -> Style {
     match role {
         Role::Generate => t.role_generate,
         Role::Critique => t.role_critique,
@@ -95,7 +95,9 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
                     }
                     None => code = Some((fence.trim().to_string(), Vec::new())),
                 }
-                lines.push(text_line(raw, t.muted, t));
+                let mut fence_line = text_line(raw, t.muted, t);
+                fence_line.spans.insert(0, Span::raw("  "));
+                lines.push(fence_line);
                 continue;
             }
             if let Some((_, block)) = code.as_mut() {
@@ -184,14 +186,23 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(e) = &d.error {
         head_lines.push(Line::styled(format!("failed: {}", inert(e)), t.alert_error));
     }
+    if panel_width == 0 && !d.labels.is_empty() {
+        let ls: Vec<String> = d
+            .labels
+            .iter()
+            .map(|(_, l)| format!("{}={}", inert(&l.name), inert(&l.value)))
+            .collect();
+        head_lines.insert(1, Line::styled(format!("labels {}", ls.join(", ")), t.label));
+    }
     let q: Vec<Line> = d.item.question.lines().take(2).map(|l| text_line(l, t.base, &t)).collect();
     head_lines.extend(q);
     frame.render_widget(Paragraph::new(head_lines).wrap(Wrap { trim: false }), head);
 
     let block = Block::default().borders(Borders::TOP).border_style(t.border);
     let lines = turn_lines(&d, app);
-    let para =
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).scroll((app.scroll, 0));
+    let inner = block.inner(body);
+    let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
+    let para = Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).scroll((scroll, 0));
     frame.render_widget(para, body);
     if panel_width > 0 {
         let block = Block::default().borders(Borders::LEFT).border_style(t.border);

@@ -8,7 +8,8 @@ use crate::tui::keymap::Mode;
 
 /// Every binding of every mode, straight from the keymap (so it is never out of date).
 pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let theme = app.theme.clone();
+    let t = &theme;
     let mut lines = Vec::new();
     for mode in Mode::ALL {
         lines.push(Line::styled(format!("{} keys", mode.name()), t.title));
@@ -29,5 +30,8 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .border_style(t.border)
         .title(Line::styled(" Help ", t.title));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    let inner = block.inner(area);
+    let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
+    let para = Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0));
+    frame.render_widget(para.block(block), area);
 }

@@ -1,7 +1,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::pct;
 use crate::metrics::{MetricsReport, rate_keys};
@@ -105,23 +105,28 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    match &app.compare_report {
+    let (run, report) = (app.metrics.as_ref().map(|m| m.0), report.clone());
+    // Never beside itself.
+    let other = app.compare_report.clone().filter(|(c, _)| Some(*c) != run);
+    let wrap = Wrap { trim: false };
+    match other {
         Some((_, other)) => {
             let [a, b] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
-            frame.render_widget(
-                Paragraph::new(report_lines(report, &t)).block(block(" Metrics ".into())),
-                a,
-            );
-            frame.render_widget(
-                Paragraph::new(report_lines(other, &t)).block(block(" compared with ".into())),
-                b,
-            );
+            let (left, right) = (report_lines(&report, &t), report_lines(&other, &t));
+            let inner = block(String::new()).inner(a);
+            let longest = if left.len() >= right.len() { &left } else { &right };
+            let scroll = super::clamp_scroll(&mut app.scroll, longest, inner.width, inner.height);
+            let l = Paragraph::new(left).wrap(wrap).scroll((scroll, 0));
+            frame.render_widget(l.block(block(" Metrics ".into())), a);
+            let r = Paragraph::new(right).wrap(wrap).scroll((scroll, 0));
+            frame.render_widget(r.block(block(" compared with ".into())), b);
         }
         None => {
-            frame.render_widget(
-                Paragraph::new(report_lines(report, &t)).block(block(" Metrics ".into())),
-                area,
-            );
+            let lines = report_lines(&report, &t);
+            let inner = block(String::new()).inner(area);
+            let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
+            let para = Paragraph::new(lines).wrap(wrap).scroll((scroll, 0));
+            frame.render_widget(para.block(block(" Metrics ".into())), area);
         }
     }
 }

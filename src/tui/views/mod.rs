@@ -17,6 +17,19 @@ use super::action::Action;
 use super::app::{App, Screen};
 use super::keymap::Mode;
 
+/// Rows `lines` take when wrapped at `width` columns.
+pub fn wrapped_height(lines: &[Line], width: u16) -> usize {
+    let w = usize::from(width.max(1));
+    lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum()
+}
+
+/// Clamps a scroll offset so the last screenful stays in view.
+pub fn clamp_scroll(scroll: &mut u16, lines: &[Line], width: u16, height: u16) -> u16 {
+    let max = wrapped_height(lines, width).saturating_sub(usize::from(height));
+    *scroll = (*scroll).min(u16::try_from(max).unwrap_or(u16::MAX));
+    *scroll
+}
+
 pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |x| format!("{:.1}%", x * 100.0))
 }

@@ -23,17 +23,28 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
         return;
     }
-    let header = Row::new([
-        "name",
-        "protocol",
-        "provider",
-        "episodes",
-        "failed",
-        "acc t1→t2",
-        "CL",
-        "CS",
-        "status",
-    ])
+    // Narrow terminals keep the columns a reader needs most.
+    let narrow = area.width < 90;
+    let keep = |i: usize| !narrow || [0, 3, 5, 8].contains(&i);
+    let pick = |cells: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+        cells.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| c).collect()
+    };
+    let header = Row::new(pick(
+        vec![
+            "name",
+            "protocol",
+            "provider",
+            "episodes",
+            "failed",
+            "acc t1→t2",
+            "CL",
+            "CS",
+            "status",
+        ]
+        .into_iter()
+        .map(Cell::from)
+        .collect(),
+    ))
     .style(t.title);
     let rows: Vec<Row> = app
         .runs
@@ -58,7 +69,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                     },
                 ),
             };
-            Row::new([
+            Row::new(pick(vec![
                 Cell::from(r.record.name.clone()),
                 Cell::from(r.record.protocol.name.clone()),
                 Cell::from(r.record.provider.name()),
@@ -68,21 +79,30 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                 Cell::from(pct(r.cl)),
                 Cell::from(pct(r.cs)),
                 Cell::from(status),
-            ])
+            ]))
             .style(if app.compare == Some(r.record.id) { t.label } else { t.base })
         })
         .collect();
-    let widths = [
-        Constraint::Fill(2),
-        Constraint::Length(15),
-        Constraint::Length(8),
-        Constraint::Length(11),
-        Constraint::Length(6),
-        Constraint::Length(15),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Fill(1),
-    ];
+    let widths: Vec<Constraint> = if narrow {
+        vec![
+            Constraint::Fill(1),
+            Constraint::Length(9),
+            Constraint::Length(15),
+            Constraint::Length(14),
+        ]
+    } else {
+        vec![
+            Constraint::Fill(1),
+            Constraint::Length(15),
+            Constraint::Length(8),
+            Constraint::Length(11),
+            Constraint::Length(6),
+            Constraint::Length(15),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(16),
+        ]
+    };
     let table =
         Table::new(rows, widths).header(header).block(block).row_highlight_style(t.selected);
     let mut state = TableState::default().with_selected(Some(app.run_sel));

@@ -39,7 +39,8 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         lines.push(Line::raw(""));
     }
     for (i, turn) in s.turns.iter().enumerate() {
-        let mut head = vec![Span::styled(format!("{} #{i}", turn.role.as_str()), t.role_generate)];
+        let role = super::episode::role_style(turn.role, &t);
+        let mut head = vec![Span::styled(format!("{} #{i}", turn.role.as_str()), role)];
         if let Some(a) = &turn.answer {
             head.push(Span::styled(format!("  answer {}", inert(a)), t.neutral));
         }
@@ -80,9 +81,10 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .border_style(t.border)
         .title(Line::styled(title, t.title));
-    // Keep the newest text in view.
-    let inner_height = right.height.saturating_sub(2) as usize;
-    let scroll = lines.len().saturating_sub(inner_height) as u16;
+    // Keep the newest text in view, counting wrapped rows.
+    let inner = block.inner(right);
+    let mut newest = u16::MAX;
+    let scroll = super::clamp_scroll(&mut newest, &lines, inner.width, inner.height);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).scroll((scroll, 0)),
         right,

@@ -1,0 +1,606 @@
+//! Render snapshots of every screen (STYLE §2.8.2): a `TestBackend` at 100×30 and at 60×20, the
+//! plain theme, a fixed clock and fixed data; the app is driven only through `update`.
+//!
+//! Regenerate with `INSTA_UPDATE=always cargo test --test tui_snapshots`, then read every
+//! changed `tests/snapshots/*.snap`. Under `CI=true` a missing or different snapshot fails.
+
+use std::collections::BTreeMap;
+
+use critloop::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
+use critloop::domain::{
+    EpisodeId, EpisodeStatus, Item, ItemId, Label, Meta, ProtocolKind, ProtocolSpec, ProviderSpec,
+    Role, RunId, RunRecord, RunStatus, Sampling, SimParams, Turn, Verdict,
+};
+use critloop::metrics::{CritiqueObs, EpisodeObs, MetricsReport, compute, provenance};
+use critloop::runner::{RunEvent, Totals};
+use critloop::tui::{App, Event, Keymap, Screen, Theme, views};
+use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Modifier;
+use rstest::rstest;
+
+const NOW: u64 = 1_700_000_000;
+
+fn clock() -> u64 {
+    NOW
+}
+
+// ---------------------------------------------------------------- fixed data
+
+fn record(id: u64, name: &str, kind: ProtocolKind, provider: ProviderSpec) -> RunRecord {
+    RunRecord {
+        id: RunId(id),
+        name: name.into(),
+        dataset: "gsm8k-mini".into(),
+        dataset_hash: "d41d8cd98f00".into(),
+        protocol: ProtocolSpec {
+            name: kind.as_str().into(),
+            kind,
+            rounds: 1,
+            stop_when_correct: false,
+            prompts: Default::default(),
+        },
+        provider,
+        model: "sim".into(),
+        critic_model: "sim".into(),
+        sampling: Sampling::default(),
+        status: RunStatus::Finished,
+        version: "0.1.0".into(),
+        created: NOW,
+        notes: BTreeMap::new(),
+        meta: Meta::new(),
+    }
+}
+
+fn sim() -> ProviderSpec {
+    ProviderSpec::Sim { params: SimParams::default() }
+}
+
+fn runs() -> Vec<RunRow> {
+    let row = |record: RunRecord, totals: Totals, acc: [Option<f64>; 4]| RunRow {
+        record,
+        totals,
+        acc_t1: acc[0],
+        acc_t2: acc[1],
+        cl: acc[2],
+        cs: acc[3],
+    };
+    vec![
+        row(
+            record(1, "demo", ProtocolKind::CritiqueRevise, sim()),
+            Totals { total: 200, done: 200, failed: 3, pending: 0 },
+            [Some(0.615), Some(0.69), Some(0.912), Some(0.387)],
+        ),
+        row(
+            record(2, "sim-2", ProtocolKind::CritiqueRevise, sim()),
+            Totals { total: 100, done: 40, failed: 1, pending: 60 },
+            [Some(0.6), Some(0.65), Some(0.9), Some(0.4)],
+        ),
+        row(
+            record(3, "replayed-gpt", ProtocolKind::SelfCorrect, ProviderSpec::Replay),
+            Totals { total: 50, done: 0, failed: 0, pending: 50 },
+            [None, None, None, None],
+        ),
+    ]
+}
+
+fn ep_id(item: u32) -> EpisodeId {
+    EpisodeId { run: RunId(1), item, sample: 0 }
+}
+
+fn episode_rows() -> Vec<EpisodeRow> {
+    use EpisodeStatus::{Done, Failed, Pending};
+    use Transition::*;
+    let row = |item: u32, status, transition, labels, question: &str| EpisodeRow {
+        id: ep_id(item),
+        item_id: format!("gsm-{item:03}"),
+        status,
+        transition,
+        labels,
+        question: question.into(),
+    };
+    vec![
+        row(0, Done, Some(RightRight), 1, "Natalia sold clips to 48 of her friends in April"),
+        row(1, Done, Some(RightWrong), 0, "Weng earns $12 an hour for babysitting"),
+        row(
+            2,
+            Done,
+            Some(WrongRight),
+            0,
+            "Betty is saving money for a new wallet which costs $100",
+        ),
+        row(3, Done, Some(WrongWrong), 2, "James writes a 3-page letter to 2 different friends"),
+        row(4, Failed, None, 0, "Mark has a garden with flowers of three colors"),
+        row(5, Pending, None, 0, "Albert is wondering how much pizza he can eat in one day"),
+        row(6, Done, Some(WrongRight), 0, "Ken created a care package to send to his brother"),
+    ]
+}
+
+fn attempt(role: Role, content: &str, answer: &str, correct: bool) -> Turn {
+    let mut t = Turn::new(role, content);
+    t.answer = Some(answer.into());
+    t.correct = Some(correct);
+    t.simulated = true;
+    t
+}
+
+fn critique(content: &str, verdict: Verdict, confidence: f64) -> Turn {
+    let mut t = Turn::new(Role::Critique, content);
+    t.verdict = Some(verdict);
+    t.confidence = Some(confidence);
+    t.simulated = true;
+    t
+}
+
+/// Betty (item 2): wrong first answer, a critique that catches it, a right revision.
+fn betty() -> EpisodeDetail {
+    EpisodeDetail {
+        id: ep_id(2),
+        run_name: "demo".into(),
+        protocol: ProtocolKind::CritiqueRevise,
+        item: Item {
+            id: ItemId("gsm-002".into()),
+            question: "Betty is saving money for a new wallet which costs $100. Betty has only \
+                       half of the money she needs.\nHow much more money does Betty need to buy \
+                       the wallet?"
+                .into(),
+            reference: "5".into(),
+            answer_kind: Default::default(),
+            choices: None,
+            given: None,
+            source: "gsm8k".into(),
+            meta: Meta::new(),
+        },
+        status: EpisodeStatus::Done,
+        error: None,
+        turns: vec![
+            attempt(
+                Role::Generate,
+                "Betty has 100 / 2 = 50 dollars.\nHer parents give her 15 and her grandparents \
+                 twice as much, 30.\nSo she needs 100 - 50 - 15 = 35 more.\nThe answer is 35.",
+                "35",
+                false,
+            ),
+            critique(
+                "# Review\nThe grandparents' $30 was never subtracted.\n```\n100 - 50 - 15 - 30 \
+                 = 5\n```\nVerdict: incorrect",
+                Verdict::Incorrect,
+                0.85,
+            ),
+            attempt(
+                Role::Revise,
+                "Betty has 50 dollars, gets 15 and 30 more.\nSo she needs 100 - 50 - 15 - 30 = 5 \
+                 more.\nThe answer is 5.",
+                "5",
+                true,
+            ),
+        ],
+        labels: Vec::new(),
+        simulated: true,
+    }
+}
+
+/// Model output that tries to drive the terminal: OSC title, clear screen, CSI, bidi override.
+fn hostile() -> EpisodeDetail {
+    let mut d = betty();
+    d.id = ep_id(6);
+    d.item.id = ItemId("gsm-006\u{1b}[31m".into());
+    d.item.question = "Ken created a care package\u{7} to send to his brother.\u{1b}[2J".into();
+    d.item.reference = "16\r".into();
+    d.turns[0] = attempt(
+        Role::Generate,
+        "Sure!\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[H\ttab\u{0}nul\r\u{9b}31m\u{202e}evil\u{7f}\n\
+         The answer is 14.",
+        "14\u{1b}[1m",
+        false,
+    );
+    d.turns[1] = critique(
+        "Check the weights \u{1b}[8mhidden\u{1b}[0m again.\nVerdict: incorrect",
+        Verdict::Incorrect,
+        0.6,
+    );
+    d.turns[2].error = Some("stream reset\u{1b}]52;c;Y2xpcGJvYXJk\u{7}".into());
+    d
+}
+
+fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {
+    let mut obs = Vec::new();
+    for i in 0..10 {
+        let t1 = i >= wrong_first;
+        let t2 = t1 || i % 2 == 0;
+        let verdict = if t1 && i != 9 { Verdict::Correct } else { Verdict::Incorrect };
+        obs.push(EpisodeObs {
+            item_id: format!("gsm-{i:03}"),
+            sample: 0,
+            failed: i == 7,
+            attempts: vec![Some(t1), Some(t2)],
+            critiques: vec![CritiqueObs { verdict, target_correct: Some(t1) }],
+        });
+    }
+    let mut ci = BTreeMap::new();
+    ci.insert("acc_t1".to_string(), [0.31, 0.78]);
+    ci.insert("acc_t2".to_string(), [0.42, 0.89]);
+    Box::new(MetricsReport {
+        run: name.into(),
+        summary: compute(&obs),
+        correction_acc: None,
+        ci,
+        grader: None,
+        overrides_used: 0,
+        usage: Default::default(),
+        provenance: provenance(&record(id, name, ProtocolKind::CritiqueRevise, sim())),
+    })
+}
+
+// ---------------------------------------------------------------- driving the app
+
+fn key(c: char) -> Event {
+    Event::Term(CtEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)))
+}
+
+fn special(code: KeyCode) -> Event {
+    Event::Term(CtEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typed(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        app.update(key(c));
+    }
+}
+
+fn new_app() -> App {
+    let keymap = Keymap::load(&Default::default()).expect("default keymap");
+    App::new(keymap, Theme::plain(), "ana".into(), clock)
+}
+
+fn with_runs() -> App {
+    let mut app = new_app();
+    app.update(Event::Runs(runs()));
+    app
+}
+
+fn on_episodes() -> App {
+    let mut app = with_runs();
+    app.update(special(KeyCode::Enter));
+    app.update(Event::Episodes { run: RunId(1), rows: episode_rows() });
+    app
+}
+
+fn on_episode(detail: EpisodeDetail) -> App {
+    let mut app = on_episodes();
+    let row = episode_rows().iter().position(|r| r.id == detail.id).expect("row");
+    for _ in 0..row {
+        app.update(key('j'));
+    }
+    app.update(special(KeyCode::Enter));
+    app.update(Event::Episode(Box::new(detail)));
+    assert_eq!(app.screen, Screen::Episode);
+    app
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|f| views::render(app, f)).expect("draw");
+    terminal
+}
+
+fn snapshot(scenario: &str, mut app: App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let terminal = render(&mut app, width, height);
+    insta::assert_snapshot!(format!("{scenario}_{width}x{height}"), terminal.backend());
+    terminal
+}
+
+// ---------------------------------------------------------------- runs
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn runs_loading(#[case] w: u16, #[case] h: u16) {
+    snapshot("runs_loading", new_app(), w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn runs_empty_first_launch(#[case] w: u16, #[case] h: u16) {
+    let mut app = new_app();
+    app.update(Event::Runs(Vec::new()));
+    snapshot("runs_empty_first_launch", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn runs_with_live_progress(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    app.update(Event::Run(RunEvent::Started { run: RunId(2), total: 100, done: 40 }));
+    app.update(Event::Run(RunEvent::Progress { run: RunId(2), done: 65, failed: 2, total: 100 }));
+    // Mark demo for comparison, then select the live run.
+    typed(&mut app, " j");
+    snapshot("runs_with_live_progress", app, w, h);
+}
+
+// ---------------------------------------------------------------- episodes
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episodes_loading(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    app.update(special(KeyCode::Enter));
+    snapshot("episodes_loading", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episodes_all(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episodes();
+    typed(&mut app, "jj");
+    snapshot("episodes_all", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episodes_filter_and_search(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episodes();
+    // The unlabelled filter (one step back from "all"), then a search still being typed.
+    typed(&mut app, "F/en");
+    assert!(app.searching);
+    snapshot("episodes_filter_and_search", app, w, h);
+}
+
+// ---------------------------------------------------------------- one episode
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episode_detail_critique_and_label(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(betty());
+    app.update(Event::LabelSaved {
+        id: ep_id(2),
+        seq: 1,
+        label: Label {
+            annotator: "ana".into(),
+            turn: Some(1),
+            name: "error_found".into(),
+            value: "yes".into(),
+            time: NOW,
+        },
+    });
+    snapshot("episode_detail_critique_and_label", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episode_detail_revise_turn_selected(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(betty());
+    app.update(special(KeyCode::Tab));
+    snapshot("episode_detail_revise_turn_selected", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episode_detail_blind_mode(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(betty());
+    typed(&mut app, "b");
+    assert!(app.blind);
+    snapshot("episode_detail_blind_mode", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episode_detail_escapes_are_inert(#[case] w: u16, #[case] h: u16) {
+    let terminal = snapshot("episode_detail_escapes_are_inert", on_episode(hostile()), w, h);
+    let cells = terminal.backend().buffer().content();
+    assert!(
+        cells.iter().all(|c| !c.symbol().chars().any(char::is_control)),
+        "a control character reached the screen"
+    );
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn episode_detail_loading(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episodes();
+    app.update(special(KeyCode::Enter));
+    snapshot("episode_detail_loading", app, w, h);
+}
+
+// ---------------------------------------------------------------- metrics
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_computing(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    typed(&mut app, "m");
+    snapshot("metrics_computing", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_report(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    typed(&mut app, "m");
+    app.update(Event::Metrics { run: RunId(1), report: report(1, "demo", 4) });
+    snapshot("metrics_report", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_compare(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    // Mark demo, then open sim-2's metrics: sim-2 on the left, demo beside it.
+    typed(&mut app, " jm");
+    app.update(Event::Metrics { run: RunId(1), report: report(1, "demo", 4) });
+    app.update(Event::Metrics { run: RunId(2), report: report(2, "sim-2", 6) });
+    assert!(app.compare_report.is_some());
+    snapshot("metrics_compare", app, w, h);
+}
+
+// ---------------------------------------------------------------- step by hand
+
+const STEP_RUN: RunId = RunId(4);
+
+/// On the step screen of a run made from demo, with Betty selected and her first answer stored.
+fn on_step() -> App {
+    let mut app = with_runs();
+    typed(&mut app, "s");
+    let mut items = vec![betty().item];
+    items.extend(episode_rows().into_iter().filter(|r| r.id.item != 2).map(|r| Item {
+        id: ItemId(r.item_id),
+        question: r.question,
+        reference: "0".into(),
+        ..betty().item
+    }));
+    app.update(Event::StepReady { run: STEP_RUN, source: "demo".into(), items });
+    let first = betty().turns.remove(0);
+    app.update(Event::StepTurns { run: STEP_RUN, item: 0, turns: vec![first] });
+    app
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn step_preparing(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    typed(&mut app, "s");
+    snapshot("step_preparing", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn step_streaming_a_critique(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_step();
+    app.update(special(KeyCode::Enter));
+    for text in ["The grandparents' $30 ", "was never\nsubtracted", ", so 35 is"] {
+        app.update(Event::StepDelta { run: STEP_RUN, item: 0, text: text.into() });
+    }
+    snapshot("step_streaming_a_critique", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn step_writing_a_critique(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_step();
+    typed(&mut app, "wYou forgot the $30 from the grandparents.");
+    snapshot("step_writing_a_critique", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn step_episode_complete(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_step();
+    app.update(special(KeyCode::Enter));
+    let mut mine = Turn::new(Role::Critique, "You forgot the $30 from the grandparents.");
+    mine.model = Some("human:ana".into());
+    mine.meta.insert("oracle".into(), serde_json::Value::Bool(true));
+    app.update(Event::StepTurn { run: STEP_RUN, item: 0, turn: Box::new(mine), done: false });
+    app.update(special(KeyCode::Enter));
+    let revise = betty().turns.remove(2);
+    app.update(Event::StepTurn { run: STEP_RUN, item: 0, turn: Box::new(revise), done: true });
+    snapshot("step_episode_complete", app, w, h);
+}
+
+// ---------------------------------------------------------------- help
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn help(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episodes();
+    typed(&mut app, "?");
+    snapshot("help", app, w, h);
+}
+
+// ---------------------------------------------------------------- style and regressions
+
+/// Snapshots carry no style: check the one the plain theme has, the selected row.
+#[test]
+fn the_selected_run_row_is_reversed() {
+    let mut app = with_runs();
+    typed(&mut app, "j");
+    let terminal = render(&mut app, 100, 30);
+    let buf: &Buffer = terminal.backend().buffer();
+    // Row 0 is the tab bar, 1 the table border, 2 the header: runs start on row 3.
+    let reversed = |y: u16| buf[(5, y)].modifier.contains(Modifier::REVERSED);
+    assert!(!reversed(3), "demo is not selected");
+    assert!(reversed(4), "sim-2 is selected");
+    assert!(!reversed(5));
+}
+
+#[test]
+fn episode_bottom_still_shows_the_end_of_the_text() {
+    let mut app = on_episode(betty());
+    typed(&mut app, "G");
+    let terminal = render(&mut app, 100, 30);
+    let text = terminal.backend().to_string();
+    assert!(text.contains("word diff"), "{text}");
+}
+
+/// Where `needle` starts on screen, one cell per character.
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let want: Vec<String> = needle.chars().map(String::from).collect();
+    let area = buf.area;
+    (0..area.height).find_map(|y| {
+        (0..area.width).find_map(|x| {
+            let hit = want.iter().enumerate().all(|(i, c)| {
+                let cx = x + i as u16;
+                cx < area.width && buf[(cx, y)].symbol() == c
+            });
+            hit.then_some((x, y))
+        })
+    })
+}
+
+#[test]
+fn step_keeps_the_critique_being_typed_in_view() {
+    let mut app = on_step();
+    typed(&mut app, "wYou forgot the $30 from the grandparents.");
+    let terminal = render(&mut app, 60, 20);
+    let buf = terminal.backend().buffer();
+    assert!(find(buf, "You forgot").is_some(), "{}", terminal.backend());
+}
+
+#[test]
+fn step_colours_each_role_like_the_episode_screen() {
+    let mut app = on_step();
+    app.theme = Theme::dark();
+    app.update(special(KeyCode::Enter));
+    let critique = betty().turns.remove(1);
+    app.update(Event::StepTurn { run: STEP_RUN, item: 0, turn: Box::new(critique), done: false });
+    let terminal = render(&mut app, 100, 30);
+    let buf = terminal.backend().buffer();
+    let (x, y) = find(buf, "critique #1").expect("critique header");
+    assert_eq!(buf[(x, y)].fg, Theme::dark().role_critique.fg.expect("a colour"));
+}
+
+#[test]
+fn the_episode_screen_colours_each_role() {
+    let mut app = on_episode(betty());
+    app.theme = Theme::dark();
+    let terminal = render(&mut app, 100, 30);
+    let buf = terminal.backend().buffer();
+    let dark = Theme::dark();
+    for (head, style) in [
+        ("generate #0", dark.role_generate),
+        ("critique #1", dark.role_critique),
+        ("revise #2", dark.role_revise),
+    ] {
+        let (x, y) = find(buf, head).expect(head);
+        assert_eq!(buf[(x, y)].fg, style.fg.expect("a colour"), "{head}");
+    }
+}
