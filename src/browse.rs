@@ -87,6 +87,24 @@ impl EpisodeDetail {
     }
 }
 
+/// Runs with their counts but no metrics (cheap: no turn is decoded).
+pub fn runs_quick(store: &Store) -> Result<Vec<RunRow>, StoreError> {
+    store
+        .runs()?
+        .into_iter()
+        .map(|record| {
+            Ok(RunRow {
+                totals: totals(store, record.id)?,
+                acc_t1: None,
+                acc_t2: None,
+                cl: None,
+                cs: None,
+                record,
+            })
+        })
+        .collect()
+}
+
 pub fn runs(store: &Store) -> Result<Vec<RunRow>, StoreError> {
     store
         .runs()?

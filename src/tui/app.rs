@@ -610,7 +610,9 @@ impl App {
             self.detail = None;
             self.metrics = None;
             self.episodes_loading = true;
-            return vec![Effect::LoadEpisodes(id), Effect::LoadMetrics(id)];
+            // Metrics are computed when the metrics screen asks: on a large run both loads
+            // decode every turn, and the episodes table should not wait for the metrics.
+            return vec![Effect::LoadEpisodes(id)];
         }
         Vec::new()
     }
@@ -678,9 +680,7 @@ impl App {
                     self.compare_report = None;
                 }
                 let mut fx = self.open_run(id);
-                if fx.is_empty() {
-                    fx.push(Effect::LoadMetrics(id));
-                }
+                fx.push(Effect::LoadMetrics(id));
                 if let Some(c) = self.compare.filter(|c| *c != id) {
                     fx.push(Effect::LoadMetrics(c));
                 }

@@ -132,7 +132,13 @@ impl Io {
     pub fn execute(&mut self, effect: Effect) {
         match effect {
             Effect::LoadRuns => {
-                self.blocking(|s| browse::runs(s).map(Event::Runs).map_err(|e| e.to_string()))
+                // Names and counts first (fast), then again with the headline metrics.
+                let tx = self.tx.clone();
+                self.blocking(move |s| {
+                    let quick = browse::runs_quick(s).map_err(|e| e.to_string())?;
+                    let _ = tx.send(Event::Runs(quick));
+                    browse::runs(s).map(Event::Runs).map_err(|e| e.to_string())
+                })
             }
             Effect::LoadEpisodes(run) => self.blocking(move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;

@@ -235,10 +235,7 @@ fn runs(mut app: App) -> App {
 /// On the episodes screen of alpha (run 1) with the six rows loaded.
 #[fixture]
 fn episodes(mut runs: App) -> App {
-    assert_eq!(
-        press(&mut runs, KeyCode::Enter),
-        vec![Effect::LoadEpisodes(RunId(1)), Effect::LoadMetrics(RunId(1))]
-    );
+    assert_eq!(press(&mut runs, KeyCode::Enter), vec![Effect::LoadEpisodes(RunId(1))]);
     runs.update(Event::Episodes { run: RunId(1), rows: six_episodes() });
     assert_eq!(runs.screen, Screen::Episodes);
     runs
@@ -540,12 +537,9 @@ fn a_shorter_reload_clamps_the_selection(mut runs: App) {
 #[case::enter(KeyCode::Enter)]
 #[case::l(KeyCode::Char('l'))]
 #[case::right(KeyCode::Right)]
-fn open_run_loads_its_episodes_and_metrics(#[case] k: KeyCode, mut runs: App) {
+fn open_run_loads_its_episodes(#[case] k: KeyCode, mut runs: App) {
     typed(&mut runs, "j");
-    assert_eq!(
-        press(&mut runs, k),
-        vec![Effect::LoadEpisodes(RunId(2)), Effect::LoadMetrics(RunId(2))]
-    );
+    assert_eq!(press(&mut runs, k), vec![Effect::LoadEpisodes(RunId(2))]);
     assert_eq!(runs.screen, Screen::Episodes);
     assert_eq!(runs.run, Some(RunId(2)));
     assert!(runs.episodes_loading);
@@ -564,10 +558,7 @@ fn reopening_the_same_run_keeps_what_is_loaded(mut episodes: App) {
 #[rstest]
 fn opening_another_run_clears_the_previous_one(mut episode: App) {
     typed(&mut episode, "1j");
-    assert_eq!(
-        press(&mut episode, KeyCode::Enter),
-        vec![Effect::LoadEpisodes(RunId(2)), Effect::LoadMetrics(RunId(2))]
-    );
+    assert_eq!(press(&mut episode, KeyCode::Enter), vec![Effect::LoadEpisodes(RunId(2))]);
     assert!(episode.episodes.is_empty());
     assert!(episode.visible.is_empty());
     assert_eq!(episode.detail, None);

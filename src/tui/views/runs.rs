@@ -25,7 +25,10 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     }
     // Narrow terminals keep the columns a reader needs most.
     let narrow = area.width < 90;
-    let keep = |i: usize| !narrow || [0, 3, 5, 8].contains(&i);
+    let medium = area.width < 120;
+    let keep = |i: usize| {
+        if narrow { [0, 3, 5, 8].contains(&i) } else { !medium || i != 2 }
+    };
     let pick = |cells: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
         cells.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| c).collect()
     };
@@ -91,7 +94,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             Constraint::Length(14),
         ]
     } else {
-        vec![
+        let all = [
             Constraint::Fill(1),
             Constraint::Length(15),
             Constraint::Length(8),
@@ -100,8 +103,9 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             Constraint::Length(15),
             Constraint::Length(6),
             Constraint::Length(6),
-            Constraint::Length(16),
-        ]
+            Constraint::Length(14),
+        ];
+        all.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| c).collect()
     };
     let table =
         Table::new(rows, widths).header(header).block(block).row_highlight_style(t.selected);
