@@ -298,3 +298,24 @@ fn profiles_come_from_the_config_file_and_retry_failed_reruns_failures() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no profile `nope`"));
 }
+
+#[test]
+fn a_run_whose_every_episode_fails_exits_1_with_the_endpoint_message_and_keeps_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("items.jsonl");
+    world::write_dataset(&data, 4);
+    let mock = MockServer::start_blocking(MockConfig::replying(|_| {
+        support::mock::MockReply::rejected("model is overloaded for this account")
+    }));
+    let db = dir.path().join("db");
+    let out = critloop(&db).args(run_args(&mock.base_url(), &data)).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("every episode of r failed") && err.contains("overloaded"), "{err}");
+    let m: Value =
+        serde_json::from_str(&ok(critloop(&db).args(["metrics", "r", "--format", "json"])))
+            .unwrap();
+    assert_eq!(m["failed"], 4, "the failures are kept for retry-failed");
+    // Nothing reported usage, so usage is unknown rather than zero.
+    assert!(m["usage"]["prompt_tokens"].is_null());
+}

@@ -416,6 +416,19 @@ fn execute_with_progress(
             }
         );
     }
+    // A run where nothing succeeded is an error a script must see, with the endpoint's words.
+    if totals.done == 0 && totals.failed > 0 {
+        let first = store
+            .episodes(record.id)?
+            .into_iter()
+            .find_map(|e| e.error)
+            .unwrap_or_else(|| "unknown error".into());
+        bail!(
+            "every episode of {} failed ({} of them); first error: {first}",
+            record.name,
+            totals.failed
+        );
+    }
     Ok(())
 }
 

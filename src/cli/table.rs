@@ -87,15 +87,15 @@ pub fn render(r: &MetricsReport) -> String {
         );
     }
     let u = &r.usage;
-    if u.turns > 0 && (u.prompt_tokens > 0 || u.latency_ms_median.is_some_and(|l| l > 0.0)) {
+    if u.turns > 0 && (u.prompt_tokens.is_some() || u.latency_ms_median.is_some_and(|l| l > 0.0)) {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
             "usage: {} turns ({} cached), {} prompt + {} completion tokens, median latency {}{}",
             u.turns,
             u.cached,
-            u.prompt_tokens,
-            u.completion_tokens,
+            u.prompt_tokens.map_or("?".into(), |n| n.to_string()),
+            u.completion_tokens.map_or("?".into(), |n| n.to_string()),
             u.latency_ms_median.map_or("—".into(), |l| format!("{l:.0} ms")),
             u.cost.map_or(String::new(), |c| format!(", cost {c:.4}"))
         );

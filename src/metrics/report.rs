@@ -25,8 +25,9 @@ pub struct UsageSummary {
     pub turns: u64,
     /// Turns answered from the response cache.
     pub cached: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+    /// Summed over the turns that report usage; `null` when none does (e.g. streams).
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
     /// Median latency of the turns that report one, in milliseconds.
     pub latency_ms_median: Option<f64>,
     pub latency_ms_mean: Option<f64>,
@@ -112,8 +113,12 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
         for t in ep_turns.iter().filter(|t| t.role != Role::Given) {
             usage.turns += 1;
             usage.cached += u64::from(t.meta.contains_key("cached"));
-            usage.prompt_tokens += u64::from(t.prompt_tokens.unwrap_or(0));
-            usage.completion_tokens += u64::from(t.completion_tokens.unwrap_or(0));
+            if let Some(n) = t.prompt_tokens {
+                *usage.prompt_tokens.get_or_insert(0) += u64::from(n);
+            }
+            if let Some(n) = t.completion_tokens {
+                *usage.completion_tokens.get_or_insert(0) += u64::from(n);
+            }
             latencies.extend(t.latency_ms);
         }
         let ov = labels.get(&ep.id).map(|l| observe::overrides(l)).unwrap_or_default();
@@ -148,11 +153,10 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
     }
     if let crate::domain::ProviderSpec::OpenAi(o) = &run.provider
         && let Some(p) = o.prices
+        && let (Some(prompt), Some(completion)) = (usage.prompt_tokens, usage.completion_tokens)
     {
         usage.cost = Some(
-            (usage.prompt_tokens as f64 * p.prompt_per_mtok
-                + usage.completion_tokens as f64 * p.completion_per_mtok)
-                / 1e6,
+            (prompt as f64 * p.prompt_per_mtok + completion as f64 * p.completion_per_mtok) / 1e6,
         );
     }
     let summary = compute(&obs);
