@@ -694,6 +694,10 @@ impl App {
                     self.go(Screen::Episodes);
                     self.open_run(id)
                 }
+                Screen::Episodes if self.episodes_loading => {
+                    self.info("still loading the episodes…");
+                    Vec::new()
+                }
                 Screen::Episodes => self.open_episode_at(self.ep_sel),
                 _ => Vec::new(),
             },
