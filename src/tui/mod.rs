@@ -51,10 +51,10 @@ pub fn launch(store: Store, app: App) -> Result<()> {
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     let result = rt.block_on(run(terminal, app, store.clone()));
     restore_all();
-    rt.block_on(async {
-        let _ = store.flush_async().await;
-    });
-    rt.shutdown_timeout(Duration::from_secs(2));
+    let _ = store.flush();
+    // Loads still running in the background are read-only and unacknowledged: quitting does
+    // not wait for them (a large run's metrics can take a second).
+    rt.shutdown_background();
     result
 }
 
