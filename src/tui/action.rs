@@ -53,6 +53,8 @@ pub enum Action {
     Undo,
     /// Hide references and grades while labelling.
     Blind,
+    /// Toggle: after each label, open the next unlabelled episode.
+    AutoAdvance,
     /// Write a label on the selected turn (or the episode).
     Label {
         name: String,
@@ -95,6 +97,7 @@ impl Action {
             Action::PreviousTurn => "previous_turn",
             Action::Undo => "undo",
             Action::Blind => "blind",
+            Action::AutoAdvance => "auto_advance",
             Action::Label { name, value } => return format!("label:{name}={value}"),
         };
         s.to_string()
@@ -134,6 +137,7 @@ impl Action {
             Action::PreviousTurn => "previous turn".into(),
             Action::Undo => "undo label".into(),
             Action::Blind => "blind mode".into(),
+            Action::AutoAdvance => "auto-advance".into(),
             Action::Label { name, value } => format!("{name}={value}"),
         }
     }
@@ -186,6 +190,7 @@ impl FromStr for Action {
             Action::PreviousTurn,
             Action::Undo,
             Action::Blind,
+            Action::AutoAdvance,
         ];
         all.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown action `{s}`"))
     }

@@ -127,6 +127,8 @@ pub struct App {
     pub turn_sel: usize,
     pub scroll: u16,
     pub blind: bool,
+    /// After a label is saved, open the next unlabelled episode.
+    pub auto_advance: bool,
     /// Labels written in this session, newest last (undo).
     undo: Vec<(EpisodeId, u64)>,
     pub metrics: Option<(RunId, MetricsReport)>,
@@ -169,6 +171,7 @@ impl App {
             turn_sel: 0,
             scroll: 0,
             blind: false,
+            auto_advance: false,
             undo: Vec::new(),
             metrics: None,
             compare: None,
@@ -369,6 +372,18 @@ impl App {
                 }
                 if let Some(row) = self.episodes.iter_mut().find(|r| r.id == id) {
                     row.labels += 1;
+                }
+                let here = self.screen == Screen::Episode
+                    && self.detail.as_ref().is_some_and(|d| d.id == id);
+                if self.auto_advance && here {
+                    let saved = self.status.clone();
+                    let fx = self.act(Action::NextUnlabelled);
+                    if !fx.is_empty()
+                        && let Some((msg, _)) = saved
+                    {
+                        self.info(format!("{msg} → next unlabelled"));
+                    }
+                    return fx;
                 }
                 Vec::new()
             }
@@ -843,6 +858,15 @@ impl App {
                         (self.turn_sel + n - 1) % n
                     };
                 }
+                Vec::new()
+            }
+            Action::AutoAdvance => {
+                self.auto_advance = !self.auto_advance;
+                self.info(if self.auto_advance {
+                    "auto-advance on: after each label, the next unlabelled episode opens"
+                } else {
+                    "auto-advance off"
+                });
                 Vec::new()
             }
             Action::Blind => {

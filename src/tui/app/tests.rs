@@ -1614,3 +1614,22 @@ fn help_from_step_and_back(mut step: App) {
     assert_eq!(step.screen, Screen::Step);
     assert!(step.step.is_some(), "the step state survives help");
 }
+
+#[rstest]
+fn auto_advance_opens_the_next_unlabelled_after_a_save(mut episode: App) {
+    // Off by default: a saved label keeps the episode open.
+    let saved = |id| Event::LabelSaved { id, seq: 7, label: label(Some(1), "error_found", "yes") };
+    assert_eq!(episode.update(saved(ep_id(1, 2))), vec![]);
+    assert_eq!(typed(&mut episode, "A"), vec![]);
+    assert!(episode.auto_advance);
+    // A save for another episode does not move the labeller.
+    assert_eq!(episode.update(saved(ep_id(1, 5))), vec![]);
+    // Item 3 has labels, so after item 2 the next unlabelled is item 4.
+    assert_eq!(
+        episode.update(saved(ep_id(1, 2))),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 4) }]
+    );
+    assert!(status(&episode).0.ends_with("→ next unlabelled"), "{:?}", status(&episode));
+    typed(&mut episode, "A");
+    assert!(!episode.auto_advance);
+}
