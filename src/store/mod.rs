@@ -188,6 +188,16 @@ impl Store {
         self.items.scan_prefix(keys::run_key(run)).values().map(|v| decode("items", &v?)).collect()
     }
 
+    /// Adds an item at the end of a run's snapshot (a question typed in step mode).
+    pub fn append_item(&self, run: RunId, item: &Item) -> Result<u32> {
+        let idx =
+            u32::try_from(self.items.scan_prefix(keys::run_key(run)).count()).map_err(|_| {
+                StoreError::Corrupt { tree: "items", message: "more than 2^32 items".into() }
+            })?;
+        self.items.insert(keys::item_key(run, idx), encode("items", item)?)?;
+        Ok(idx)
+    }
+
     // ---- episodes and turns ----
 
     pub fn put_episode(&self, ep: &Episode) -> Result<()> {

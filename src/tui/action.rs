@@ -33,6 +33,8 @@ pub enum Action {
     StepNext,
     /// Step mode: type the critique yourself (an oracle critique arm).
     WriteCritique,
+    /// Step mode: type a question of your own.
+    TypeQuestion,
     /// Cancel the selected run if it is running.
     CancelRun,
     /// Resume the selected run (pending episodes).
@@ -84,6 +86,7 @@ impl Action {
             Action::NewRun => "new_run",
             Action::StepNext => "step_next",
             Action::WriteCritique => "write_critique",
+            Action::TypeQuestion => "type_question",
             Action::CancelRun => "cancel_run",
             Action::ResumeRun => "resume_run",
             Action::Compare => "compare",
@@ -124,6 +127,7 @@ impl Action {
             Action::NewRun => "new run…".into(),
             Action::StepNext => "next turn".into(),
             Action::WriteCritique => "write critique".into(),
+            Action::TypeQuestion => "type a question".into(),
             Action::CancelRun => "cancel run".into(),
             Action::ResumeRun => "resume run".into(),
             Action::Compare => "mark to compare".into(),
@@ -177,6 +181,7 @@ impl FromStr for Action {
             Action::NewRun,
             Action::StepNext,
             Action::WriteCritique,
+            Action::TypeQuestion,
             Action::CancelRun,
             Action::ResumeRun,
             Action::Compare,

@@ -43,6 +43,8 @@ pub struct StepState {
     pub done: bool,
     /// The critique being typed, when writing one.
     pub editing: Option<String>,
+    /// A question being typed (`question => reference`), when asking one.
+    pub asking: Option<String>,
 }
 
 /// Episode table filters.
@@ -274,7 +276,7 @@ impl App {
                     return self.search_key(k.code);
                 }
                 if self.screen == Screen::Step
-                    && self.step.as_ref().is_some_and(|s| s.editing.is_some())
+                    && self.step.as_ref().is_some_and(|s| s.editing.is_some() || s.asking.is_some())
                 {
                     return self.edit_key(k.code);
                 }
@@ -414,8 +416,22 @@ impl App {
                     busy: false,
                     done: false,
                     editing: None,
+                    asking: None,
                 });
                 vec![Effect::LoadRuns]
+            }
+            Event::StepItemAdded { run, item } => {
+                let Some(s) = self.step.as_mut().filter(|s| s.run == run) else {
+                    return Vec::new();
+                };
+                s.items.push(*item);
+                s.sel = s.items.len() - 1;
+                s.turns.clear();
+                s.streaming.clear();
+                s.done = false;
+                self.dirty = true;
+                self.info("question added: enter asks for the first answer");
+                Vec::new()
             }
             Event::StepTurns { run, item, turns } => {
                 if let Some(s) = self.step.as_mut().filter(|s| s.run == run && s.sel as u32 == item)
@@ -530,6 +546,22 @@ impl App {
     fn edit_key(&mut self, code: KeyCode) -> Vec<Effect> {
         let annotator = self.annotator.clone();
         let Some(s) = self.step.as_mut() else { return Vec::new() };
+        if let Some(text) = s.asking.as_mut() {
+            match code {
+                KeyCode::Esc => s.asking = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Enter if text.trim().is_empty() => {}
+                KeyCode::Enter => {
+                    let text = s.asking.take().unwrap_or_default();
+                    return vec![Effect::StepAddQuestion { run: s.run, text }];
+                }
+                KeyCode::Char(c) if !c.is_control() => text.push(c),
+                _ => {}
+            }
+            return Vec::new();
+        }
         let Some(text) = s.editing.as_mut() else { return Vec::new() };
         match code {
             KeyCode::Esc => s.editing = None,
@@ -758,6 +790,15 @@ impl App {
                 s.busy = true;
                 s.streaming.clear();
                 vec![Effect::StepNext { run: s.run, item: s.sel as u32, critique: None, annotator }]
+            }
+            Action::TypeQuestion => {
+                let Some(s) = self.step.as_mut() else { return Vec::new() };
+                if s.busy {
+                    return Vec::new();
+                }
+                s.asking = Some(String::new());
+                self.info("type a question, optionally `=> reference`; enter adds it, esc cancels");
+                Vec::new()
             }
             Action::WriteCritique => {
                 let Some(s) = self.step.as_mut() else { return Vec::new() };

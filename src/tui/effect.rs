@@ -94,6 +94,11 @@ pub enum Effect {
     StepBegin {
         source: RunId,
     },
+    /// Add a typed question (`question => reference`) to a step run.
+    StepAddQuestion {
+        run: RunId,
+        text: String,
+    },
     StepLoadTurns {
         run: RunId,
         item: u32,
@@ -185,6 +190,9 @@ impl Io {
                 }
             }
             Effect::StepBegin { source } => self.blocking(move |s| step_begin(s, source)),
+            Effect::StepAddQuestion { run, text } => {
+                self.blocking(move |s| add_question(s, run, &text))
+            }
             Effect::StepLoadTurns { run, item } => self.blocking(move |s| {
                 let turns =
                     s.turns(EpisodeId { run, item, sample: 0 }).map_err(|e| e.to_string())?;
@@ -498,4 +506,36 @@ fn start_from_form(store: &Store, f: &RunForm) -> Result<(RunId, Provider, usize
     )
     .map_err(|e| e.to_string())?;
     Ok((record.id, provider, 16))
+}
+
+/// Stores a typed question as a new item (and its pending episode) of a step run.
+fn add_question(store: &Store, run: RunId, text: &str) -> Result<Event, String> {
+    use crate::domain::{Episode, EpisodeStatus, Item, ItemId};
+    let (question, reference) = match text.split_once("=>") {
+        Some((q, r)) => (q.trim(), r.trim()),
+        None => (text.trim(), ""),
+    };
+    let n = store.items(run).map_err(|e| e.to_string())?.len();
+    let item = Item {
+        id: ItemId(format!("typed-{}", n + 1)),
+        question: question.to_string(),
+        reference: reference.to_string(),
+        answer_kind: crate::dataset::infer_kind(reference),
+        choices: None,
+        given: None,
+        source: "typed".into(),
+        meta: Default::default(),
+    };
+    let idx = store.append_item(run, &item).map_err(|e| e.to_string())?;
+    let id = EpisodeId { run, item: idx, sample: 0 };
+    let ep = Episode {
+        id,
+        item_id: item.id.clone(),
+        status: EpisodeStatus::Pending,
+        error: None,
+        meta: Default::default(),
+    };
+    store.put_episode(&ep).map_err(|e| e.to_string())?;
+    store.flush().map_err(|e| e.to_string())?;
+    Ok(Event::StepItemAdded { run, item: Box::new(item) })
 }

@@ -27,6 +27,8 @@ pub enum Event {
     Run(RunEvent),
     /// Step mode: a run to step through was created from `source`.
     StepReady { run: RunId, source: String, items: Vec<Item> },
+    /// Step mode: a typed question was added to the run's items (it is the last one).
+    StepItemAdded { run: RunId, item: Box<Item> },
     /// Step mode: the stored turns of the selected item.
     StepTurns { run: RunId, item: u32, turns: Vec<Turn> },
     /// Step mode: streamed text of the turn being generated.

@@ -1633,3 +1633,26 @@ fn auto_advance_opens_the_next_unlabelled_after_a_save(mut episode: App) {
     typed(&mut episode, "A");
     assert!(!episode.auto_advance);
 }
+
+#[rstest]
+fn a_typed_question_is_added_and_selected(mut step: App) {
+    assert_eq!(typed(&mut step, "t"), vec![]);
+    // While typing, keys are text: `j` and `q` do not move or quit.
+    assert_eq!(typed(&mut step, "jq 2+2 => 4"), vec![]);
+    assert!(!step.should_quit());
+    press(&mut step, KeyCode::Backspace);
+    assert_eq!(
+        press(&mut step, KeyCode::Enter),
+        vec![Effect::StepAddQuestion { run: STEP_RUN, text: "jq 2+2 => ".into() }]
+    );
+    let mut added = item(3);
+    added.question = "jq 2+2".into();
+    step.update(Event::StepItemAdded { run: STEP_RUN, item: Box::new(added) });
+    let s = step.step.as_ref().unwrap();
+    assert_eq!((s.items.len(), s.sel), (4, 3));
+    assert!(s.asking.is_none() && s.turns.is_empty());
+    // Esc abandons a question without an effect.
+    typed(&mut step, "t");
+    assert_eq!(press(&mut step, KeyCode::Esc), vec![]);
+    assert!(step.step.as_ref().unwrap().asking.is_none());
+}

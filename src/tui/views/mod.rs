@@ -136,6 +136,7 @@ fn hint_actions(screen: Screen) -> Vec<Action> {
         Screen::Step => vec![
             Action::StepNext,
             Action::WriteCritique,
+            Action::TypeQuestion,
             Action::Up,
             Action::Down,
             Action::Back,

@@ -73,6 +73,13 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         lines.push(Line::styled("your critique (enter saves, esc cancels):", t.key_hint));
         lines.push(Line::styled(format!("  {}▏", inert(text)), t.base));
     }
+    if let Some(text) = &s.asking {
+        lines.push(Line::styled(
+            "your question (`=> reference` optional; enter adds, esc cancels):",
+            t.key_hint,
+        ));
+        lines.push(Line::styled(format!("  {}▏", inert(text)), t.base));
+    }
     if s.done {
         lines.push(Line::styled("episode complete", t.alert_info));
     }
