@@ -149,10 +149,7 @@ pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, Store
     let items = store.items(run.id)?;
     let mut turns: HashMap<EpisodeId, Vec<Turn>> =
         store.turns_of_run(run.id)?.into_iter().collect();
-    let mut labels: HashMap<EpisodeId, Vec<Label>> = HashMap::new();
-    for (id, l) in store.labels_of_run(run.id)? {
-        labels.entry(id).or_default().push(l);
-    }
+    let mut labels = store.labels_by_episode(run.id)?;
     Ok(store
         .episodes(run.id)?
         .into_iter()

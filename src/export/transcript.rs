@@ -62,10 +62,7 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
     let items = store.items(run.id)?;
     let mut turns: HashMap<EpisodeId, Vec<Turn>> =
         store.turns_of_run(run.id)?.into_iter().collect();
-    let mut labels: HashMap<EpisodeId, Vec<Label>> = HashMap::new();
-    for (id, l) in store.labels_of_run(run.id)? {
-        labels.entry(id).or_default().push(l);
-    }
+    let mut labels = store.labels_by_episode(run.id)?;
     let prompts_hash = crate::metrics::run_prompts_hash(run);
     let mut out = Vec::new();
     for ep in store.episodes(run.id)? {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::{Summary, compute, observe};
-use crate::domain::{EpisodeId, Label, Role, RunRecord};
+use crate::domain::{EpisodeId, Role, RunRecord};
 use crate::store::{Store, StoreError};
 
 /// Agreement of critloop's grade of given solutions with the dataset's own labels.
@@ -98,10 +98,7 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
     let items = store.items(run.id)?;
     let episodes = store.episodes(run.id)?;
     let mut turns: HashMap<EpisodeId, Vec<_>> = store.turns_of_run(run.id)?.into_iter().collect();
-    let mut labels: HashMap<EpisodeId, Vec<Label>> = HashMap::new();
-    for (id, l) in store.labels_of_run(run.id)? {
-        labels.entry(id).or_default().push(l);
-    }
+    let labels = store.labels_by_episode(run.id)?;
     let mut used = 0;
     let mut obs = Vec::with_capacity(episodes.len());
     let mut grader = GraderAgreement { agree: 0, disagree: 0, disagreements: Vec::new() };

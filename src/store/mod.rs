@@ -304,6 +304,18 @@ impl Store {
             .collect()
     }
 
+    /// Every label of a run keyed by episode (the shape metrics, browsing and export use).
+    pub fn labels_by_episode(
+        &self,
+        run: RunId,
+    ) -> Result<std::collections::HashMap<EpisodeId, Vec<Label>>> {
+        let mut out: std::collections::HashMap<EpisodeId, Vec<Label>> = Default::default();
+        for (id, l) in self.labels_of_run(run)? {
+            out.entry(id).or_default().push(l);
+        }
+        Ok(out)
+    }
+
     // ---- response cache ----
 
     pub fn cache_get(&self, key: &str) -> Result<Option<Turn>> {
