@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::domain::{
     EpisodeId, EpisodeStatus, Item, Label, ProtocolKind, Role, RunId, RunRecord, Turn,
 };
-use crate::metrics::{GRADE_OVERRIDE, run_metrics};
+use crate::metrics::{AnalysisOptions, GRADE_OVERRIDE, run_metrics_with};
 use crate::protocol::attempt_indices;
 use crate::runner::{Totals, totals};
 use crate::store::{Store, StoreError};
@@ -110,7 +110,7 @@ pub fn runs(store: &Store) -> Result<Vec<RunRow>, StoreError> {
         .runs()?
         .into_iter()
         .map(|record| {
-            let m = run_metrics(store, &record)?;
+            let m = run_metrics_with(store, &record, &AnalysisOptions::quick())?;
             Ok(RunRow {
                 totals: totals(store, record.id)?,
                 acc_t1: m.summary.acc_t1,

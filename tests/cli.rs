@@ -92,9 +92,51 @@ fn run_prints_a_summary_and_metrics_json_has_every_key() {
     let pooled = (t["cc"].as_u64().unwrap() + t["cw"].as_u64().unwrap()) as f64 / 200.0;
     assert!((a1 - pooled).abs() < 1e-12, "k = 1: item weighting equals pooling");
 
+    // Every defined rate has a bootstrap interval around its estimate; the seed is recorded.
+    for key in ["acc_t1", "acc_t2", "delta", "cl", "cs", "rss", "critique.f1", "rounds.2.acc"] {
+        let ci = m["ci"][key].as_array().unwrap_or_else(|| panic!("ci.{key}"));
+        let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+        let v = match key.split_once('.') {
+            Some(("critique", k)) => m["critique"][k].as_f64().unwrap(),
+            Some(("rounds", _)) => m["rounds"][2]["acc"].as_f64().unwrap(),
+            _ => f(&m, key),
+        };
+        assert!(lo <= v && v <= hi, "{key}: {v} outside [{lo}, {hi}]");
+    }
+    assert_eq!(m["provenance"]["bootstrap"]["resamples"], 1000);
+    assert_eq!(m["provenance"]["bootstrap"]["seed"], 0);
+    let cal = &m["calibration"]["verbalized"];
+    assert_eq!(cal["scheme"], "equal-count");
+    assert_eq!(cal["bins"].as_array().unwrap().len(), 10);
+    for key in ["ece", "brier", "auroc"] {
+        assert!(cal[key].is_f64(), "calibration.verbalized.{key}");
+    }
+    assert!(m["what_if"]["points"].as_array().unwrap().len() > 2);
+
+    // Another bootstrap seed moves the intervals, not the estimates; 0 resamples: no intervals.
+    let other = serde_json::from_str::<Value>(&stdout(critloop(&db).args([
+        "metrics",
+        "demo",
+        "--format",
+        "json",
+        "--bootstrap-seed",
+        "5",
+        "--bins",
+        "4",
+    ])))
+    .unwrap();
+    assert_eq!(other["cl"], m["cl"]);
+    assert_ne!(other["ci"], m["ci"]);
+    assert_eq!(other["calibration"]["verbalized"]["bins"].as_array().unwrap().len(), 4);
+    let none =
+        stdout(critloop(&db).args(["metrics", "demo", "--format", "json", "--resamples", "0"]));
+    assert_eq!(serde_json::from_str::<Value>(&none).unwrap()["ci"], serde_json::json!({}));
+
     let csv = stdout(critloop(&db).args(["metrics", "demo", "--format", "csv"]));
     assert!(csv.starts_with("metric,value,lo,hi\n"));
-    assert!(csv.contains("\ncl,"));
+    let cl_row = csv.lines().find(|l| l.starts_with("cl,")).unwrap();
+    assert_eq!(cl_row.split(',').filter(|c| !c.is_empty()).count(), 4, "{cl_row}");
+    assert!(csv.contains("\ncalibration.verbalized.ece,"));
 }
 
 #[test]
@@ -140,6 +182,55 @@ fn long_csv_export_has_one_row_per_turn() {
     assert_eq!(&headers[0], "run");
     let rows: Vec<_> = reader.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 30, "10 episodes × generate/critique/revise");
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let roles: Vec<&str> = rows.iter().take(3).map(|r| &r[col("role")]).collect();
+    assert_eq!(roles, ["generate", "critique", "revise"]);
+    let attempts: Vec<&str> = rows.iter().take(3).map(|r| &r[col("attempt")]).collect();
+    assert_eq!(attempts, ["1", "", "2"]);
+
+    // The same rows and columns as JSONL.
+    let jsonl = stdout(critloop(&db).args(["export", "r", "--format", "long-jsonl"]));
+    let objs: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(objs.len(), 30);
+    let keys: Vec<&str> = objs[0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, headers.iter().collect::<Vec<_>>());
+    for (o, r) in objs.iter().zip(&rows) {
+        assert_eq!(o["content"].as_str().unwrap(), &r[col("content")]);
+        assert_eq!(o["turn"].to_string(), &r[col("turn")]);
+    }
+}
+
+#[test]
+fn compare_prints_paired_differences_and_mcnemar() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "a", "--limit", "80", "--quiet"]));
+    stdout(critloop(&db).args([
+        "run",
+        "--name",
+        "b",
+        "--limit",
+        "60",
+        "--sim-tpr",
+        "0.95",
+        "--quiet",
+    ]));
+    let out = stdout(critloop(&db).args(["compare", "a", "b"]));
+    assert!(out.contains("60 shared items (20 only in A, 0 only in B)"), "{out}");
+    assert!(out.contains("McNemar on acc_t2") && out.contains("exact p = "), "{out}");
+    let j: Value = serde_json::from_str(&stdout(
+        critloop(&db).args(["compare", "a", "b", "--format", "json"]),
+    ))
+    .unwrap();
+    let cs = j["rates"].as_array().unwrap().iter().find(|r| r["key"] == "cs").unwrap();
+    let d = cs["diff"].as_f64().unwrap();
+    let (lo, hi) = (cs["ci"][0].as_f64().unwrap(), cs["ci"][1].as_f64().unwrap());
+    assert!(lo <= d && d <= hi, "cs difference {d} outside its interval [{lo}, {hi}]");
+    let p = j["mcnemar"]["acc_t2"]["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+
+    let out = critloop(&db).args(["compare", "a", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

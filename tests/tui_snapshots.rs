@@ -216,7 +216,8 @@ fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {
             sample: 0,
             failed: i == 7,
             attempts: vec![Some(t1), Some(t2)],
-            critiques: vec![CritiqueObs { verdict, target_correct: Some(t1) }],
+            critiques: vec![CritiqueObs::new(verdict, Some(t1))],
+            ..Default::default()
         });
     }
     let mut ci = BTreeMap::new();
@@ -230,7 +231,13 @@ fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {
         grader: None,
         overrides_used: 0,
         usage: Default::default(),
-        provenance: provenance(&record(id, name, ProtocolKind::CritiqueRevise, sim())),
+        provenance: provenance(
+            &record(id, name, ProtocolKind::CritiqueRevise, sim()),
+            &Default::default(),
+        ),
+        calibration: BTreeMap::new(),
+        what_if: None,
+        human: Default::default(),
     })
 }
 

@@ -46,14 +46,34 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Print the metrics of a run.
+    /// Print the metrics of a run, with bootstrap intervals, calibration and label statistics.
     Metrics {
         /// Run name.
         name: String,
         #[arg(long, value_enum, default_value = "table")]
         format: MetricsFormat,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
     },
-    /// Export a run's episodes (transcript JSONL, or one CSV row per episode × turn).
+    /// Compare two runs on their shared items: B − A for every rate with paired bootstrap
+    /// intervals, McNemar's exact test on acc_t1 and acc_t2, and the episodes that flipped.
+    #[command(long_about = "Compare two runs on their shared items (matched by item id; episodes \
+matched by item and sample). Prints B − A for every rate with a paired percentile bootstrap \
+interval (items resampled together in both runs), McNemar's exact test on the first and final \
+attempt, and the episodes right in one run and wrong in the other.\n\nTypical use: a \
+critique-revise run against its control arm, e.g. `critloop compare RUN~no-critique RUN`.")]
+    Compare {
+        /// Baseline run (A).
+        a: String,
+        /// Treatment run (B).
+        b: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: CompareFormat,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+    },
+    /// Export a run's episodes: transcript JSONL, or the long format (one row per episode ×
+    /// turn) as CSV or JSONL, ready for pandas/polars.
     Export {
         /// Run name.
         name: String,
@@ -140,9 +160,33 @@ pub enum MetricsFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompareFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ExportFormat {
+    /// Transcript: one episode per line (re-importable with `critloop import`).
     Jsonl,
+    /// Long format: one row per episode × turn.
     Csv,
+    /// Long format as JSONL: one object per episode × turn, the CSV's columns.
+    LongJsonl,
+}
+
+/// Choices of the statistical analysis (recorded in the output's provenance).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct AnalysisArgs {
+    /// Bootstrap resamples for the 95% intervals (0 = no intervals).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub resamples: u32,
+    /// Seed of the bootstrap: the same seed gives the same intervals.
+    #[arg(long, default_value_t = 0, value_name = "SEED")]
+    pub bootstrap_seed: u64,
+    /// Equal-count bins of the calibration tables (ECE, reliability diagram).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub bins: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

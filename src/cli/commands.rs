@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::args::{
-    Cli, Command, DatasetsAction, ExportFormat, LoadArgs, MetricsFormat, ProviderName, RunArgs,
-    RunsAction, SimArgs,
+    AnalysisArgs, Cli, Command, CompareFormat, DatasetsAction, ExportFormat, LoadArgs,
+    MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
 };
 use super::table;
 use crate::config::{Config, Paths};
@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
-use crate::metrics::run_metrics;
+use crate::metrics::{AnalysisOptions, BootstrapOptions, run_data, run_metrics, run_metrics_with};
 use crate::runner::{self, NewRun, RunEvent, RunOptions};
 use crate::store::Store;
 
@@ -39,7 +39,12 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::RetryFailed { name, concurrency, quiet }) => {
             resume(&open()?, &name, concurrency, true, quiet, true)
         }
-        Some(Command::Metrics { name, format }) => metrics(&open()?, &name, format),
+        Some(Command::Metrics { name, format, analysis }) => {
+            metrics(&open()?, &name, format, &analysis.options()?)
+        }
+        Some(Command::Compare { a, b, format, analysis }) => {
+            compare(&open()?, &a, &b, format, &analysis.options()?)
+        }
         Some(Command::Export { name, format, out }) => export(&open()?, &name, format, out),
         Some(Command::Import { file, name, qwen_compat }) => {
             import(&open()?, &file, name, GradeOptions { qwen_compat })
@@ -432,13 +437,49 @@ fn execute_with_progress(
     Ok(())
 }
 
-fn metrics(store: &Store, name: &str, format: MetricsFormat) -> Result<()> {
+impl AnalysisArgs {
+    fn options(&self) -> Result<AnalysisOptions> {
+        if self.bins == 0 {
+            bail!("--bins must be at least 1");
+        }
+        Ok(AnalysisOptions {
+            bootstrap: BootstrapOptions {
+                resamples: self.resamples,
+                seed: self.bootstrap_seed,
+                ..BootstrapOptions::default()
+            },
+            bins: self.bins,
+        })
+    }
+}
+
+fn metrics(store: &Store, name: &str, format: MetricsFormat, opts: &AnalysisOptions) -> Result<()> {
     let run = store.require_run(name)?;
-    let report = run_metrics(store, &run)?;
+    let report = run_metrics_with(store, &run, opts)?;
     match format {
         MetricsFormat::Table => print!("{}", table::render(&report)),
         MetricsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         MetricsFormat::Csv => print!("{}", table::csv(&report)),
+    }
+    Ok(())
+}
+
+fn compare(
+    store: &Store,
+    a: &str,
+    b: &str,
+    format: CompareFormat,
+    opts: &AnalysisOptions,
+) -> Result<()> {
+    let (ra, rb) = (store.require_run(a)?, store.require_run(b)?);
+    let (da, db) = (run_data(store, &ra)?, run_data(store, &rb)?);
+    let c = crate::metrics::compare(&ra.name, &da.obs, &rb.name, &db.obs, &opts.bootstrap);
+    if c.shared_items == 0 {
+        bail!("runs `{a}` and `{b}` share no items: nothing to compare");
+    }
+    match format {
+        CompareFormat::Table => print!("{}", table::comparison(&c)),
+        CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&c)?),
     }
     Ok(())
 }
@@ -454,6 +495,7 @@ fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>)
     let n = match format {
         ExportFormat::Jsonl => crate::export::export_jsonl(store, &run, &mut sink)?,
         ExportFormat::Csv => crate::export::export_csv(store, &run, &mut sink)?,
+        ExportFormat::LongJsonl => crate::export::export_long_jsonl(store, &run, &mut sink)?,
     };
     if let Some(p) = out {
         eprintln!(

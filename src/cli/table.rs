@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::metrics::{MetricsReport, rate_keys};
+use crate::metrics::{Comparison, MetricsReport, rate_keys, scalar_rates};
 
 fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |x| format!("{:.1}%", x * 100.0))
@@ -45,9 +45,11 @@ pub fn render(r: &MetricsReport) -> String {
     for key in rate_keys() {
         let v = s.rate(key);
         let shown = if *key == "rss" { num(v) } else { pct(v) };
-        let ci = r.ci.get(*key).map_or(String::new(), |[lo, hi]| {
-            format!("  [{}, {}]", pct(Some(*lo)), pct(Some(*hi)))
-        });
+        let f = if *key == "rss" { num } else { pct };
+        let ci = r
+            .ci
+            .get(*key)
+            .map_or(String::new(), |[lo, hi]| format!("  [{}, {}]", f(Some(*lo)), f(Some(*hi))));
         let _ = writeln!(out, "  {key:<10} {shown:>8}{ci}   {}", describe(key));
     }
     if s.rounds.len() > 2 {
@@ -63,14 +65,54 @@ pub fn render(r: &MetricsReport) -> String {
             "critique (positive = answer wrong): n {}  tp {}  fp {}  tn {}  fn {}  unparsed {}",
             c.n, c.tp, c.fp, c.tn, c.fn_, c.unparsed
         );
+        let with_ci = |k: &str, v: Option<f64>| {
+            let ci = r.ci.get(&format!("critique.{k}")).map_or(String::new(), |[lo, hi]| {
+                format!(" [{}, {}]", pct(Some(*lo)), pct(Some(*hi)))
+            });
+            format!("{k} {}{ci}", pct(v))
+        };
         let _ = writeln!(
             out,
-            "  accuracy {}   precision {}   recall {}   f1 {}",
-            pct(c.accuracy),
-            pct(c.precision),
-            pct(c.recall),
-            pct(c.f1)
+            "  {}   {}",
+            with_ci("accuracy", c.accuracy),
+            with_ci("precision", c.precision)
         );
+        let _ = writeln!(out, "  {}   {}", with_ci("recall", c.recall), with_ci("f1", c.f1));
+    }
+    if !r.calibration.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "calibration ({} equal-count bins)   n      ECE    Brier   AUROC",
+            r.provenance.calibration_bins
+        );
+        for (source, c) in &r.calibration {
+            let _ = writeln!(
+                out,
+                "  {source:<31} {:>5}  {:.3}  {:.3}  {:>6}",
+                c.n,
+                c.ece,
+                c.brier,
+                num(c.auroc)
+            );
+        }
+    }
+    if let Some(w) = &r.what_if {
+        let _ = writeln!(out);
+        let _ =
+            writeln!(out, "what if revising only below confidence τ ({}, n {}):", w.source, w.n);
+        let cells: Vec<String> = w
+            .points
+            .iter()
+            .filter(|p| (p.tau * 10.0).round() as i64 % 2 == 0 || p.tau > 1.0)
+            .map(|p| {
+                let tau = if p.tau > 1.0 { "always".to_string() } else { format!("{:.1}", p.tau) };
+                format!("τ {tau}: acc {} revised {}", pct(Some(p.acc)), pct(Some(p.revised)))
+            })
+            .collect();
+        for chunk in cells.chunks(3) {
+            let _ = writeln!(out, "  {}", chunk.join("   "));
+        }
     }
     if let Some(g) = &r.grader {
         let _ = writeln!(out);
@@ -103,25 +145,162 @@ pub fn render(r: &MetricsReport) -> String {
     if r.overrides_used > 0 {
         let _ = writeln!(out, "human grade overrides used: {}", r.overrides_used);
     }
+    human(&mut out, r);
+    let b = &r.provenance.bootstrap;
+    if b.resamples > 0 {
+        let _ = writeln!(
+            out,
+            "\nintervals: {:.0}% percentile bootstrap over items, {} resamples, seed {}",
+            b.level * 100.0,
+            b.resamples,
+            b.seed
+        );
+    }
     out
+}
+
+fn human(out: &mut String, r: &MetricsReport) {
+    let h = &r.human;
+    if h.labels == 0 {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "labels: {} by {}", h.labels, h.annotators.join(", "));
+    for (name, values) in &h.counts {
+        let parts: Vec<String> = values.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        let _ = writeln!(out, "  {name:<18} {}", parts.join("   "));
+        if let Some(cells) = h.by_transition.get(name) {
+            for (v, t) in cells {
+                let _ = writeln!(
+                    out,
+                    "    {v:<16} c→c {}  c→w {}  w→c {}  w→w {}",
+                    t.cc, t.cw, t.wc, t.ww
+                );
+            }
+        }
+    }
+    let o = &h.overrides;
+    if o.agree + o.disagree > 0 {
+        let _ = writeln!(
+            out,
+            "  auto grade vs overrides: agree {}   disagree {}{}",
+            o.agree,
+            o.disagree,
+            if o.disagreements.is_empty() {
+                String::new()
+            } else {
+                format!("   ({})", o.disagreements.join(", "))
+            }
+        );
+    }
+    for (name, pairs) in &h.kappa_annotators {
+        for p in pairs {
+            let _ = writeln!(
+                out,
+                "  κ {name} {} vs {}: {} (n {})",
+                p.a,
+                p.b,
+                num(p.kappa.kappa),
+                p.kappa.n
+            );
+        }
+    }
+    if let Some(k) = &h.kappa_human_critic {
+        let _ = writeln!(out, "  κ human grade vs critic verdict: {} (n {})", num(k.kappa), k.n);
+    }
 }
 
 /// CSV: one row per metric with its interval.
 pub fn csv(r: &MetricsReport) -> String {
     let mut out = String::from("metric,value,lo,hi\n");
     let f = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
-    for key in rate_keys() {
-        let (lo, hi) = r.ci.get(*key).map_or((None, None), |[a, b]| (Some(*a), Some(*b)));
-        let _ = writeln!(out, "{key},{},{},{}", f(r.summary.rate(key)), f(lo), f(hi));
+    for (key, v) in scalar_rates(&r.summary) {
+        let (lo, hi) = r.ci.get(&key).map_or((None, None), |[a, b]| (Some(*a), Some(*b)));
+        let _ = writeln!(out, "{key},{},{},{}", f(v), f(lo), f(hi));
     }
-    let c = &r.summary.critique;
-    for (k, v) in [
-        ("critique_accuracy", c.accuracy),
-        ("critique_precision", c.precision),
-        ("critique_recall", c.recall),
-        ("critique_f1", c.f1),
-    ] {
-        let _ = writeln!(out, "{k},{},,", f(v));
+    if let Some(v) = r.correction_acc {
+        let (lo, hi) =
+            r.ci.get("correction_acc").map_or((None, None), |[a, b]| (Some(*a), Some(*b)));
+        let _ = writeln!(out, "correction_acc,{},{},{}", f(v), f(lo), f(hi));
+    }
+    for (source, c) in &r.calibration {
+        for (k, v) in [("ece", Some(c.ece)), ("brier", Some(c.brier)), ("auroc", c.auroc)] {
+            let _ = writeln!(out, "calibration.{source}.{k},{},,", f(v));
+        }
+    }
+    if let Some(k) = &r.human.kappa_human_critic {
+        let _ = writeln!(out, "human.kappa_human_critic,{},,", f(k.kappa));
     }
     out
+}
+
+fn signed_pct(v: f64) -> String {
+    format!("{:+.1}", v * 100.0)
+}
+
+/// The table printed by `critloop compare`.
+pub fn comparison(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "A = {}   B = {}", c.a, c.b);
+    let _ = writeln!(
+        out,
+        "{} shared items ({} only in A, {} only in B); differences are B − A in points",
+        c.shared_items, c.only_a, c.only_b
+    );
+    let _ = writeln!(out);
+    let _ =
+        writeln!(out, "  {:<20} {:>8} {:>8} {:>8}   95% CI (paired)", "metric", "A", "B", "B − A");
+    // Per-attempt rows repeat acc_t1/acc_t2 unless there are several rounds.
+    let multi_round = c.rates.iter().any(|r| r.key == "rounds.2.acc");
+    for r in c.rates.iter().filter(|r| multi_round || !r.key.starts_with("rounds.")) {
+        let d = |v: f64| if r.key == "rss" { format!("{v:+.3}") } else { signed_pct(v) };
+        let ci = r.ci.map_or("—".to_string(), |[lo, hi]| format!("[{}, {}]", d(lo), d(hi)));
+        let diff = r.diff.map_or("—".to_string(), d);
+        let (a, b) = if r.key == "rss" { (num(r.a), num(r.b)) } else { (pct(r.a), pct(r.b)) };
+        let _ = writeln!(out, "  {:<20} {a:>8} {b:>8} {diff:>8}   {ci}", r.key);
+    }
+    for (key, m) in &c.mcnemar {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "McNemar on {key}: {} pairs — both right {}, A only {}, B only {}, both wrong {} — \
+             exact p = {}",
+            m.pairs,
+            m.both_right,
+            m.a_only,
+            m.b_only,
+            m.both_wrong,
+            format_p(m.p_value)
+        );
+        if key == "acc_t2" {
+            for (who, list) in
+                [("right only in A", &m.a_only_episodes), ("right only in B", &m.b_only_episodes)]
+            {
+                if list.is_empty() {
+                    continue;
+                }
+                let shown: Vec<&str> = list.iter().take(12).map(String::as_str).collect();
+                let more = if list.len() > 12 {
+                    format!(" … +{}", list.len() - 12)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(out, "  {who}: {}{more}", shown.join(", "));
+            }
+        }
+    }
+    let b = &c.bootstrap;
+    if b.resamples > 0 {
+        let _ = writeln!(
+            out,
+            "\nintervals: paired percentile bootstrap over shared items, {} resamples, seed {}",
+            b.resamples, b.seed
+        );
+    }
+    out
+}
+
+/// p-values: four significant digits, scientific below 1e-4.
+pub fn format_p(p: f64) -> String {
+    if p < 1e-4 { format!("{p:.2e}") } else { format!("{p:.4}") }
 }

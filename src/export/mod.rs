@@ -4,4 +4,7 @@ mod import;
 mod transcript;
 
 pub use import::{ImportError, ImportOptions, import_transcripts};
-pub use transcript::{TranscriptLine, export_csv, export_jsonl, transcript_lines};
+pub use transcript::{
+    LongRow, TranscriptLine, export_csv, export_jsonl, export_long_jsonl, long_rows,
+    transcript_lines,
+};

@@ -88,7 +88,7 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
             protocol: Some(run.protocol.name.clone()),
             rounds: Some(run.protocol.rounds),
             seed: Some(run.sampling.seed),
-            provider: Some(crate::metrics::provenance(run).provider),
+            provider: Some(crate::metrics::provenance(run, &Default::default()).provider),
             prompts_hash: Some(prompts_hash.clone()),
             dataset: Some(run.dataset.clone()),
             source: Some(item.source.clone()),
@@ -144,32 +144,41 @@ pub fn export_jsonl(
     Ok(lines.len() as u64)
 }
 
-/// Long format: one row per episode × turn, with labels joined as `name=value` lists.
-pub fn export_csv(store: &Store, run: &RunRecord, out: &mut dyn Write) -> Result<u64, ExportError> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "run",
-        "item_id",
-        "sample",
-        "status",
-        "turn",
-        "role",
-        "answer",
-        "correct",
-        "tier",
-        "verdict",
-        "confidence",
-        "prompt_tokens",
-        "completion_tokens",
-        "latency_ms",
-        "model",
-        "simulated",
-        "labels",
-        "content",
-    ])?;
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    let mut rows = 0;
+/// One row of the long format: one episode × turn, flat columns for pandas/polars.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LongRow {
+    pub run: String,
+    pub item_id: String,
+    pub sample: u32,
+    pub status: String,
+    pub turn: u32,
+    pub role: String,
+    /// 1-based attempt number (t1, t2, …) for turns that carry an answer.
+    pub attempt: Option<u32>,
+    pub answer: Option<String>,
+    pub correct: Option<bool>,
+    pub tier: Option<String>,
+    pub verdict: Option<String>,
+    pub confidence: Option<f64>,
+    pub p_true: Option<f64>,
+    pub p_true_raw: Option<f64>,
+    pub prompt_tokens: Option<u32>,
+    pub completion_tokens: Option<u32>,
+    pub latency_ms: Option<u64>,
+    pub model: Option<String>,
+    pub finish_reason: Option<String>,
+    pub simulated: bool,
+    /// Labels on this turn, and episode labels on every row, as `name=value (annotator)`.
+    pub labels: String,
+    pub error: Option<String>,
+    pub content: String,
+}
+
+/// The long-format rows of a run, in (item, sample, turn) order.
+pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreError> {
+    let mut rows = Vec::new();
     for line in transcript_lines(store, run)? {
+        let attempts = crate::protocol::attempt_indices(run.protocol.kind, &line.turns);
         for (i, t) in line.turns.iter().enumerate() {
             let labels: Vec<String> = line
                 .labels
@@ -177,32 +186,64 @@ pub fn export_csv(store: &Store, run: &RunRecord, out: &mut dyn Write) -> Result
                 .filter(|l| l.turn.is_none_or(|x| x as usize == i))
                 .map(|l| format!("{}={} ({})", l.name, l.value, l.annotator))
                 .collect();
-            w.write_record([
-                line.run.clone(),
-                line.item_id.clone(),
-                line.sample.to_string(),
-                opt(line.status.clone()),
-                i.to_string(),
-                t.role.as_str().to_string(),
-                opt(t.answer.clone()),
-                opt(t.correct.map(|c| c.to_string())),
-                opt(t
+            let attempt = attempts.iter().position(|&a| a == i).map(|p| p as u32 + 1);
+            rows.push(LongRow {
+                run: line.run.clone(),
+                item_id: line.item_id.clone(),
+                sample: line.sample,
+                status: line.status.clone().unwrap_or_else(|| "done".into()),
+                turn: u32::try_from(i).unwrap_or(u32::MAX),
+                role: t.role.as_str().to_string(),
+                attempt,
+                answer: t.answer.clone(),
+                correct: t.correct,
+                tier: t
                     .tier
                     .and_then(|x| serde_json::to_value(x).ok())
-                    .and_then(|v| v.as_str().map(String::from))),
-                opt(t.verdict.map(|v| v.as_str().to_string())),
-                opt(t.confidence.map(|c| c.to_string())),
-                opt(t.prompt_tokens.map(|c| c.to_string())),
-                opt(t.completion_tokens.map(|c| c.to_string())),
-                opt(t.latency_ms.map(|c| c.to_string())),
-                opt(t.model.clone()),
-                t.simulated.to_string(),
-                labels.join("; "),
-                t.content.clone(),
-            ])?;
-            rows += 1;
+                    .and_then(|v| v.as_str().map(String::from)),
+                verdict: t.verdict.map(|v| v.as_str().to_string()),
+                confidence: t.confidence,
+                p_true: t.p_true,
+                p_true_raw: t.p_true_raw,
+                prompt_tokens: t.prompt_tokens,
+                completion_tokens: t.completion_tokens,
+                latency_ms: t.latency_ms,
+                model: t.model.clone(),
+                finish_reason: t.finish_reason.clone(),
+                simulated: t.simulated,
+                labels: labels.join("; "),
+                error: t.error.clone().or_else(|| line.error.clone()),
+                content: t.content.clone(),
+            });
         }
     }
-    w.flush()?;
     Ok(rows)
+}
+
+/// Long format as CSV: a header, then one row per episode × turn.
+pub fn export_csv(store: &Store, run: &RunRecord, out: &mut dyn Write) -> Result<u64, ExportError> {
+    let mut w = csv::Writer::from_writer(out);
+    let rows = long_rows(store, run)?;
+    for r in &rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    Ok(rows.len() as u64)
+}
+
+/// Long format as JSONL: one object per episode × turn, the same columns as the CSV.
+pub fn export_long_jsonl(
+    store: &Store,
+    run: &RunRecord,
+    out: &mut dyn Write,
+) -> Result<u64, ExportError> {
+    let rows = long_rows(store, run)?;
+    for r in &rows {
+        serde_json::to_writer(&mut *out, r).map_err(|e| {
+            if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) }
+        })?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(rows.len() as u64)
 }

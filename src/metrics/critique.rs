@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::{EpisodeObs, ratio};
-use crate::domain::Verdict;
+use super::aggregate::CritCounts;
+use super::ratio;
 
 /// Confusion counts and scores of critique verdicts against the truth of their targets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -27,31 +27,9 @@ pub struct CritiqueStats {
     pub verdict_incorrect: u64,
 }
 
-/// `live` holds non-failed episodes only.
-pub(super) fn compute(live: &[&EpisodeObs]) -> CritiqueStats {
-    let (mut tp, mut fp, mut tn, mut fn_, mut unparsed) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    let (mut verdict_correct, mut verdict_incorrect) = (0u64, 0u64);
-    for c in live.iter().flat_map(|ep| &ep.critiques) {
-        match c.verdict {
-            Verdict::Correct => verdict_correct += 1,
-            Verdict::Incorrect => verdict_incorrect += 1,
-            Verdict::Unparsed => {}
-        }
-        let Some(target_right) = c.target_correct else {
-            continue;
-        };
-        // As in CriticBench an unparsed verdict is always a wrong prediction.
-        match (c.verdict, target_right) {
-            (Verdict::Incorrect, false) => tp += 1,
-            (Verdict::Incorrect, true) => fp += 1,
-            (Verdict::Correct, true) => tn += 1,
-            (Verdict::Correct, false) => fn_ += 1,
-            (Verdict::Unparsed, right) => {
-                unparsed += 1;
-                if right { fp += 1 } else { fn_ += 1 }
-            }
-        }
-    }
+/// Scores of pooled counts.
+pub(super) fn compute(c: CritCounts) -> CritiqueStats {
+    let CritCounts { tp, fp, tn, fn_, unparsed, verdict_correct, verdict_incorrect } = c;
     let n = tp + fp + tn + fn_;
     let precision = ratio(tp as f64, (tp + fp) as f64);
     let recall = ratio(tp as f64, (tp + fn_) as f64);

@@ -5,12 +5,20 @@
 //! pooled formulas when every item has the same number of samples. Undefined rates are
 //! `None` (serialised as `null`), never 0 and never NaN.
 
+mod aggregate;
+mod bootstrap;
+mod calibration;
+mod compare;
 mod critique;
+mod human;
 mod observe;
 mod report;
 mod rounds;
+pub mod stats;
 mod transitions;
 
+#[cfg(test)]
+mod analysis_tests;
 #[cfg(test)]
 mod tests;
 
@@ -18,17 +26,22 @@ use serde::Serialize;
 
 use crate::domain::Verdict;
 
+pub use aggregate::{Aggregate, CritCounts, ItemAgg, RoundAgg, aggregate};
+pub use bootstrap::{BootstrapOptions, differences, intervals, paired_intervals, scalar_rates};
+pub use calibration::{WhatIf, WhatIfPoint};
+pub use compare::{Comparison, McNemar, RateDiff, compare};
 pub use critique::CritiqueStats;
+pub use human::{HumanStats, OverrideAgreement, PairKappa};
 pub use observe::{GRADE_OVERRIDE, observe, overrides};
 pub use report::{
-    GraderAgreement, MetricsReport, Provenance, UsageSummary, provenance, run_metrics,
-    run_prompts_hash,
+    AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary, provenance,
+    report_of, run_data, run_metrics, run_metrics_with, run_prompts_hash,
 };
 pub use rounds::RoundStats;
 pub use transitions::Transitions;
 
 /// What metrics need to know about one episode.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EpisodeObs {
     pub item_id: String,
     pub sample: u32,
@@ -38,6 +51,10 @@ pub struct EpisodeObs {
     pub attempts: Vec<Option<bool>>,
     /// Every critique turn in order.
     pub critiques: Vec<CritiqueObs>,
+    /// The extracted answer of the first attempt (agreement among samples).
+    pub first_answer: Option<String>,
+    /// Tokens spent on revise turns, when the endpoint reported them (what-if costs).
+    pub revise_tokens: Option<u64>,
 }
 
 /// One critique turn: the critic's verdict and the truth of the answer it judged.
@@ -45,6 +62,28 @@ pub struct EpisodeObs {
 pub struct CritiqueObs {
     pub verdict: Verdict,
     pub target_correct: Option<bool>,
+    /// Made without a model call (a control arm's empty or oracle critique): not scored as a
+    /// critic.
+    pub synthetic: bool,
+    /// Verbalised confidence in the verdict, in [0,1].
+    pub confidence: Option<f64>,
+    /// Logprob P(verdict "correct"), renormalised over the two verdicts, and raw.
+    pub p_true: Option<f64>,
+    pub p_true_raw: Option<f64>,
+}
+
+impl CritiqueObs {
+    /// A model critique with no confidence information.
+    pub fn new(verdict: Verdict, target_correct: Option<bool>) -> Self {
+        CritiqueObs {
+            verdict,
+            target_correct,
+            synthetic: false,
+            confidence: None,
+            p_true: None,
+            p_true_raw: None,
+        }
+    }
 }
 
 /// All metrics of a set of episodes; field order is the JSON key order.
@@ -96,12 +135,19 @@ impl Summary {
 
 /// Computes every metric of `obs`.
 pub fn compute(obs: &[EpisodeObs]) -> Summary {
-    let live: Vec<&EpisodeObs> = obs.iter().filter(|e| !e.failed).collect();
-    let t = transitions::compute(&live);
+    let agg = aggregate(obs);
+    let items: Vec<&ItemAgg> = agg.items.iter().collect();
+    summarize(agg.episodes, agg.failed, &items)
+}
+
+/// Every metric of a set of item aggregates (an item may appear more than once: the bootstrap
+/// draws with replacement).
+pub fn summarize(episodes: u64, failed: u64, items: &[&ItemAgg]) -> Summary {
+    let t = transitions::compute(items);
     Summary {
-        episodes: count(obs.len()),
+        episodes,
         scored: t.pooled.total(),
-        failed: count(obs.len() - live.len()),
+        failed,
         transitions: t.pooled,
         acc_t1: t.acc_t1,
         acc_t2: t.acc_t2,
@@ -111,8 +157,8 @@ pub fn compute(obs: &[EpisodeObs]) -> Summary {
         cl: t.cl,
         cs: t.cs,
         rss: t.rss,
-        rounds: rounds::compute(&live),
-        critique: critique::compute(&live),
+        rounds: rounds::compute(items),
+        critique: critique::compute(aggregate::pooled_critique(items)),
     }
 }
 

@@ -66,14 +66,33 @@ pub fn observe(
         }
         let target = attempt_idx.iter().rev().find(|&&a| a < i);
         let target_correct = target.and_then(|a| truth.get(a).copied().flatten());
-        critiques
-            .push(CritiqueObs { verdict: t.verdict.unwrap_or(Verdict::Unparsed), target_correct });
+        critiques.push(CritiqueObs {
+            verdict: t.verdict.unwrap_or(Verdict::Unparsed),
+            target_correct,
+            synthetic: t.meta.contains_key("synthetic"),
+            confidence: t.confidence,
+            p_true: t.p_true,
+            p_true_raw: t.p_true_raw,
+        });
     }
+    let revise: Vec<&Turn> = turns.iter().filter(|t| t.role == Role::Revise).collect();
+    let revise_tokens = (!revise.is_empty())
+        .then(|| {
+            revise.iter().try_fold(0u64, |acc, t| {
+                Some(acc + u64::from(t.prompt_tokens?) + u64::from(t.completion_tokens?))
+            })
+        })
+        .flatten();
     EpisodeObs {
         item_id: ep.item_id.0.clone(),
         sample: ep.id.sample,
         failed: ep.status == EpisodeStatus::Failed,
+        first_answer: attempt_idx
+            .first()
+            .and_then(|&i| turns.get(i))
+            .and_then(|t| t.answer.clone()),
         attempts,
         critiques,
+        revise_tokens,
     }
 }

@@ -5,8 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::{Summary, compute, observe};
-use crate::domain::{EpisodeId, Role, RunRecord};
+use super::bootstrap::{BootstrapOptions, intervals};
+use super::calibration::{WhatIf, what_if};
+use super::human::{HumanStats, LabelledEpisode};
+use super::stats::Calibration;
+use super::{EpisodeObs, ItemAgg, Summary, aggregate, observe, summarize};
+use crate::domain::{EpisodeId, Role, RunRecord, Verdict};
+use crate::protocol::attempt_indices;
 use crate::store::{Store, StoreError};
 
 /// Agreement of critloop's grade of given solutions with the dataset's own labels.
@@ -46,6 +51,33 @@ pub struct Provenance {
     pub models: BTreeMap<String, String>,
     pub prompts_hash: String,
     pub seed: u64,
+    /// How the intervals were drawn (resampling unit: item).
+    pub bootstrap: BootstrapOptions,
+    /// Equal-count bins of the calibration tables.
+    pub calibration_bins: usize,
+}
+
+/// Choices of the statistical analysis; recorded in the provenance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalysisOptions {
+    pub bootstrap: BootstrapOptions,
+    pub bins: usize,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions { bootstrap: BootstrapOptions::default(), bins: 10 }
+    }
+}
+
+impl AnalysisOptions {
+    /// Point estimates only: what live screens use to stay fast.
+    pub fn quick() -> Self {
+        AnalysisOptions {
+            bootstrap: BootstrapOptions { resamples: 0, ..Default::default() },
+            bins: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,8 +88,14 @@ pub struct MetricsReport {
     /// RealCritic closed-loop correction accuracy (= acc_t2), for critic-correct runs only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correction_acc: Option<Option<f64>>,
-    /// 95% intervals per rate; filled by the bootstrap when requested.
+    /// Percentile bootstrap intervals per rate (see `provenance.bootstrap`).
     pub ci: BTreeMap<String, [f64; 2]>,
+    /// Per confidence source: ECE, Brier, AUROC and reliability bins.
+    pub calibration: BTreeMap<String, Calibration>,
+    /// Accuracy and cost if revisions were attempted only below a confidence threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<WhatIf>,
+    pub human: HumanStats,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grader: Option<GraderAgreement>,
     /// How many attempt grades came from human `grade_override` labels.
@@ -74,7 +112,7 @@ pub fn run_prompts_hash(run: &RunRecord) -> String {
     }
 }
 
-pub fn provenance(run: &RunRecord) -> Provenance {
+pub fn provenance(run: &RunRecord, opts: &AnalysisOptions) -> Provenance {
     // An imported run keeps the provider that made its turns.
     let origin = run.meta.get("provider").and_then(|v| v.as_str()).unwrap_or(run.provider.name());
     let mut models = BTreeMap::new();
@@ -90,11 +128,23 @@ pub fn provenance(run: &RunRecord) -> Provenance {
         models,
         prompts_hash: run_prompts_hash(run),
         seed: run.sampling.seed,
+        bootstrap: opts.bootstrap,
+        calibration_bins: opts.bins,
     }
 }
 
-/// Computes the metrics report of a stored run.
-pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, StoreError> {
+/// Everything the metrics of a run are computed from.
+pub struct RunData {
+    pub obs: Vec<EpisodeObs>,
+    /// Overrides that replaced an automatic grade.
+    pub overrides_used: u64,
+    pub grader: Option<GraderAgreement>,
+    pub usage: UsageSummary,
+    pub human: HumanStats,
+}
+
+/// Reads a run's records and turns them into observations.
+pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
     let items = store.items(run.id)?;
     let episodes = store.episodes(run.id)?;
     let mut turns: HashMap<EpisodeId, Vec<_>> = store.turns_of_run(run.id)?.into_iter().collect();
@@ -105,6 +155,7 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
     let mut any_label = false;
     let mut usage = UsageSummary::default();
     let mut latencies = Vec::new();
+    let mut labelled = Vec::new();
     for ep in &episodes {
         let ep_turns = turns.remove(&ep.id).unwrap_or_default();
         for t in ep_turns.iter().filter(|t| t.role != Role::Given) {
@@ -118,8 +169,13 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
             }
             latencies.extend(t.latency_ms);
         }
-        let ov = labels.get(&ep.id).map(|l| observe::overrides(l)).unwrap_or_default();
-        obs.push(observe::observe(run.protocol.kind, ep, &ep_turns, &ov, &mut used));
+        let ep_labels = labels.get(&ep.id).map(Vec::as_slice).unwrap_or_default();
+        let ov = observe::overrides(ep_labels);
+        let o = observe::observe(run.protocol.kind, ep, &ep_turns, &ov, &mut used);
+        if !ep_labels.is_empty() && !o.failed {
+            labelled.push(labelled_episode(run, ep, &ep_turns, ep_labels, &o));
+        }
+        obs.push(o);
         // Each item's given solution is judged once, on its first sample.
         if ep.id.sample != 0 {
             continue;
@@ -156,16 +212,78 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
             (prompt as f64 * p.prompt_per_mtok + completion as f64 * p.completion_per_mtok) / 1e6,
         );
     }
-    let summary = compute(&obs);
-    Ok(MetricsReport {
+    let human = super::human::compute(&labelled);
+    Ok(RunData { obs, overrides_used: used, grader: any_label.then_some(grader), usage, human })
+}
+
+fn labelled_episode<'a>(
+    run: &RunRecord,
+    ep: &crate::domain::Episode,
+    turns: &[crate::domain::Turn],
+    labels: &'a [crate::domain::Label],
+    o: &EpisodeObs,
+) -> LabelledEpisode<'a> {
+    let attempts = attempt_indices(run.protocol.kind, turns);
+    let idx = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+    let auto = attempts
+        .iter()
+        .filter_map(|&i| turns.get(i).and_then(|t| t.correct).map(|c| (idx(i), c)))
+        .collect();
+    let mut critiques = Vec::new();
+    for (i, t) in turns.iter().enumerate() {
+        if t.role != Role::Critique || t.meta.contains_key("synthetic") {
+            continue;
+        }
+        if let Some(&target) = attempts.iter().rev().find(|&&a| a < i) {
+            critiques.push((t.verdict.unwrap_or(Verdict::Unparsed), idx(target)));
+        }
+    }
+    LabelledEpisode {
+        name: format!("{}#{}", ep.item_id.0, ep.id.sample),
+        labels,
+        cell: super::aggregate::scored_pair(o),
+        auto,
+        critiques,
+    }
+}
+
+/// The metrics report of a run with the default analysis (1000 resamples, 10 bins).
+pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, StoreError> {
+    run_metrics_with(store, run, &AnalysisOptions::default())
+}
+
+/// The metrics report of a stored run.
+pub fn run_metrics_with(
+    store: &Store,
+    run: &RunRecord,
+    opts: &AnalysisOptions,
+) -> Result<MetricsReport, StoreError> {
+    let data = run_data(store, run)?;
+    Ok(report_of(run, data, opts))
+}
+
+/// Builds the report from a run's data.
+pub fn report_of(run: &RunRecord, data: RunData, opts: &AnalysisOptions) -> MetricsReport {
+    let agg = aggregate(&data.obs);
+    let items: Vec<&ItemAgg> = agg.items.iter().collect();
+    let summary = summarize(agg.episodes, agg.failed, &items);
+    let mut ci = intervals(&agg.items, &opts.bootstrap);
+    let critic_correct = run.protocol.kind == crate::domain::ProtocolKind::CriticCorrect;
+    if critic_correct && let Some(v) = ci.get("acc_t2").copied() {
+        ci.insert("correction_acc".into(), v);
+    }
+    let live: Vec<&EpisodeObs> = data.obs.iter().filter(|e| !e.failed).collect();
+    MetricsReport {
         run: run.name.clone(),
-        correction_acc: (run.protocol.kind == crate::domain::ProtocolKind::CriticCorrect)
-            .then_some(summary.acc_t2),
+        correction_acc: critic_correct.then_some(summary.acc_t2),
         summary,
-        ci: BTreeMap::new(),
-        grader: any_label.then_some(grader),
-        overrides_used: used,
-        usage,
-        provenance: provenance(run),
-    })
+        ci,
+        calibration: super::calibration::compute(&live, opts.bins),
+        what_if: what_if(&live),
+        human: data.human,
+        grader: data.grader,
+        overrides_used: data.overrides_used,
+        usage: data.usage,
+        provenance: provenance(run, opts),
+    }
 }

@@ -1,10 +1,9 @@
 //! Accuracy and transitions per attempt index, for multi-round protocols.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use super::{EpisodeObs, Transitions, count, mean};
+use super::aggregate::ItemAgg;
+use super::{Transitions, mean};
 
 /// Metrics at one attempt index.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,45 +18,28 @@ pub struct RoundStats {
     pub transitions: Option<Transitions>,
 }
 
-/// Correctness of attempt `j`; an episode that stopped early keeps its final answer.
-fn at(ep: &EpisodeObs, j: usize) -> Option<bool> {
-    ep.attempts.get(j).or(ep.attempts.last()).copied().flatten()
+/// Per-attempt metrics up to the longest graded episode.
+pub(super) fn compute(items: &[&ItemAgg]) -> Vec<RoundStats> {
+    let rounds = items.iter().map(|i| i.rounds.len()).max().unwrap_or(0);
+    (0..rounds).map(|j| round(items, j)).collect()
 }
 
-/// `live` holds non-failed episodes only.
-pub(super) fn compute(live: &[&EpisodeObs]) -> Vec<RoundStats> {
-    let rounds = live
-        .iter()
-        .filter(|ep| ep.attempts.iter().any(Option::is_some))
-        .map(|ep| ep.attempts.len())
-        .max()
-        .unwrap_or(0);
-    (0..rounds).map(|j| round(live, j)).collect()
-}
-
-fn round(live: &[&EpisodeObs], j: usize) -> RoundStats {
-    // item → (right, graded) at attempt j.
-    let mut items: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+fn round(items: &[&ItemAgg], j: usize) -> RoundStats {
     let mut trans = Transitions::default();
-    let mut n = 0usize;
-    for ep in live {
-        let now = at(ep, j);
-        if let Some(right) = now {
-            n += 1;
-            let e = items.entry(ep.item_id.as_str()).or_default();
-            e.0 += u64::from(right);
-            e.1 += 1;
-        }
-        if j > 0
-            && let (Some(before), Some(now)) = (at(ep, j - 1), now)
-        {
-            trans.record(before, now);
+    let mut n = 0u64;
+    let mut shares = Vec::with_capacity(items.len());
+    for i in items {
+        let r = i.round(j);
+        n += r.graded;
+        trans.add(&r.trans);
+        if r.graded > 0 {
+            shares.push(r.right as f64 / r.graded as f64);
         }
     }
     RoundStats {
         attempt: u32::try_from(j).unwrap_or(u32::MAX),
-        n: count(n),
-        acc: mean(items.values().map(|&(r, k)| r as f64 / k as f64)),
+        n,
+        acc: mean(shares.into_iter()),
         transitions: (j > 0).then_some(trans),
     }
 }

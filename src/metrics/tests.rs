@@ -13,6 +13,7 @@ fn ep(item: &str, sample: u32, attempts: &[Option<bool>]) -> EpisodeObs {
         failed: false,
         attempts: attempts.to_vec(),
         critiques: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -22,7 +23,7 @@ fn pair(item: &str, sample: u32, t1: bool, t2: bool) -> EpisodeObs {
 }
 
 fn crit(verdict: Verdict, target_correct: Option<bool>) -> CritiqueObs {
-    CritiqueObs { verdict, target_correct }
+    CritiqueObs::new(verdict, target_correct)
 }
 
 #[track_caller]

@@ -1,10 +1,9 @@
 //! t1→t2 transition counts and the item-weighted rates built on them.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use super::{EpisodeObs, mean, ratio};
+use super::aggregate::ItemAgg;
+use super::{mean, ratio};
 
 /// Counts of (earlier, later) correctness pairs: c = correct, w = wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -26,6 +25,14 @@ impl Transitions {
         }
     }
 
+    /// Adds another set of counts.
+    pub fn add(&mut self, o: &Transitions) {
+        self.cc += o.cc;
+        self.cw += o.cw;
+        self.wc += o.wc;
+        self.ww += o.ww;
+    }
+
     /// N = cc + cw + wc + ww.
     pub fn total(&self) -> u64 {
         self.cc + self.cw + self.wc + self.ww
@@ -45,30 +52,15 @@ pub(super) struct Scored {
     pub rss: Option<f64>,
 }
 
-/// (t1, t2) of a scored episode: at least two attempts, first and last graded.
-fn scored_pair(ep: &EpisodeObs) -> Option<(bool, bool)> {
-    if ep.attempts.len() < 2 {
-        return None;
-    }
-    let first = ep.attempts.first().copied().flatten()?;
-    let last = ep.attempts.last().copied().flatten()?;
-    Some((first, last))
-}
-
-/// `live` holds non-failed episodes only.
-pub(super) fn compute(live: &[&EpisodeObs]) -> Scored {
-    // BTreeMap keeps the summation order, hence the float result, deterministic.
-    let mut items: BTreeMap<&str, Transitions> = BTreeMap::new();
+/// Rates over `items`, each item weighing the same.
+pub(super) fn compute(items: &[&ItemAgg]) -> Scored {
     let mut pooled = Transitions::default();
-    for ep in live {
-        if let Some((t1, t2)) = scored_pair(ep) {
-            items.entry(ep.item_id.as_str()).or_default().record(t1, t2);
-            pooled.record(t1, t2);
-        }
+    for i in items {
+        pooled.add(&i.trans);
     }
-
-    // Per-item shares of its own scored samples (k ≥ 1 for every entry).
-    let shares: Vec<Shares> = items.values().map(Shares::of).collect();
+    // Per-item shares of its own scored samples, for items with at least one.
+    let shares: Vec<Shares> =
+        items.iter().filter(|i| i.trans.total() > 0).map(|i| Shares::of(&i.trans)).collect();
     let avg = |f: fn(&Shares) -> f64| mean(shares.iter().map(f));
     let sum = |f: fn(&Shares) -> f64| shares.iter().map(f).sum::<f64>();
 

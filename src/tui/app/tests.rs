@@ -145,17 +145,16 @@ fn report(id: u64, name: &str) -> Box<MetricsReport> {
             sample: 0,
             failed: false,
             attempts: vec![Some(false), Some(true)],
-            critiques: vec![CritiqueObs {
-                verdict: Verdict::Incorrect,
-                target_correct: Some(false),
-            }],
+            critiques: vec![CritiqueObs::new(Verdict::Incorrect, Some(false))],
+            ..Default::default()
         },
         EpisodeObs {
             item_id: "gsm-001".into(),
             sample: 0,
             failed: false,
             attempts: vec![Some(true), Some(true)],
-            critiques: vec![CritiqueObs { verdict: Verdict::Correct, target_correct: Some(true) }],
+            critiques: vec![CritiqueObs::new(Verdict::Correct, Some(true))],
+            ..Default::default()
         },
     ];
     Box::new(MetricsReport {
@@ -166,7 +165,10 @@ fn report(id: u64, name: &str) -> Box<MetricsReport> {
         grader: None,
         overrides_used: 0,
         usage: Default::default(),
-        provenance: provenance(&record(id, name)),
+        provenance: provenance(&record(id, name), &Default::default()),
+        calibration: BTreeMap::new(),
+        what_if: None,
+        human: Default::default(),
     })
 }
 

@@ -1,0 +1,145 @@
+//! Percentile bootstrap over items (all samples of an item travel together), plain and paired.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::stats::percentile_interval;
+use super::{ItemAgg, Summary, summarize};
+
+/// How intervals are drawn; recorded in the metrics' provenance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BootstrapOptions {
+    /// 0 disables the bootstrap.
+    pub resamples: u32,
+    pub seed: u64,
+    /// Coverage of the percentile interval.
+    pub level: f64,
+}
+
+impl Default for BootstrapOptions {
+    fn default() -> Self {
+        BootstrapOptions { resamples: 1000, seed: 0, level: 0.95 }
+    }
+}
+
+/// Every scalar rate of a summary under its `ci` key: the top-level rates, the critique scores
+/// as `critique.KEY` and per-attempt accuracy as `rounds.J.acc`.
+pub fn scalar_rates(s: &Summary) -> Vec<(String, Option<f64>)> {
+    let mut out: Vec<(String, Option<f64>)> =
+        super::rate_keys().iter().map(|k| (k.to_string(), s.rate(k))).collect();
+    let c = &s.critique;
+    for (k, v) in
+        [("accuracy", c.accuracy), ("precision", c.precision), ("recall", c.recall), ("f1", c.f1)]
+    {
+        out.push((format!("critique.{k}"), v));
+    }
+    for r in &s.rounds {
+        out.push((format!("rounds.{}.acc", r.attempt), r.acc));
+    }
+    out
+}
+
+/// Draws `n` item indices with replacement.
+fn draw(rng: &mut ChaCha8Rng, n: usize, pick: &mut Vec<usize>) {
+    pick.clear();
+    pick.extend((0..n).map(|_| rng.random_range(0..n)));
+}
+
+/// Collects, per key defined in the point estimate, the resampled values of `stat`.
+fn collect(
+    keys: &[String],
+    resamples: u32,
+    mut stat: impl FnMut() -> Vec<(String, Option<f64>)>,
+) -> BTreeMap<String, Vec<f64>> {
+    let mut values: BTreeMap<String, Vec<f64>> =
+        keys.iter().map(|k| (k.clone(), Vec::with_capacity(resamples as usize))).collect();
+    for _ in 0..resamples {
+        for (k, v) in stat() {
+            // A resample where the rate is undefined (say no item wrong at t1, for CS) adds
+            // nothing: the interval is conditional on the rate being defined.
+            if let (Some(v), Some(slot)) = (v, values.get_mut(&k)) {
+                slot.push(v);
+            }
+        }
+    }
+    values
+}
+
+fn intervals_of(values: BTreeMap<String, Vec<f64>>, level: f64) -> BTreeMap<String, [f64; 2]> {
+    values
+        .into_iter()
+        .filter_map(|(k, mut v)| percentile_interval(&mut v, level).map(|ci| (k, ci)))
+        .collect()
+}
+
+/// Percentile intervals of every rate defined on `items`, resampling items.
+pub fn intervals(items: &[ItemAgg], opts: &BootstrapOptions) -> BTreeMap<String, [f64; 2]> {
+    let n = items.len();
+    if n == 0 || opts.resamples == 0 {
+        return BTreeMap::new();
+    }
+    let all: Vec<&ItemAgg> = items.iter().collect();
+    let keys = defined_keys(&summarize(0, 0, &all));
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut pick = Vec::with_capacity(n);
+    let mut sample: Vec<&ItemAgg> = Vec::with_capacity(n);
+    let values = collect(&keys, opts.resamples, || {
+        draw(&mut rng, n, &mut pick);
+        sample.clear();
+        sample.extend(pick.iter().filter_map(|&i| items.get(i)));
+        scalar_rates(&summarize(0, 0, &sample))
+    });
+    intervals_of(values, opts.level)
+}
+
+fn defined_keys(s: &Summary) -> Vec<String> {
+    scalar_rates(s).into_iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect()
+}
+
+/// `b − a` for every rate defined on both.
+pub fn differences(a: &Summary, b: &Summary) -> Vec<(String, Option<f64>)> {
+    let a: BTreeMap<String, Option<f64>> = scalar_rates(a).into_iter().collect();
+    scalar_rates(b)
+        .into_iter()
+        .map(|(k, vb)| {
+            let va = a.get(&k).copied().flatten();
+            let d = match (va, vb) {
+                (Some(x), Some(y)) => Some(y - x),
+                _ => None,
+            };
+            (k, d)
+        })
+        .collect()
+}
+
+/// Paired percentile intervals of `b − a`: `a[i]` and `b[i]` are the same item in two runs and
+/// are always drawn together.
+pub fn paired_intervals(
+    a: &[ItemAgg],
+    b: &[ItemAgg],
+    opts: &BootstrapOptions,
+) -> BTreeMap<String, [f64; 2]> {
+    let n = a.len().min(b.len());
+    if n == 0 || opts.resamples == 0 {
+        return BTreeMap::new();
+    }
+    let (ra, rb): (Vec<&ItemAgg>, Vec<&ItemAgg>) = (a.iter().collect(), b.iter().collect());
+    let point = differences(&summarize(0, 0, &ra), &summarize(0, 0, &rb));
+    let keys: Vec<String> =
+        point.into_iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut pick = Vec::with_capacity(n);
+    let (mut sa, mut sb): (Vec<&ItemAgg>, Vec<&ItemAgg>) = (Vec::new(), Vec::new());
+    let values = collect(&keys, opts.resamples, || {
+        draw(&mut rng, n, &mut pick);
+        sa.clear();
+        sb.clear();
+        sa.extend(pick.iter().filter_map(|&i| a.get(i)));
+        sb.extend(pick.iter().filter_map(|&i| b.get(i)));
+        differences(&summarize(0, 0, &sa), &summarize(0, 0, &sb))
+    });
+    intervals_of(values, opts.level)
+}

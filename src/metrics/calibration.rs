@@ -1,0 +1,146 @@
+//! Calibration of each confidence source against correctness, and the "what if" curve of a
+//! revision attempted only below a confidence threshold.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::stats::{Calibration, calibration};
+use super::{CritiqueObs, EpisodeObs, aggregate::scored_pair};
+use crate::domain::Verdict;
+
+/// P(the critiqued answer is correct) as the critic's stated confidence implies it.
+fn verbalized(c: &CritiqueObs) -> Option<f64> {
+    let conf = c.confidence?.clamp(0.0, 1.0);
+    match c.verdict {
+        Verdict::Correct => Some(conf),
+        Verdict::Incorrect => Some(1.0 - conf),
+        Verdict::Unparsed => None,
+    }
+}
+
+/// The confidence sources, each a score = predicted P(answer correct) of a critique.
+type Score = fn(&CritiqueObs) -> Option<f64>;
+
+const CRITIQUE_SOURCES: &[(&str, Score)] =
+    &[("verbalized", verbalized), ("p_true", |c| c.p_true), ("p_true_raw", |c| c.p_true_raw)];
+
+/// Calibration per source with at least one scored prediction: the critic's verbalised
+/// confidence and logprob P(True) (raw and renormalised) against the truth of the critiqued
+/// answer, and agreement among an item's samples against the first attempt's correctness.
+pub fn compute(live: &[&EpisodeObs], bins: usize) -> BTreeMap<String, Calibration> {
+    let mut out = BTreeMap::new();
+    for (name, score) in CRITIQUE_SOURCES {
+        let (mut s, mut o) = (Vec::new(), Vec::new());
+        for c in live.iter().flat_map(|e| &e.critiques).filter(|c| !c.synthetic) {
+            if let (Some(p), Some(truth)) = (score(c), c.target_correct)
+                && p.is_finite()
+            {
+                s.push(p);
+                o.push(truth);
+            }
+        }
+        if let Some(cal) = calibration(&s, &o, bins) {
+            out.insert((*name).to_string(), cal);
+        }
+    }
+    let (s, o) = agreement(live);
+    if let Some(cal) = calibration(&s, &o, bins) {
+        out.insert("agreement".to_string(), cal);
+    }
+    out
+}
+
+/// Self-consistency: the share of an item's samples whose first answer equals this one's, for
+/// items with at least two answered samples.
+fn agreement(live: &[&EpisodeObs]) -> (Vec<f64>, Vec<bool>) {
+    let mut by_item: BTreeMap<&str, Vec<&EpisodeObs>> = BTreeMap::new();
+    for e in live {
+        if e.first_answer.is_some() {
+            by_item.entry(e.item_id.as_str()).or_default().push(e);
+        }
+    }
+    let (mut s, mut o) = (Vec::new(), Vec::new());
+    for eps in by_item.values().filter(|eps| eps.len() >= 2) {
+        let mut votes: HashMap<&str, usize> = HashMap::new();
+        for e in eps {
+            *votes.entry(e.first_answer.as_deref().unwrap_or_default().trim()).or_default() += 1;
+        }
+        for e in eps {
+            let Some(Some(right)) = e.attempts.first() else { continue };
+            let mine = e.first_answer.as_deref().unwrap_or_default().trim();
+            let n = votes.get(mine).copied().unwrap_or(0);
+            s.push(n as f64 / eps.len() as f64);
+            o.push(*right);
+        }
+    }
+    (s, o)
+}
+
+/// One point of the what-if curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIfPoint {
+    /// Revise only when the confidence that t1 is correct is below `tau`.
+    pub tau: f64,
+    /// Accuracy of the final answers under that policy (episode-weighted).
+    pub acc: f64,
+    /// Share of episodes that would be revised.
+    pub revised: f64,
+    /// Tokens of the revise turns that would be spent; `null` when not all were reported.
+    pub revise_tokens: Option<u64>,
+}
+
+/// Accuracy and cost if a revision were attempted only below confidence τ (τ = 0: never
+/// revise, τ > 1: always).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIf {
+    /// The confidence source used: the first of `verbalized`, `p_true` present on the first
+    /// critique of every counted episode.
+    pub source: String,
+    /// Scored episodes with that confidence.
+    pub n: u64,
+    pub points: Vec<WhatIfPoint>,
+}
+
+/// The what-if curve over τ = 0, 0.1, …, 1.0 and "always" (1.01), or `None` when no scored
+/// episode has a critique with a confidence.
+pub fn what_if(live: &[&EpisodeObs]) -> Option<WhatIf> {
+    for (name, score) in CRITIQUE_SOURCES.iter().take(2) {
+        let eps: Vec<(f64, bool, bool, Option<u64>)> = live
+            .iter()
+            .filter_map(|e| {
+                let (t1, t2) = scored_pair(e)?;
+                let c = e.critiques.iter().find(|c| !c.synthetic)?;
+                Some((score(c)?, t1, t2, e.revise_tokens))
+            })
+            .collect();
+        if eps.is_empty() {
+            continue;
+        }
+        let n = eps.len() as f64;
+        let points = (0..=11)
+            .map(|i| {
+                let tau = if i == 11 { 1.01 } else { f64::from(i) / 10.0 };
+                let mut right = 0u64;
+                let mut revised = 0u64;
+                let mut tokens = Some(0u64);
+                for &(p, t1, t2, tok) in &eps {
+                    let revise = p < tau;
+                    right += u64::from(if revise { t2 } else { t1 });
+                    if revise {
+                        revised += 1;
+                        tokens = tokens.and_then(|t| tok.map(|k| t + k));
+                    }
+                }
+                WhatIfPoint {
+                    tau,
+                    acc: right as f64 / n,
+                    revised: revised as f64 / n,
+                    revise_tokens: tokens,
+                }
+            })
+            .collect();
+        return Some(WhatIf { source: (*name).to_string(), n: eps.len() as u64, points });
+    }
+    None
+}
