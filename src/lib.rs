@@ -12,6 +12,7 @@ pub mod grade;
 pub mod llm;
 pub mod metrics;
 pub mod protocol;
+pub mod report;
 pub mod runner;
 pub mod store;
 pub mod tui;

@@ -365,3 +365,52 @@ fn datasets_list_and_show() {
     let show = stdout(critloop(&db).args(["datasets", "show", "choice", "--items", "1"]));
     assert!(show.contains("60 items"), "{show}");
 }
+
+#[test]
+fn report_writes_markdown_latex_svg_and_verify_catches_an_edited_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "base", "--limit", "50", "--quiet"]));
+    stdout(
+        critloop(&db).args(["run", "--name", "r&d_2", "--limit", "50", "--seed", "4", "--quiet"]),
+    );
+    let out = dir.path().join("paper");
+    stdout(
+        critloop(&db).args(["report", "base", "r&d_2", "--resamples", "200", "--out"]).arg(&out),
+    );
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    let md = read("report.md");
+    assert!(md.contains("| Run | n | Acc | Precision | Recall | F1 | Unparsed |"), "{md}");
+    assert!(md.contains("## Self-correction: confidence level and critique score"));
+    let tex = read("table.tex");
+    assert!(tex.contains("\\begin{tabular}") && tex.contains("r\\&d\\_2"), "{tex}");
+    for svg in ["transitions.svg", "cl_cs.svg", "rounds.svg", "reliability-1.svg"] {
+        let s = read(svg);
+        assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"), "{svg}");
+    }
+    // The base run's CL as the report prints it, recomputed independently from metrics JSON.
+    let m = metrics_json(&db, "base");
+    let cl = format!("{:.1}", f(&m, "cl") * 100.0);
+    let row = md.lines().find(|l| l.starts_with("| base †")).unwrap();
+    assert!(row.contains(&cl), "{row} lacks CL {cl}");
+
+    let ok = stdout(critloop(&db).arg("verify").arg(&out));
+    assert!(ok.contains("match the database"), "{ok}");
+
+    // Edit one number of the report: verify fails and names file, line and both values.
+    let edited = md.replacen(&format!("| {cl} ["), "| 12.3 [", 1);
+    assert_ne!(edited, md);
+    std::fs::write(out.join("report.md"), &edited).unwrap();
+    let res = critloop(&db).arg("verify").arg(&out).output().unwrap();
+    assert_eq!(res.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("report.md:") && err.contains("says 12.3") && err.contains(&cl), "{err}");
+
+    // A LaTeX edit is caught as well; restoring the file makes verify pass again.
+    std::fs::write(out.join("report.md"), &md).unwrap();
+    std::fs::write(out.join("table.tex"), tex.replacen("\\scriptsize[", "\\scriptsize[1", 1))
+        .unwrap();
+    let res = critloop(&db).arg("verify").arg(&out).output().unwrap();
+    assert_eq!(res.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("table.tex:"));
+}

@@ -72,6 +72,29 @@ critique-revise run against its control arm, e.g. `critloop compare RUN~no-criti
         #[command(flatten)]
         analysis: AnalysisArgs,
     },
+    /// Write a paper-ready report of one or more runs: Markdown tables (RealCritic,
+    /// CriticBench and "Confidence v.s. Critique" layouts), a LaTeX table and SVG figures.
+    #[command(long_about = "Write a paper-ready report of one or more runs into DIR: report.md \
+(tables in the layouts of the RealCritic, CriticBench and \"Confidence v.s. Critique\" papers, \
+with bootstrap intervals), table.tex (booktabs), metrics.json, SVG figures (2×2 transitions, CL \
+vs CS across runs, accuracy per attempt, reliability diagrams) and report.json, the recipe \
+`critloop verify DIR` uses to recompute every number from the database.")]
+    Report {
+        /// Runs, in the order of the tables.
+        #[arg(required = true, value_name = "RUN")]
+        runs: Vec<String>,
+        /// Directory to write into (created if needed; files of the same name are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+    },
+    /// Recompute every number of a report from the database; exit 1 naming the first number
+    /// that differs in each file.
+    Verify {
+        /// A directory written by `critloop report`.
+        dir: PathBuf,
+    },
     /// Export a run's episodes: transcript JSONL, or the long format (one row per episode ×
     /// turn) as CSV or JSONL, ready for pandas/polars.
     Export {

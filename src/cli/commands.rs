@@ -45,6 +45,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Compare { a, b, format, analysis }) => {
             compare(&open()?, &a, &b, format, &analysis.options()?)
         }
+        Some(Command::Report { runs, out, analysis }) => {
+            report(&open()?, &runs, &out, &analysis.options()?)
+        }
+        Some(Command::Verify { dir }) => verify(&open()?, &dir),
         Some(Command::Export { name, format, out }) => export(&open()?, &name, format, out),
         Some(Command::Import { file, name, qwen_compat }) => {
             import(&open()?, &file, name, GradeOptions { qwen_compat })
@@ -482,6 +486,43 @@ fn compare(
         CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&c)?),
     }
     Ok(())
+}
+
+fn report(store: &Store, names: &[String], out: &Path, opts: &AnalysisOptions) -> Result<()> {
+    let runs = names.iter().map(|n| store.require_run(n)).collect::<Result<Vec<_>, _>>()?;
+    let (manifest, files) = crate::report::build(store, &runs, opts)?;
+    let written = crate::report::write(out, &manifest, &files)?;
+    for p in &written {
+        println!("{}", p.display());
+    }
+    eprintln!(
+        "wrote {} files; check them any time with `critloop verify {}`",
+        written.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn verify(store: &Store, dir: &Path) -> Result<()> {
+    let v = crate::report::verify(store, dir)?;
+    if v.ok() {
+        println!(
+            "{}: all {} files match the database (runs {})",
+            dir.display(),
+            v.checked,
+            v.manifest.runs.join(", ")
+        );
+        return Ok(());
+    }
+    for m in &v.mismatches {
+        eprintln!("{m}");
+    }
+    bail!(
+        "{}: {} of {} files do not match the database",
+        dir.display(),
+        v.mismatches.iter().filter(|m| !m.starts_with("note:")).count(),
+        v.checked
+    )
 }
 
 fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>) -> Result<()> {
