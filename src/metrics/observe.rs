@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::{CritiqueObs, EpisodeObs};
 use crate::domain::{Episode, EpisodeStatus, Label, ProtocolKind, Role, Turn, Verdict};
-use crate::protocol::attempt_indices;
+use crate::protocol::{SYNTHETIC, attempt_indices};
 
 /// Label name that overrides the automatic grade of an attempt (DESIGN §6).
 pub const GRADE_OVERRIDE: &str = "grade_override";
@@ -61,7 +61,8 @@ pub fn observe(
     }
     let mut critiques = Vec::new();
     for (i, t) in turns.iter().enumerate() {
-        if t.role != Role::Critique {
+        // A synthetic critique (control arm) is no critic's judgement: an oracle would score F1=1.
+        if t.role != Role::Critique || t.meta.contains_key(SYNTHETIC) {
             continue;
         }
         let target = attempt_idx.iter().rev().find(|&&a| a < i);

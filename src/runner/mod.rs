@@ -321,6 +321,14 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
         }
         let step = match protocol::next_step(&sh.run.protocol, item, &turns) {
             Ok(Next::Request(step)) => step,
+            Ok(Next::Local { index, turn }) => {
+                // Made without a model: complete as it is, nothing to grade or cache; durable
+                // before the next request like any turn.
+                sh.store.put_turn(ep.id, index, &turn)?;
+                sh.store.flush_async().await?;
+                turns.push(*turn);
+                continue;
+            }
             Ok(Next::Done) => break,
             Err(e) => return fail(sh, ep, e.to_string()),
         };

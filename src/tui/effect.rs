@@ -360,16 +360,25 @@ async fn step_next(
     critique: Option<String>,
     annotator: String,
 ) -> Result<(crate::domain::Turn, bool), String> {
-    use crate::domain::{Episode, EpisodeStatus, Role, Turn};
+    use crate::domain::{Role, Turn};
     use crate::protocol::{Next, next_step};
     let record = browse::run_by_id(store, run).map_err(|e| e.to_string())?;
     let items = store.items(run).map_err(|e| e.to_string())?;
     let it = items.get(item as usize).ok_or("no such item")?;
     let id = EpisodeId { run, item, sample: 0 };
-    let mut turns = store.turns(id).map_err(|e| e.to_string())?;
-    let Next::Request(step) = next_step(&record.protocol, it, &turns).map_err(|e| e.to_string())?
-    else {
-        return Err("this item's episode is complete: pick another item".into());
+    let turns = store.turns(id).map_err(|e| e.to_string())?;
+    let step = match next_step(&record.protocol, it, &turns).map_err(|e| e.to_string())? {
+        Next::Request(step) => step,
+        // A control arm's synthetic critique: stored like a finished step, with no model call.
+        Next::Local { index, turn } => {
+            if critique.is_some() {
+                return Err("this run writes its own critiques (a control arm): step without \
+                            typing one"
+                    .into());
+            }
+            return finish_step(store, &record, it, id, turns, index, *turn).await;
+        }
+        Next::Done => return Err("this item's episode is complete: pick another item".into()),
     };
     let mut turn = match critique {
         Some(text) => {
@@ -412,7 +421,22 @@ async fn step_next(
         }
     };
     runner::grade_turn(&mut turn, it, GradeOptions::default(), step.wants_answer);
-    store.put_turn(id, step.index, &turn).map_err(|e| e.to_string())?;
+    finish_step(store, &record, it, id, turns, step.index, turn).await
+}
+
+/// Stores a stepped turn, marks the episode done when its protocol is, and flushes.
+async fn finish_step(
+    store: &Store,
+    record: &crate::domain::RunRecord,
+    it: &crate::domain::Item,
+    id: EpisodeId,
+    mut turns: Vec<crate::domain::Turn>,
+    index: u32,
+    turn: crate::domain::Turn,
+) -> Result<(crate::domain::Turn, bool), String> {
+    use crate::domain::{Episode, EpisodeStatus};
+    use crate::protocol::{Next, next_step};
+    store.put_turn(id, index, &turn).map_err(|e| e.to_string())?;
     turns.push(turn.clone());
     let done = matches!(next_step(&record.protocol, it, &turns), Ok(Next::Done));
     if done {
