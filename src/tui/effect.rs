@@ -563,3 +563,51 @@ fn add_question(store: &Store, run: RunId, text: &str) -> Result<Event, String> 
     store.flush().map_err(|e| e.to_string())?;
     Ok(Event::StepItemAdded { run, item: Box::new(item) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CritiqueSource, Role, Verdict};
+
+    /// Step mode on an oracle arm: the critique is stored without a model and cannot be typed.
+    #[tokio::test]
+    async fn stepping_an_oracle_arm_stores_its_synthetic_critique() {
+        let store = Store::temporary().unwrap();
+        let mut items = crate::dataset::resolve("arith", &Default::default()).unwrap().items;
+        items.truncate(1);
+        let mut protocol = crate::protocol::load_protocol("critique-revise").unwrap();
+        protocol.critique_source = CritiqueSource::Oracle;
+        let record = runner::create_run(
+            &store,
+            NewRun {
+                name: "step".into(),
+                dataset: "arith".into(),
+                items,
+                protocol,
+                provider: ProviderSpec::Sim { params: SimParams::default() },
+                model: "sim".into(),
+                critic_model: "sim".into(),
+                sampling: Sampling::default(),
+            },
+            GradeOptions::default(),
+        )
+        .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let step = |critique: Option<&str>| {
+            step_next(&store, &tx, record.id, 0, critique.map(String::from), "ana".into())
+        };
+        let (t1, done) = step(None).await.unwrap();
+        assert_eq!((t1.role, done), (Role::Generate, false));
+        let err = step(Some("typed")).await.unwrap_err();
+        assert!(err.contains("control arm"), "{err}");
+        let (crit, done) = step(None).await.unwrap();
+        assert_eq!((crit.role, done), (Role::Critique, false));
+        assert_eq!(crit.meta[crate::protocol::SYNTHETIC], "oracle");
+        let want = if t1.correct.unwrap() { Verdict::Correct } else { Verdict::Incorrect };
+        assert_eq!(crit.verdict, Some(want));
+        let (t2, done) = step(None).await.unwrap();
+        assert_eq!((t2.role, done), (Role::Revise, true));
+        let stored = store.turns(EpisodeId { run: record.id, item: 0, sample: 0 }).unwrap();
+        assert_eq!(stored, [t1, crit, t2]);
+    }
+}
