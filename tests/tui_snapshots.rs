@@ -40,6 +40,7 @@ fn record(id: u64, name: &str, kind: ProtocolKind, provider: ProviderSpec) -> Ru
             kind,
             rounds: 1,
             stop_when_correct: false,
+            critique_source: Default::default(),
             prompts: Default::default(),
         },
         provider,

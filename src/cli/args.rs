@@ -46,6 +46,19 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Control arms of a finished critique-revise run: the same first attempts revised without
+    /// the model's critique, so the paired comparison with the run shows the critique's effect.
+    #[command(long_about = "Control arms of a finished critique-revise run.\n\n\
+Each arm is a new run `RUN~ARM` over the same items, sampling, provider and generator model. \
+Every episode starts from an exact copy of the source episode's first attempt (t1 is shared, \
+not sampled again); only what happens after it differs:\n\
+\n  no-critique      no critique turn: the model is asked to review and try again\
+\n  empty-critique   an empty critique turn, then the usual revise request\
+\n  oracle-critique  the critique says only whether t1 is right or wrong (never the answer)\
+\n  cross-critique   another critic model writes the critique (needs --critic-model)\n\n\
+Compare each arm with the source run: `critloop compare RUN~no-critique RUN`. For an openai \
+run the API key is read from the same environment variable as the source run's.")]
+    Arms(ArmsArgs),
     /// Print the metrics of a run, with bootstrap intervals, calibration and label statistics.
     Metrics {
         /// Run name.
@@ -127,6 +140,49 @@ vs CS across runs, accuracy per attempt, reliability diagrams) and report.json, 
         #[command(subcommand)]
         action: DatasetsAction,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ArmsArgs {
+    /// The finished critique-revise run whose first attempts the arms share.
+    pub run: String,
+    /// Which arms to make, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "no-critique,empty-critique,oracle-critique"
+    )]
+    pub arms: Vec<ArmName>,
+    /// cross-critique: the other critic model.
+    #[arg(long, value_name = "MODEL")]
+    pub critic_model: Option<String>,
+    /// cross-critique: the critic's endpoint base URL (openai runs; default: the source run's
+    /// critic endpoint). Repeat it for replicas.
+    #[arg(long, value_name = "URL")]
+    pub critic_base_url: Vec<String>,
+    /// Episodes in flight at once (default: the source run's).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A control arm (see `critloop arms --help`).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ArmName {
+    /// No critique turn; the model is asked to try again.
+    NoCritique,
+    /// An empty critique turn before the revise request.
+    #[value(name = "empty-critique")]
+    Empty,
+    /// A critique saying only whether the first attempt is right or wrong.
+    #[value(name = "oracle-critique")]
+    Oracle,
+    /// Another critic model (needs --critic-model).
+    #[value(name = "cross-critique")]
+    Cross,
 }
 
 #[derive(Debug, Subcommand)]

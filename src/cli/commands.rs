@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::args::{
-    AnalysisArgs, Cli, Command, CompareFormat, DatasetsAction, ExportFormat, LoadArgs,
-    MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
+    AnalysisArgs, ArmName, ArmsArgs, Cli, Command, CompareFormat, DatasetsAction, ExportFormat,
+    LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
 };
 use super::table;
 use crate::config::{Config, Paths};
@@ -39,6 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::RetryFailed { name, concurrency, quiet }) => {
             resume(&open()?, &name, concurrency, true, quiet, true)
         }
+        Some(Command::Arms(args)) => arms(&open()?, args),
         Some(Command::Metrics { name, format, analysis }) => {
             metrics(&open()?, &name, format, &analysis.options()?)
         }
@@ -324,23 +325,111 @@ fn resume(
         eprintln!("{name}: nothing left to run ({} done, {} failed)", before.done, before.failed);
     } else {
         let provider = Provider::from_spec(&record.provider)?;
-        let default_concurrency = match &record.provider {
-            ProviderSpec::OpenAi(o) => o.concurrency,
-            _ => 16,
-        };
-        let grade = GradeOptions {
-            qwen_compat: record.notes.get("qwen_compat").is_some_and(|v| v == "true"),
-        };
-        let opts = RunOptions {
-            concurrency: concurrency.unwrap_or(default_concurrency),
-            grade,
-            use_cache,
-            ..RunOptions::default()
-        };
+        let opts = stored_options(&record, concurrency, use_cache);
         execute_with_progress(store, &record, provider, opts, quiet)?;
     }
     println!("{}", table::render(&run_metrics(store, &record)?));
     Ok(())
+}
+
+/// How a stored run executes: its own concurrency and grading options unless overridden.
+fn stored_options(record: &RunRecord, concurrency: Option<usize>, use_cache: bool) -> RunOptions {
+    let default_concurrency = match &record.provider {
+        ProviderSpec::OpenAi(o) => o.concurrency,
+        _ => 16,
+    };
+    let grade =
+        GradeOptions { qwen_compat: record.notes.get("qwen_compat").is_some_and(|v| v == "true") };
+    RunOptions {
+        concurrency: concurrency.unwrap_or(default_concurrency),
+        grade,
+        use_cache,
+        ..RunOptions::default()
+    }
+}
+
+/// `critloop arms`: creates and executes the control arms of a finished critique-revise run.
+fn arms(store: &Store, a: ArmsArgs) -> Result<()> {
+    let source = store.require_run(&a.run)?;
+    let mut wanted: Vec<runner::Arm> = Vec::new();
+    for name in &a.arms {
+        let arm = match name {
+            ArmName::NoCritique => runner::Arm::NoCritique,
+            ArmName::Empty => runner::Arm::Empty,
+            ArmName::Oracle => runner::Arm::Oracle,
+            ArmName::Cross => runner::Arm::Cross,
+        };
+        if !wanted.contains(&arm) {
+            wanted.push(arm);
+        }
+    }
+    let cross = wanted.contains(&runner::Arm::Cross);
+    if cross && a.critic_model.is_none() {
+        bail!("the cross-critique arm needs --critic-model MODEL");
+    }
+    if !cross && (a.critic_model.is_some() || !a.critic_base_url.is_empty()) {
+        bail!("--critic-model and --critic-base-url apply only to --arms cross-critique");
+    }
+    let critic = a
+        .critic_model
+        .clone()
+        .map(|model| runner::CrossCritic { model, base_urls: a.critic_base_url.clone() });
+    let mut made = Vec::new();
+    for arm in wanted {
+        let name = unique_name(store, &format!("{}~{}", source.name, arm.as_str()))?;
+        let cross = if arm == runner::Arm::Cross { critic.clone() } else { None };
+        let created = runner::create_arm(store, &source, arm, name, cross)?;
+        let record = created.record;
+        if created.skipped > 0 {
+            eprintln!(
+                "{}: {} source episode(s) have no first attempt and are left out ({} kept)",
+                record.name, created.skipped, created.copied
+            );
+        }
+        // Reach the endpoint before spending anything; a refused arm leaves no run behind.
+        let provider = match checked_provider(&record) {
+            Ok(p) => p,
+            Err(e) => {
+                store.delete_run(record.id)?;
+                store.flush()?;
+                return Err(e);
+            }
+        };
+        let opts = stored_options(&record, a.concurrency, true);
+        execute_with_progress(store, &record, provider, opts, a.quiet)?;
+        // Interrupted (Ctrl-C): stop here rather than start the next arm.
+        if runner::totals(store, record.id)?.pending > 0 {
+            bail!("{0} was interrupted; finish it with critloop run --resume {0}", record.name);
+        }
+        made.push(record);
+    }
+    println!("{}", acc_line("source", store, &source)?);
+    for r in &made {
+        println!("{}", acc_line("arm", store, r)?);
+    }
+    Ok(())
+}
+
+/// The provider of a stored run, its endpoints probed (openai).
+fn checked_provider(record: &RunRecord) -> Result<Provider> {
+    let provider = Provider::from_spec(&record.provider)?;
+    if let Provider::OpenAi(p) = &provider {
+        runtime()?.block_on(p.preflight())?;
+    }
+    Ok(provider)
+}
+
+/// One line with a run's first and final accuracy.
+fn acc_line(label: &str, store: &Store, r: &RunRecord) -> Result<String> {
+    let s = run_metrics(store, r)?.summary;
+    let pct = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{:.1}%", x * 100.0));
+    Ok(format!(
+        "{label:<6} {:<36} acc_t1 {:>6}   acc_t2 {:>6}   scored {}",
+        r.name,
+        pct(s.acc_t1),
+        pct(s.acc_t2),
+        s.scored
+    ))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

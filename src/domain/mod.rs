@@ -11,8 +11,8 @@ pub use episode::{Episode, EpisodeId, EpisodeStatus};
 pub use item::{AnswerKind, GivenSolution, Item, ItemId};
 pub use label::Label;
 pub use run::{
-    EndpointSpec, OpenAiSpec, Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId,
-    RunRecord, RunStatus, Sampling, SimParams,
+    CritiqueSource, EndpointSpec, OpenAiSpec, Prices, Prompts, ProtocolKind, ProtocolSpec,
+    ProviderSpec, RunId, RunRecord, RunStatus, Sampling, SimParams,
 };
 pub use turn::{MatchTier, Role, Turn, Verdict};
 

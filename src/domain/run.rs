@@ -56,6 +56,10 @@ pub struct Prompts {
     /// The critic prompt on a given solution (critic-correct, critique-only).
     #[serde(default)]
     pub critic: String,
+    /// The second-try prompt of a critique-revise run without critique (control arm); it
+    /// mentions no critique. Absent in older records, so their prompts hash is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<String>,
 }
 
 /// A protocol preset with its prompt texts: stored whole with every run.
@@ -68,7 +72,41 @@ pub struct ProtocolSpec {
     /// critique-revise: skip the revise when the verdict is `correct`.
     #[serde(default)]
     pub stop_when_correct: bool,
+    /// critique-revise: where the critique comes from (control arms replace the model's).
+    #[serde(default, skip_serializing_if = "CritiqueSource::is_model")]
+    pub critique_source: CritiqueSource,
     pub prompts: Prompts,
+}
+
+/// Where the critique of a critique-revise episode comes from. Everything but `Model` is a
+/// control arm that isolates the critique's own effect on the revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CritiqueSource {
+    /// The critic model writes it (the experiment itself).
+    #[default]
+    Model,
+    /// No critique turn: the model is only asked to try again.
+    None,
+    /// An empty critique turn, written without a model call.
+    Empty,
+    /// "Your answer is wrong/right", from the grade of the critiqued answer (no model call).
+    Oracle,
+}
+
+impl CritiqueSource {
+    pub fn is_model(&self) -> bool {
+        *self == CritiqueSource::Model
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CritiqueSource::Model => "model",
+            CritiqueSource::None => "none",
+            CritiqueSource::Empty => "empty",
+            CritiqueSource::Oracle => "oracle",
+        }
+    }
 }
 
 /// Sampling settings sent with every request.

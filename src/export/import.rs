@@ -154,6 +154,7 @@ fn import_run(
                 kind,
                 rounds: 1,
                 stop_when_correct: false,
+                critique_source: Default::default(),
                 prompts: Default::default(),
             })
         });

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::{CritiqueObs, EpisodeObs};
 use crate::domain::{Episode, EpisodeStatus, Label, ProtocolKind, Role, Turn, Verdict};
-use crate::protocol::attempt_indices;
+use crate::protocol::{SYNTHETIC, attempt_indices};
 
 /// Label name that overrides the automatic grade of an attempt (DESIGN §6).
 pub const GRADE_OVERRIDE: &str = "grade_override";
@@ -69,7 +69,8 @@ pub fn observe(
         critiques.push(CritiqueObs {
             verdict: t.verdict.unwrap_or(Verdict::Unparsed),
             target_correct,
-            synthetic: t.meta.contains_key("synthetic"),
+            // A control arm's critique is no critic's judgement: an oracle would score F1 = 1.
+            synthetic: t.meta.contains_key(SYNTHETIC),
             confidence: t.confidence,
             p_true: t.p_true,
             p_true_raw: t.p_true_raw,

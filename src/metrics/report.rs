@@ -231,7 +231,7 @@ fn labelled_episode<'a>(
         .collect();
     let mut critiques = Vec::new();
     for (i, t) in turns.iter().enumerate() {
-        if t.role != Role::Critique || t.meta.contains_key("synthetic") {
+        if t.role != Role::Critique || t.meta.contains_key(crate::protocol::SYNTHETIC) {
             continue;
         }
         if let Some(&target) = attempts.iter().rev().find(|&&a| a < i) {

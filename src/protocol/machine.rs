@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ProtocolError;
-use crate::domain::{Item, ProtocolKind, ProtocolSpec, Role, Turn, Verdict};
+use crate::domain::{CritiqueSource, Item, ProtocolKind, ProtocolSpec, Role, Turn, Verdict};
 
 /// Who speaks a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,8 +38,20 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     Request(Step),
+    /// A turn made without a model call (a control arm's empty or oracle critique): store it
+    /// as it is at `index`.
+    Local {
+        index: u32,
+        turn: Box<Turn>,
+    },
     Done,
 }
+
+/// Meta key marking a turn no model wrote; its value is the critique source (`empty`, `oracle`).
+pub const SYNTHETIC: &str = "synthetic";
+
+/// The retry prompt used when a run without critique stores none (records made by hand).
+const DEFAULT_RETRY: &str = include_str!("../../assets/prompts/retry.txt");
 
 /// Turns an episode starts with before any request: the given solution for critic protocols.
 pub fn initial_turns(spec: &ProtocolSpec, item: &Item) -> Result<Vec<Turn>, ProtocolError> {
@@ -101,6 +113,9 @@ fn prompt_for(spec: &ProtocolSpec, item: &Item, role: Role) -> String {
         (_, Role::Generate) => &p.question,
         (ProtocolKind::SelfCorrect, _) => &p.second,
         (_, Role::Critique) => &p.critique,
+        (ProtocolKind::CritiqueRevise, _) if spec.critique_source == CritiqueSource::None => {
+            p.retry.as_deref().unwrap_or(DEFAULT_RETRY)
+        }
         _ => &p.revise,
     };
     fill(template, item, "")
@@ -122,6 +137,37 @@ fn index(turns: &[Turn]) -> u32 {
     u32::try_from(turns.len()).unwrap_or(u32::MAX)
 }
 
+/// A critique no model wrote. Empty: no text and no verdict. Oracle: the truth of the last
+/// attempt, stated without the reference answer (which would hand the model the solution).
+fn synthetic_critique(source: CritiqueSource, item: &Item, turns: &[Turn]) -> Turn {
+    let mut t = Turn::new(Role::Critique, "");
+    t.meta.insert(SYNTHETIC.into(), serde_json::Value::String(source.as_str().into()));
+    if source != CritiqueSource::Oracle {
+        return t;
+    }
+    let right = turns.iter().rev().find(|t| t.is_attempt()).is_some_and(|a| {
+        a.correct.unwrap_or_else(|| {
+            let opts = crate::grade::GradeOptions::default();
+            let g = crate::grade::grade(
+                &a.content,
+                a.answer.as_deref(),
+                &item.reference,
+                item.answer_kind,
+                opts,
+            );
+            g.correct
+        })
+    });
+    let (text, verdict) = if right {
+        ("The answer above is right.\n\nVerdict: correct", Verdict::Correct)
+    } else {
+        ("The answer above is wrong.\n\nVerdict: incorrect", Verdict::Incorrect)
+    };
+    t.content = text.into();
+    t.verdict = Some(verdict);
+    t
+}
+
 /// Which request comes next for an episode whose stored turns are `turns`.
 pub fn next_step(spec: &ProtocolSpec, item: &Item, turns: &[Turn]) -> Result<Next, ProtocolError> {
     let chat = |role: Role| {
@@ -135,11 +181,25 @@ pub fn next_step(spec: &ProtocolSpec, item: &Item, turns: &[Turn]) -> Result<Nex
     let count = |role: Role| turns.iter().filter(|t| t.role == role).count();
     let rounds = usize::try_from(spec.rounds).unwrap_or(usize::MAX);
     Ok(match spec.kind {
+        // Without critique the rounds are counted by revisions, as in self-correct.
+        ProtocolKind::CritiqueRevise if spec.critique_source == CritiqueSource::None => {
+            match turns.len() {
+                0 => chat(Role::Generate),
+                _ if count(Role::Revise) < rounds => chat(Role::Revise),
+                _ => Next::Done,
+            }
+        }
         ProtocolKind::CritiqueRevise => match turns.last().map(|t| (t.role, t.verdict)) {
             None => chat(Role::Generate),
             Some((Role::Critique, Some(Verdict::Correct))) if spec.stop_when_correct => Next::Done,
             Some((Role::Critique, _)) => chat(Role::Revise),
-            Some(_) if count(Role::Critique) < rounds => chat(Role::Critique),
+            Some(_) if count(Role::Critique) < rounds => match spec.critique_source {
+                CritiqueSource::Empty | CritiqueSource::Oracle => Next::Local {
+                    index: index(turns),
+                    turn: Box::new(synthetic_critique(spec.critique_source, item, turns)),
+                },
+                CritiqueSource::Model | CritiqueSource::None => chat(Role::Critique),
+            },
             Some(_) => Next::Done,
         },
         ProtocolKind::SelfCorrect => match turns.len() {

@@ -4,8 +4,10 @@
 mod machine;
 mod presets;
 
-pub use machine::{ChatMessage, ChatRole, Next, Step, attempt_indices, initial_turns, next_step};
-pub use presets::{load_protocol, preset_names, prompts_hash};
+pub use machine::{
+    ChatMessage, ChatRole, Next, SYNTHETIC, Step, attempt_indices, initial_turns, next_step,
+};
+pub use presets::{embedded_prompt, load_protocol, preset_names, prompts_hash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {

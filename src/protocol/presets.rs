@@ -4,7 +4,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::ProtocolError;
-use crate::domain::{Prompts, ProtocolKind, ProtocolSpec};
+use crate::domain::{CritiqueSource, Prompts, ProtocolKind, ProtocolSpec};
 
 const PRESETS: &[(&str, &str)] = &[
     ("critique-revise", include_str!("../../assets/protocols/critique-revise.toml")),
@@ -20,6 +20,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("second.txt", include_str!("../../assets/prompts/second.txt")),
     ("critic.txt", include_str!("../../assets/prompts/critic.txt")),
     ("judge.txt", include_str!("../../assets/prompts/judge.txt")),
+    ("retry.txt", include_str!("../../assets/prompts/retry.txt")),
 ];
 
 /// Names of the built-in protocols.
@@ -37,6 +38,8 @@ struct ProtocolFile {
     #[serde(default)]
     stop_when_correct: bool,
     #[serde(default)]
+    critique_source: CritiqueSource,
+    #[serde(default)]
     prompts: PromptFile,
 }
 
@@ -53,6 +56,7 @@ struct PromptFile {
     revise: Option<String>,
     second: Option<String>,
     critic: Option<String>,
+    retry: Option<String>,
 }
 
 /// Loads a preset by name, or a user protocol from a `.toml` path. Prompt values ending in
@@ -89,6 +93,7 @@ fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<ProtocolSpec, Pro
         revise: resolve(p.revise)?.unwrap_or_default(),
         second: resolve(p.second)?.unwrap_or_default(),
         critic: resolve(p.critic)?.unwrap_or_default(),
+        retry: resolve(p.retry)?,
     };
     let fallback = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or(file);
     let spec = ProtocolSpec {
@@ -96,6 +101,7 @@ fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<ProtocolSpec, Pro
         kind: raw.kind,
         rounds: raw.rounds,
         stop_when_correct: raw.stop_when_correct,
+        critique_source: raw.critique_source,
         prompts,
     };
     check_prompts(&spec)?;
@@ -135,6 +141,11 @@ fn check_prompts(spec: &ProtocolSpec) -> Result<(), ProtocolError> {
         }
     }
     Ok(())
+}
+
+/// The embedded text of a prompt file in assets/prompts (e.g. `retry.txt`).
+pub fn embedded_prompt(file: &str) -> Option<&'static str> {
+    PROMPTS.iter().find(|(n, _)| *n == file).map(|(_, t)| *t)
 }
 
 /// Short stable hash of the prompt texts, for provenance.

@@ -1,8 +1,10 @@
 //! Runs episodes through their protocol outside any UI (DESIGN §9): bounded concurrency,
 //! durable turns, progress events, resume from stored records.
 
+mod arms;
 mod event;
 
+pub use arms::{ARM, ARM_OF, Arm, ArmRun, CrossCritic, create_arm};
 pub use event::RunEvent;
 
 use std::sync::Arc;
@@ -31,6 +33,9 @@ pub enum RunError {
     NoItems,
     #[error("background task failed: {0}")]
     Join(String),
+    /// A control arm cannot be made of this run.
+    #[error("cannot make control arms of run {run}: {message}")]
+    Arm { run: String, message: String },
 }
 
 /// What is needed to create a run.
@@ -321,6 +326,14 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
         }
         let step = match protocol::next_step(&sh.run.protocol, item, &turns) {
             Ok(Next::Request(step)) => step,
+            Ok(Next::Local { index, turn }) => {
+                // Made without a model: complete as it is, nothing to grade or cache; durable
+                // before the next request like any turn.
+                sh.store.put_turn(ep.id, index, &turn)?;
+                sh.store.flush_async().await?;
+                turns.push(*turn);
+                continue;
+            }
             Ok(Next::Done) => break,
             Err(e) => return fail(sh, ep, e.to_string()),
         };

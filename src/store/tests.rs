@@ -28,6 +28,7 @@ fn record(store: &Store, name: &str) -> RunRecord {
             kind: ProtocolKind::CritiqueRevise,
             rounds: 1,
             stop_when_correct: false,
+            critique_source: Default::default(),
             prompts: Prompts::default(),
         },
         provider: ProviderSpec::Replay,

@@ -360,16 +360,25 @@ async fn step_next(
     critique: Option<String>,
     annotator: String,
 ) -> Result<(crate::domain::Turn, bool), String> {
-    use crate::domain::{Episode, EpisodeStatus, Role, Turn};
+    use crate::domain::{Role, Turn};
     use crate::protocol::{Next, next_step};
     let record = browse::run_by_id(store, run).map_err(|e| e.to_string())?;
     let items = store.items(run).map_err(|e| e.to_string())?;
     let it = items.get(item as usize).ok_or("no such item")?;
     let id = EpisodeId { run, item, sample: 0 };
-    let mut turns = store.turns(id).map_err(|e| e.to_string())?;
-    let Next::Request(step) = next_step(&record.protocol, it, &turns).map_err(|e| e.to_string())?
-    else {
-        return Err("this item's episode is complete: pick another item".into());
+    let turns = store.turns(id).map_err(|e| e.to_string())?;
+    let step = match next_step(&record.protocol, it, &turns).map_err(|e| e.to_string())? {
+        Next::Request(step) => step,
+        // A control arm's synthetic critique: stored like a finished step, with no model call.
+        Next::Local { index, turn } => {
+            if critique.is_some() {
+                return Err("this run writes its own critiques (a control arm): step without \
+                            typing one"
+                    .into());
+            }
+            return finish_step(store, &record, it, id, turns, index, *turn).await;
+        }
+        Next::Done => return Err("this item's episode is complete: pick another item".into()),
     };
     let mut turn = match critique {
         Some(text) => {
@@ -412,7 +421,22 @@ async fn step_next(
         }
     };
     runner::grade_turn(&mut turn, it, GradeOptions::default(), step.wants_answer);
-    store.put_turn(id, step.index, &turn).map_err(|e| e.to_string())?;
+    finish_step(store, &record, it, id, turns, step.index, turn).await
+}
+
+/// Stores a stepped turn, marks the episode done when its protocol is, and flushes.
+async fn finish_step(
+    store: &Store,
+    record: &crate::domain::RunRecord,
+    it: &crate::domain::Item,
+    id: EpisodeId,
+    mut turns: Vec<crate::domain::Turn>,
+    index: u32,
+    turn: crate::domain::Turn,
+) -> Result<(crate::domain::Turn, bool), String> {
+    use crate::domain::{Episode, EpisodeStatus};
+    use crate::protocol::{Next, next_step};
+    store.put_turn(id, index, &turn).map_err(|e| e.to_string())?;
     turns.push(turn.clone());
     let done = matches!(next_step(&record.protocol, it, &turns), Ok(Next::Done));
     if done {
@@ -538,4 +562,52 @@ fn add_question(store: &Store, run: RunId, text: &str) -> Result<Event, String> 
     store.put_episode(&ep).map_err(|e| e.to_string())?;
     store.flush().map_err(|e| e.to_string())?;
     Ok(Event::StepItemAdded { run, item: Box::new(item) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CritiqueSource, Role, Verdict};
+
+    /// Step mode on an oracle arm: the critique is stored without a model and cannot be typed.
+    #[tokio::test]
+    async fn stepping_an_oracle_arm_stores_its_synthetic_critique() {
+        let store = Store::temporary().unwrap();
+        let mut items = crate::dataset::resolve("arith", &Default::default()).unwrap().items;
+        items.truncate(1);
+        let mut protocol = crate::protocol::load_protocol("critique-revise").unwrap();
+        protocol.critique_source = CritiqueSource::Oracle;
+        let record = runner::create_run(
+            &store,
+            NewRun {
+                name: "step".into(),
+                dataset: "arith".into(),
+                items,
+                protocol,
+                provider: ProviderSpec::Sim { params: SimParams::default() },
+                model: "sim".into(),
+                critic_model: "sim".into(),
+                sampling: Sampling::default(),
+            },
+            GradeOptions::default(),
+        )
+        .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let step = |critique: Option<&str>| {
+            step_next(&store, &tx, record.id, 0, critique.map(String::from), "ana".into())
+        };
+        let (t1, done) = step(None).await.unwrap();
+        assert_eq!((t1.role, done), (Role::Generate, false));
+        let err = step(Some("typed")).await.unwrap_err();
+        assert!(err.contains("control arm"), "{err}");
+        let (crit, done) = step(None).await.unwrap();
+        assert_eq!((crit.role, done), (Role::Critique, false));
+        assert_eq!(crit.meta[crate::protocol::SYNTHETIC], "oracle");
+        let want = if t1.correct.unwrap() { Verdict::Correct } else { Verdict::Incorrect };
+        assert_eq!(crit.verdict, Some(want));
+        let (t2, done) = step(None).await.unwrap();
+        assert_eq!((t2.role, done), (Role::Revise, true));
+        let stored = store.turns(EpisodeId { run: record.id, item: 0, sample: 0 }).unwrap();
+        assert_eq!(stored, [t1, crit, t2]);
+    }
 }

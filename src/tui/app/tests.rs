@@ -36,6 +36,7 @@ fn record(id: u64, name: &str) -> RunRecord {
             kind: ProtocolKind::CritiqueRevise,
             rounds: 1,
             stop_when_correct: false,
+            critique_source: Default::default(),
             prompts: Default::default(),
         },
         provider: ProviderSpec::Sim { params: SimParams::default() },
