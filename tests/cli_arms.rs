@@ -95,6 +95,15 @@ fn arms_of_a_run_share_its_first_attempts() {
     let flips = t2["b_only"].as_f64().unwrap() - t2["a_only"].as_f64().unwrap();
     assert!((diff - flips / 40.0).abs() < 1e-12, "{diff} vs {flips}/40");
 
+    // A report holding a run and its arm reads off the critique's effect, and verifies.
+    let out = dir.path().join("paper");
+    stdout(critloop(&db).args(["report", "demo", "demo~no-critique", "--out"]).arg(&out));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let row = md.lines().find(|l| l.starts_with("| demo | demo~no-critique | no-critique | 40 |"));
+    let row = row.unwrap_or_else(|| panic!("no control-arm row in\n{md}"));
+    assert!(row.contains(&format!("{:+.1} [", diff * 100.0)), "{row}");
+    assert!(stdout(critloop(&db).arg("verify").arg(&out)).contains("match the database"));
+
     // Taken names get a suffix; cross-critique needs its critic.
     let out = stdout(critloop(&db).args(["arms", "demo", "--arms", "no-critique", "--quiet"]));
     assert!(out.contains("demo~no-critique-2"), "{out}");

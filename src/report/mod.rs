@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::RunRecord;
-use crate::metrics::{AnalysisOptions, BootstrapOptions, MetricsReport, run_metrics_with};
+use crate::metrics::{
+    AnalysisOptions, BootstrapOptions, Comparison, MetricsReport, compare, run_data,
+    run_metrics_with,
+};
 use crate::store::{Store, StoreError};
 
 /// The recipe of a report, written beside it.
@@ -78,8 +81,13 @@ pub fn build(
         .iter()
         .map(|r| run_metrics_with(store, r, opts).map(|m| (r.clone(), m)))
         .collect::<Result<_, _>>()?;
+    let effects = arm_effects(store, &reports, opts)?;
+    let mut md = markdown(&reports, opts);
+    if !effects.is_empty() {
+        md = insert_before(&md, "## Figures", &effects_section(&effects, opts));
+    }
     let mut files = vec![
-        ReportFile { name: "report.md".into(), content: markdown(&reports, opts) },
+        ReportFile { name: "report.md".into(), content: md },
         ReportFile { name: "table.tex".into(), content: latex(&reports, opts) },
         ReportFile {
             name: "metrics.json".into(),
@@ -101,6 +109,110 @@ pub fn build(
         files: files.iter().map(|f| f.name.clone()).collect(),
     };
     Ok((manifest, files))
+}
+
+/// A control arm in the report next to its source run: the critique's effect is source − arm.
+struct ArmEffect {
+    arm: String,
+    kind: String,
+    source: String,
+    cmp: Comparison,
+}
+
+fn arm_effects(
+    store: &Store,
+    reports: &[(RunRecord, MetricsReport)],
+    opts: &AnalysisOptions,
+) -> Result<Vec<ArmEffect>, ReportError> {
+    let mut out = Vec::new();
+    for (arm, _) in reports {
+        let Some(source_name) = arm.meta.get(crate::runner::ARM_OF).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let Some((source, _)) = reports.iter().find(|(r, _)| r.name == source_name) else {
+            continue;
+        };
+        let (a, b) = (run_data(store, arm)?, run_data(store, source)?);
+        out.push(ArmEffect {
+            arm: arm.name.clone(),
+            kind: arm.meta.get(crate::runner::ARM).and_then(|v| v.as_str()).unwrap_or("arm").into(),
+            source: source.name.clone(),
+            cmp: compare(&arm.name, &a.obs, &source.name, &b.obs, &opts.bootstrap),
+        });
+    }
+    Ok(out)
+}
+
+fn insert_before(text: &str, heading: &str, section: &str) -> String {
+    match text.find(heading) {
+        Some(at) => format!("{}{section}{}", &text[..at], &text[at..]),
+        None => format!("{text}{section}"),
+    }
+}
+
+fn signed(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |x| format!("{:+.1}", x * 100.0))
+}
+
+fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## The critique's own effect (control arms)\n");
+    let _ = writeln!(
+        out,
+        "Each control arm revises the very same first attempts as its source run without the \
+         model's critique; differences are source − arm in points, with paired bootstrap \
+         intervals over shared items ({} resamples, seed {}) and McNemar's exact test on the \
+         final answers.\n",
+        opts.bootstrap.resamples, opts.bootstrap.seed
+    );
+    let rows: Vec<Vec<String>> = effects
+        .iter()
+        .map(|e| {
+            let diff = |k: &str| {
+                let r = e.cmp.rates.iter().find(|r| r.key == k);
+                let d = r.and_then(|r| r.diff);
+                match r.and_then(|r| r.ci) {
+                    Some([lo, hi]) if d.is_some() => {
+                        format!("{} [{}, {}]", signed(d), signed(Some(lo)), signed(Some(hi)))
+                    }
+                    _ => signed(d),
+                }
+            };
+            let m = e.cmp.mcnemar.get("acc_t2");
+            vec![
+                md_cell(&e.source),
+                md_cell(&e.arm),
+                md_cell(&e.kind),
+                e.cmp.shared_items.to_string(),
+                diff("acc_t2"),
+                diff("delta_i2c"),
+                diff("delta_c2i"),
+                m.map_or("–".into(), |m| format!("{}/{}", m.b_only, m.a_only)),
+                m.map_or("–".into(), |m| p_value(m.p_value)),
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        &[
+            "Run",
+            "Arm",
+            "Control",
+            "Items",
+            "ΔAcc@t2",
+            "ΔΔ^{i→c}",
+            "ΔΔ^{c→i}",
+            "Flips +/−",
+            "McNemar p",
+        ],
+        &rows,
+    );
+    out
+}
+
+/// p-values: four decimals, scientific below 1e-4.
+fn p_value(p: f64) -> String {
+    if p < 1e-4 { format!("{p:.2e}") } else { format!("{p:.4}") }
 }
 
 /// Writes the report into `dir` (created if needed); returns the paths written.
