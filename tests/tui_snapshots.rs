@@ -561,6 +561,22 @@ fn the_source_key_shows_the_next_confidence_source() {
 }
 
 #[test]
+fn run_names_on_the_runs_and_episodes_screens_are_inert() {
+    let mut rows = runs();
+    rows[0].record.name = "ev\u{1b}[2Jil".into();
+    let mut app = new_app();
+    app.update(Event::Runs(rows));
+    let terminal = render(&mut app, 100, 30);
+    assert!(terminal.backend().to_string().contains("ev\\e[2Jil"), "{}", terminal.backend());
+    app.update(special(KeyCode::Enter));
+    app.update(Event::Episodes { run: RunId(1), rows: episode_rows() });
+    let terminal = render(&mut app, 100, 30);
+    assert!(terminal.backend().to_string().contains("Episodes of ev\\e[2Jil"));
+    let cells = terminal.backend().buffer().content();
+    assert!(cells.iter().all(|c| !c.symbol().chars().any(char::is_control)));
+}
+
+#[test]
 fn run_names_on_the_metrics_screen_are_inert() {
     let evil = "ev\u{1b}]0;pwned\u{7}il";
     let mut rows = runs();
