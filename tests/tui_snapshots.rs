@@ -11,9 +11,12 @@ use critloop::domain::{
     EpisodeId, EpisodeStatus, Item, ItemId, Label, Meta, ProtocolKind, ProtocolSpec, ProviderSpec,
     Role, RunId, RunRecord, RunStatus, Sampling, SimParams, Turn, Verdict,
 };
-use critloop::metrics::{CritiqueObs, EpisodeObs, MetricsReport, compute, provenance};
+use critloop::metrics::{
+    AnalysisOptions, BootstrapOptions, Comparison, CritiqueObs, EpisodeObs, MetricsReport, RunData,
+    compare, report_of,
+};
 use critloop::runner::{RunEvent, Totals};
-use critloop::tui::{App, Event, Keymap, Screen, Theme, views};
+use critloop::tui::{App, Event, Keymap, MetricsPanel, Screen, Theme, views};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -206,7 +209,9 @@ fn hostile() -> EpisodeDetail {
     d
 }
 
-fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {
+/// Ten items, the first `wrong_first` wrong at t1 and every even one of those right at t2;
+/// item 7 failed.
+fn obs(wrong_first: usize) -> Vec<EpisodeObs> {
     let mut obs = Vec::new();
     for i in 0..10 {
         let t1 = i >= wrong_first;
@@ -221,25 +226,58 @@ fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {
             ..Default::default()
         });
     }
-    let mut ci = BTreeMap::new();
-    ci.insert("acc_t1".to_string(), [0.31, 0.78]);
-    ci.insert("acc_t2".to_string(), [0.42, 0.89]);
-    Box::new(MetricsReport {
-        run: name.into(),
-        summary: compute(&obs),
-        correction_acc: None,
-        ci,
-        grader: None,
+    obs
+}
+
+/// The report `critloop metrics` would print: 1000-resample intervals, seed 0.
+fn report_from(id: u64, name: &str, obs: Vec<EpisodeObs>) -> Box<MetricsReport> {
+    let run = record(id, name, ProtocolKind::CritiqueRevise, sim());
+    let data = RunData {
+        obs,
         overrides_used: 0,
+        grader: None,
         usage: Default::default(),
-        provenance: provenance(
-            &record(id, name, ProtocolKind::CritiqueRevise, sim()),
-            &Default::default(),
-        ),
-        calibration: BTreeMap::new(),
-        what_if: None,
         human: Default::default(),
-    })
+    };
+    Box::new(report_of(&run, data, &AnalysisOptions::default()))
+}
+
+fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {
+    report_from(id, name, obs(wrong_first))
+}
+
+/// Sixty items whose critic states a confidence and a logprob P(True) with each verdict and
+/// is wrong on every fifth one.
+fn calibrated_obs() -> Vec<EpisodeObs> {
+    (0..60u32)
+        .map(|i| {
+            let t1 = (i * 7) % 10 < 6;
+            let says_right = t1 != (i % 5 == 0);
+            let verdict = if says_right { Verdict::Correct } else { Verdict::Incorrect };
+            let t2 = t1 || (!says_right && i % 3 != 0);
+            let conf = 0.5 + f64::from((i * 13) % 50) / 100.0;
+            let p_true = if says_right {
+                0.6 + f64::from((i * 17) % 40) / 100.0
+            } else {
+                0.4 - f64::from((i * 11) % 40) / 100.0
+            };
+            EpisodeObs {
+                item_id: format!("gsm-{i:03}"),
+                attempts: vec![Some(t1), Some(t2)],
+                critiques: vec![CritiqueObs {
+                    confidence: Some(conf),
+                    p_true: Some(p_true),
+                    ..CritiqueObs::new(verdict, Some(t1))
+                }],
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// demo (A, marked) against sim-2 (B, open), as `critloop compare demo sim-2` computes it.
+fn comparison() -> Box<Comparison> {
+    Box::new(compare("demo", &obs(4), "sim-2", &obs(6), &BootstrapOptions::default()))
 }
 
 // ---------------------------------------------------------------- driving the app
@@ -447,13 +485,124 @@ fn metrics_report(#[case] w: u16, #[case] h: u16) {
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
 fn metrics_compare(#[case] w: u16, #[case] h: u16) {
+    // Mark demo, then open sim-2's metrics: A demo beside B sim-2 where there is room.
+    snapshot("metrics_compare", comparing(), w, h);
+}
+
+/// demo marked, sim-2's metrics open, both reports loaded, on the summary panel.
+fn comparing() -> App {
     let mut app = with_runs();
-    // Mark demo, then open sim-2's metrics: sim-2 on the left, demo beside it.
     typed(&mut app, " jm");
     app.update(Event::Metrics { run: RunId(1), report: report(1, "demo", 4) });
     app.update(Event::Metrics { run: RunId(2), report: report(2, "sim-2", 6) });
     assert!(app.compare_report.is_some());
-    snapshot("metrics_compare", app, w, h);
+    app
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_comparison_panel(#[case] w: u16, #[case] h: u16) {
+    let mut app = comparing();
+    app.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(comparison()) });
+    app.update(special(KeyCode::BackTab));
+    assert_eq!(app.metrics_panel, MetricsPanel::Compare);
+    snapshot("metrics_comparison_panel", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_comparison_computing(#[case] w: u16, #[case] h: u16) {
+    let mut app = comparing();
+    app.update(special(KeyCode::BackTab));
+    snapshot("metrics_comparison_computing", app, w, h);
+}
+
+fn on_calibration() -> App {
+    let mut app = with_runs();
+    typed(&mut app, "m");
+    app.update(Event::Metrics { run: RunId(1), report: report_from(1, "demo", calibrated_obs()) });
+    app.update(special(KeyCode::Tab));
+    assert_eq!(app.metrics_panel, MetricsPanel::Calibration);
+    app
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_calibration(#[case] w: u16, #[case] h: u16) {
+    snapshot("metrics_calibration", on_calibration(), w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_calibration_without_confidence(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    typed(&mut app, "m");
+    app.update(Event::Metrics { run: RunId(1), report: report(1, "demo", 4) });
+    typed(&mut app, "c");
+    snapshot("metrics_calibration_without_confidence", app, w, h);
+}
+
+#[test]
+fn the_source_key_shows_the_next_confidence_source() {
+    let mut app = on_calibration();
+    let text = render(&mut app, 100, 30).backend().to_string();
+    assert!(text.contains("Calibration · verbalized (1 of 2)"), "{text}");
+    assert!(text.contains("verbalized: n 60 ECE"), "{text}");
+    typed(&mut app, "c");
+    let text = render(&mut app, 100, 30).backend().to_string();
+    assert!(text.contains("Calibration · p_true (2 of 2)"), "{text}");
+    assert!(text.contains("p_true: n 60 ECE"), "{text}");
+    typed(&mut app, "c");
+    let text = render(&mut app, 100, 30).backend().to_string();
+    assert!(text.contains("verbalized (1 of 2)"), "wraps: {text}");
+}
+
+#[test]
+fn run_names_on_the_runs_and_episodes_screens_are_inert() {
+    let mut rows = runs();
+    rows[0].record.name = "ev\u{1b}[2Jil".into();
+    let mut app = new_app();
+    app.update(Event::Runs(rows));
+    let terminal = render(&mut app, 100, 30);
+    assert!(terminal.backend().to_string().contains("ev\\e[2Jil"), "{}", terminal.backend());
+    app.update(special(KeyCode::Enter));
+    app.update(Event::Episodes { run: RunId(1), rows: episode_rows() });
+    let terminal = render(&mut app, 100, 30);
+    assert!(terminal.backend().to_string().contains("Episodes of ev\\e[2Jil"));
+    let cells = terminal.backend().buffer().content();
+    assert!(cells.iter().all(|c| !c.symbol().chars().any(char::is_control)));
+}
+
+#[test]
+fn run_names_on_the_metrics_screen_are_inert() {
+    let evil = "ev\u{1b}]0;pwned\u{7}il";
+    let mut rows = runs();
+    rows[0].record.name = evil.into();
+    rows[1].record.name = format!("{evil}-2");
+    let mut app = new_app();
+    app.update(Event::Runs(rows));
+    typed(&mut app, " jm");
+    app.update(Event::Metrics { run: RunId(1), report: report(1, evil, 4) });
+    app.update(Event::Metrics { run: RunId(2), report: report(2, &format!("{evil}-2"), 6) });
+    let c = compare(evil, &obs(4), &format!("{evil}-2"), &obs(6), &BootstrapOptions::default());
+    app.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(Box::new(c)) });
+    for (w, h) in [(100, 30), (60, 20)] {
+        for _ in MetricsPanel::ALL {
+            let terminal = render(&mut app, w, h);
+            let cells = terminal.backend().buffer().content();
+            assert!(
+                cells.iter().all(|c| !c.symbol().chars().any(char::is_control)),
+                "a control character reached the screen:\n{}",
+                terminal.backend()
+            );
+            assert!(terminal.backend().to_string().contains("ev\\e]0;pwned"));
+            app.update(special(KeyCode::Tab));
+        }
+    }
 }
 
 // ---------------------------------------------------------------- step by hand

@@ -57,6 +57,11 @@ pub enum Action {
     Blind,
     /// Toggle: after each label, open the next unlabelled episode.
     AutoAdvance,
+    /// Metrics screen: show the next panel (summary, calibration, comparison).
+    NextPanel,
+    PreviousPanel,
+    /// Metrics screen: show the calibration of the next confidence source.
+    NextSource,
     /// Write a label on the selected turn (or the episode).
     Label {
         name: String,
@@ -101,6 +106,9 @@ impl Action {
             Action::Undo => "undo",
             Action::Blind => "blind",
             Action::AutoAdvance => "auto_advance",
+            Action::NextPanel => "next_panel",
+            Action::PreviousPanel => "previous_panel",
+            Action::NextSource => "next_source",
             Action::Label { name, value } => return format!("label:{name}={value}"),
         };
         s.to_string()
@@ -142,6 +150,9 @@ impl Action {
             Action::Undo => "undo label".into(),
             Action::Blind => "blind mode".into(),
             Action::AutoAdvance => "auto-advance".into(),
+            Action::NextPanel => "next panel".into(),
+            Action::PreviousPanel => "previous panel".into(),
+            Action::NextSource => "next source".into(),
             Action::Label { name, value } => format!("{name}={value}"),
         }
     }
@@ -196,6 +207,9 @@ impl FromStr for Action {
             Action::Undo,
             Action::Blind,
             Action::AutoAdvance,
+            Action::NextPanel,
+            Action::PreviousPanel,
+            Action::NextSource,
         ];
         all.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown action `{s}`"))
     }

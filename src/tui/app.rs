@@ -11,7 +11,7 @@ use super::keymap::{Keymap, Mode};
 use super::theme::Theme;
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
 use crate::domain::{EpisodeId, EpisodeStatus, Item, Label, Role, RunId, Turn};
-use crate::metrics::MetricsReport;
+use crate::metrics::{Comparison, MetricsReport};
 use crate::runner::RunEvent;
 
 /// Which screen is showing.
@@ -24,6 +24,30 @@ pub enum Screen {
     Help,
     Step,
     NewRun,
+}
+
+/// Panels of the metrics screen, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsPanel {
+    /// Transitions, rates with intervals, per-round chart, critique confusion.
+    Summary,
+    /// Reliability diagram of one confidence source, and the what-if curve.
+    Calibration,
+    /// The open run against the marked one: paired differences and McNemar.
+    Compare,
+}
+
+impl MetricsPanel {
+    pub const ALL: [MetricsPanel; 3] =
+        [MetricsPanel::Summary, MetricsPanel::Calibration, MetricsPanel::Compare];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MetricsPanel::Summary => "Summary",
+            MetricsPanel::Calibration => "Calibration",
+            MetricsPanel::Compare => "Compare",
+        }
+    }
 }
 
 /// Stepping through items by hand.
@@ -95,6 +119,14 @@ pub struct Live {
     pub running: bool,
 }
 
+/// The confidence sources of a report: the usual ones first, in a fixed order, then any other.
+pub fn calibration_sources(report: &MetricsReport) -> Vec<&str> {
+    const ORDER: [&str; 4] = ["verbalized", "p_true", "p_true_raw", "agreement"];
+    let mut sources: Vec<&str> = report.calibration.keys().map(String::as_str).collect();
+    sources.sort_by_key(|k| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
+    sources
+}
+
 /// Which labels a turn role accepts (DESIGN §6).
 pub fn label_applies(name: &str, role: Role, is_attempt: bool) -> bool {
     match name {
@@ -137,6 +169,11 @@ pub struct App {
     /// A second run to show beside the first on the metrics screen.
     pub compare: Option<RunId>,
     pub compare_report: Option<(RunId, MetricsReport)>,
+    /// `(a, b, result)`: the open run `b` against the marked run `a`.
+    pub comparison: Option<(RunId, RunId, Result<Comparison, String>)>,
+    pub metrics_panel: MetricsPanel,
+    /// Confidence source chosen on the calibration panel (`None`: the first there is).
+    pub calibration_source: Option<String>,
     pub status: Option<(String, bool)>,
     pub step: Option<StepState>,
     /// The new-run form and its focused field.
@@ -178,6 +215,9 @@ impl App {
             metrics: None,
             compare: None,
             compare_report: None,
+            comparison: None,
+            metrics_panel: MetricsPanel::Summary,
+            calibration_source: None,
             status: None,
             step: None,
             form: RunForm::default(),
@@ -222,6 +262,21 @@ impl App {
     pub fn current_run(&self) -> Option<&RunRow> {
         let id = self.run?;
         self.runs.iter().find(|r| r.record.id == id)
+    }
+
+    /// The confidence source the calibration panel shows: the chosen one when the open run's
+    /// report has it, else its first.
+    pub fn shown_calibration_source(&self) -> Option<&str> {
+        let (_, report) = self.metrics.as_ref()?;
+        let sources = calibration_sources(report);
+        let chosen = self.calibration_source.as_deref();
+        chosen.and_then(|c| sources.iter().find(|s| **s == c)).or(sources.first()).copied()
+    }
+
+    /// The comparison of the open run with the marked one, if it is for that pair.
+    pub fn current_comparison(&self) -> Option<&Result<Comparison, String>> {
+        let (a, b, result) = self.comparison.as_ref()?;
+        (Some(*a) == self.compare && Some(*b) == self.run).then_some(result)
     }
 
     pub fn selected_episode(&self) -> Option<&EpisodeRow> {
@@ -359,6 +414,15 @@ impl App {
                 } else if Some(run) == self.run {
                     self.metrics = Some((run, *report));
                 }
+                Vec::new()
+            }
+            Event::Comparison { a, b, result } => {
+                // The mark or the open run changed while it was computed.
+                if self.compare != Some(a) || self.run != Some(b) {
+                    return Vec::new();
+                }
+                self.dirty = true;
+                self.comparison = Some((a, b, result.map(|c| *c)));
                 Vec::new()
             }
             Event::LabelSaved { id, seq, label } => {
@@ -656,12 +720,26 @@ impl App {
             self.ep_sel = 0;
             self.detail = None;
             self.metrics = None;
+            self.comparison = None;
             self.episodes_loading = true;
             // Metrics are computed when the metrics screen asks: on a large run both loads
             // decode every turn, and the episodes table should not wait for the metrics.
             return vec![Effect::LoadEpisodes(id)];
         }
         Vec::new()
+    }
+
+    /// Loads the marked run's report and its comparison with the open run, when they differ.
+    fn comparison_effects(&mut self) -> Vec<Effect> {
+        let (Some(a), Some(b)) = (self.compare, self.run) else { return Vec::new() };
+        if a == b {
+            return Vec::new();
+        }
+        // A result for this pair stays on screen while it is recomputed.
+        if self.comparison.as_ref().is_some_and(|(x, y, _)| (*x, *y) != (a, b)) {
+            self.comparison = None;
+        }
+        vec![Effect::LoadMetrics(a), Effect::LoadComparison { a, b }]
     }
 
     fn open_episode_at(&mut self, sel: usize) -> Vec<Effect> {
@@ -728,9 +806,7 @@ impl App {
                 }
                 let mut fx = self.open_run(id);
                 fx.push(Effect::LoadMetrics(id));
-                if let Some(c) = self.compare.filter(|c| *c != id) {
-                    fx.push(Effect::LoadMetrics(c));
-                }
+                fx.extend(self.comparison_effects());
                 fx
             }
             Action::Open => match self.screen {
@@ -836,11 +912,43 @@ impl App {
                 let Some(id) = self.selected_run().map(|r| r.record.id) else { return Vec::new() };
                 self.compare = if self.compare == Some(id) { None } else { Some(id) };
                 self.compare_report = None;
+                self.comparison = None;
                 let name = self.selected_run().map(|r| r.record.name.clone()).unwrap_or_default();
                 self.info(match self.compare {
                     Some(_) => format!("{name} marked: open another run's metrics to compare"),
                     None => "comparison cleared".into(),
                 });
+                if self.screen == Screen::Metrics {
+                    return self.comparison_effects();
+                }
+                Vec::new()
+            }
+            Action::NextPanel | Action::PreviousPanel => {
+                let all = MetricsPanel::ALL;
+                let i = all.iter().position(|p| *p == self.metrics_panel).unwrap_or(0);
+                let n = all.len();
+                let j = if action == Action::NextPanel { (i + 1) % n } else { (i + n - 1) % n };
+                self.metrics_panel = all[j];
+                self.scroll = 0;
+                Vec::new()
+            }
+            Action::NextSource => {
+                // From another panel the key first shows the calibration.
+                if self.metrics_panel != MetricsPanel::Calibration {
+                    self.metrics_panel = MetricsPanel::Calibration;
+                    self.scroll = 0;
+                    return Vec::new();
+                }
+                let Some((_, report)) = &self.metrics else { return Vec::new() };
+                let sources: Vec<String> =
+                    calibration_sources(report).into_iter().map(String::from).collect();
+                if sources.is_empty() {
+                    self.info("no confidence recorded in this run");
+                    return Vec::new();
+                }
+                let shown = self.shown_calibration_source();
+                let i = sources.iter().position(|s| Some(s.as_str()) == shown).unwrap_or(0);
+                self.calibration_source = sources.get((i + 1) % sources.len()).cloned();
                 Vec::new()
             }
             Action::NextFilter | Action::PreviousFilter => {

@@ -72,6 +72,11 @@ pub enum Effect {
         id: EpisodeId,
     },
     LoadMetrics(RunId),
+    /// Compare run `b` with run `a` (paired bootstrap, McNemar); answered by `Comparison`.
+    LoadComparison {
+        a: RunId,
+        b: RunId,
+    },
     /// Write a label and flush it; answered by `LabelSaved`.
     SaveLabel {
         id: EpisodeId,
@@ -159,6 +164,10 @@ impl Io {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
                 let report = crate::metrics::run_metrics(s, &r).map_err(|e| e.to_string())?;
                 Ok(Event::Metrics { run, report: Box::new(report) })
+            }),
+            Effect::LoadComparison { a, b } => self.blocking(move |s| {
+                let result = comparison(s, a, b).map(Box::new);
+                Ok(Event::Comparison { a, b, result })
             }),
             Effect::SaveLabel { id, label } => self.blocking(move |s| {
                 let seq = s.add_label(id, &label).map_err(|e| format!("label not saved: {e}"))?;
@@ -309,6 +318,17 @@ impl Io {
             c.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Run `b` against run `a` with the default bootstrap (the CLI's `compare`).
+fn comparison(store: &Store, a: RunId, b: RunId) -> Result<crate::metrics::Comparison, String> {
+    let err = |e: crate::store::StoreError| e.to_string();
+    let (ra, rb) =
+        (browse::run_by_id(store, a).map_err(err)?, browse::run_by_id(store, b).map_err(err)?);
+    let da = crate::metrics::run_data(store, &ra).map_err(err)?;
+    let db = crate::metrics::run_data(store, &rb).map_err(err)?;
+    let opts = crate::metrics::BootstrapOptions::default();
+    Ok(crate::metrics::compare(&ra.name, &da.obs, &rb.name, &db.obs, &opts))
 }
 
 /// A new run over the source run's items with its provider and models (a replay source is

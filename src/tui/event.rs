@@ -2,7 +2,7 @@
 
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow};
 use crate::domain::{EpisodeId, Item, Label, RunId, Turn};
-use crate::metrics::MetricsReport;
+use crate::metrics::{Comparison, MetricsReport};
 use crate::runner::RunEvent;
 
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub enum Event {
     Episode(Box<EpisodeDetail>),
     /// Metrics of a run were computed.
     Metrics { run: RunId, report: Box<MetricsReport> },
+    /// Run `b` compared with run `a` on their shared items, or why it could not be.
+    Comparison { a: RunId, b: RunId, result: Result<Box<Comparison>, String> },
     /// A label is durable in the database (only now is it shown as saved).
     LabelSaved { id: EpisodeId, seq: u64, label: Label },
     /// An undo removed a label, durably.

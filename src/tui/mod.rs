@@ -11,7 +11,7 @@ mod theme;
 pub mod views;
 
 pub use action::Action;
-pub use app::{App, Filter, Live, Screen, label_applies};
+pub use app::{App, Filter, Live, MetricsPanel, Screen, label_applies};
 pub use effect::{Effect, Io};
 pub use event::Event;
 pub use keymap::{Key, KeyOverrides, Keymap, Mode};

@@ -1297,6 +1297,7 @@ fn compare_routes_the_marked_run_beside_the_open_one(mut runs: App) {
             Effect::LoadEpisodes(RunId(2)),
             Effect::LoadMetrics(RunId(2)),
             Effect::LoadMetrics(RunId(1)),
+            Effect::LoadComparison { a: RunId(1), b: RunId(2) },
         ]
     );
     runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
@@ -1366,6 +1367,200 @@ fn a_run_is_never_compared_with_itself(mut runs: App) {
     assert_eq!(runs.metrics.as_ref().map(|(id, _)| *id), Some(RunId(1)));
     let compared = runs.compare_report.as_ref().map(|(id, _)| *id);
     assert_ne!(compared, Some(RunId(1)), "alpha shown beside itself");
+}
+
+fn with_sources(mut r: Box<MetricsReport>, sources: &[&str]) -> Box<MetricsReport> {
+    let cal = crate::metrics::stats::calibration(&[0.2, 0.9], &[false, true], 10)
+        .expect("calibration of two scores");
+    r.calibration = sources.iter().map(|s| (s.to_string(), cal.clone())).collect();
+    r
+}
+
+fn comparison(a: &str, b: &str) -> Box<Comparison> {
+    let obs = [EpisodeObs {
+        item_id: "gsm-000".into(),
+        attempts: vec![Some(true), Some(true)],
+        ..Default::default()
+    }];
+    Box::new(crate::metrics::compare(a, &obs, b, &obs, &Default::default()))
+}
+
+/// Alpha marked, beta's metrics open (both reports loaded), on the summary panel.
+#[fixture]
+fn comparing(mut runs: App) -> App {
+    typed(&mut runs, " jm");
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    runs.update(Event::Metrics { run: RunId(2), report: report(2, "beta") });
+    runs
+}
+
+#[rstest]
+#[case::forward(KeyCode::Tab, [MetricsPanel::Calibration, MetricsPanel::Compare, MetricsPanel::Summary])]
+#[case::backward(KeyCode::BackTab, [MetricsPanel::Compare, MetricsPanel::Calibration, MetricsPanel::Summary])]
+fn tab_cycles_the_metrics_panels(
+    #[case] k: KeyCode,
+    #[case] order: [MetricsPanel; 3],
+    mut runs: App,
+) {
+    typed(&mut runs, "m");
+    assert_eq!(runs.metrics_panel, MetricsPanel::Summary);
+    for want in order {
+        runs.scroll = 4;
+        assert_eq!(press(&mut runs, k), vec![]);
+        assert_eq!(runs.metrics_panel, want);
+        assert_eq!(runs.scroll, 0, "a new panel starts at its top");
+    }
+}
+
+#[rstest]
+fn tab_elsewhere_keeps_its_own_meaning(mut episodes: App) {
+    press(&mut episodes, KeyCode::Tab);
+    assert_eq!(episodes.filter, Filter::Cell(Transition::RightRight));
+    assert_eq!(episodes.metrics_panel, MetricsPanel::Summary);
+}
+
+#[rstest]
+fn the_source_key_opens_the_calibration_panel_first(mut runs: App) {
+    typed(&mut runs, "m");
+    runs.update(Event::Metrics {
+        run: RunId(1),
+        report: with_sources(report(1, "alpha"), &["p_true", "verbalized"]),
+    });
+    assert_eq!(typed(&mut runs, "c"), vec![]);
+    assert_eq!(runs.metrics_panel, MetricsPanel::Calibration);
+    assert_eq!(runs.shown_calibration_source(), Some("verbalized"), "the first, unchanged");
+}
+
+#[rstest]
+fn source_cycling_wraps(mut runs: App) {
+    typed(&mut runs, "m");
+    let sources = ["agreement", "p_true", "verbalized"];
+    runs.update(Event::Metrics {
+        run: RunId(1),
+        report: with_sources(report(1, "alpha"), &sources),
+    });
+    press(&mut runs, KeyCode::Tab);
+    assert_eq!(runs.shown_calibration_source(), Some("verbalized"), "verbalized comes first");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        typed(&mut runs, "c");
+        seen.push(runs.shown_calibration_source().map(str::to_string).unwrap_or_default());
+    }
+    assert_eq!(seen, ["p_true", "agreement", "verbalized", "p_true"]);
+}
+
+#[rstest]
+fn a_chosen_source_missing_from_another_run_falls_back_to_the_first(mut runs: App) {
+    typed(&mut runs, "m");
+    runs.update(Event::Metrics {
+        run: RunId(1),
+        report: with_sources(report(1, "alpha"), &["p_true", "verbalized"]),
+    });
+    typed(&mut runs, "cc");
+    assert_eq!(runs.shown_calibration_source(), Some("p_true"));
+    runs.update(Event::Metrics {
+        run: RunId(1),
+        report: with_sources(report(1, "alpha"), &["agreement"]),
+    });
+    assert_eq!(runs.shown_calibration_source(), Some("agreement"));
+}
+
+#[rstest]
+fn cycling_without_confidence_says_so(mut runs: App) {
+    typed(&mut runs, "m");
+    runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
+    typed(&mut runs, "cc");
+    assert_eq!(runs.metrics_panel, MetricsPanel::Calibration);
+    assert_eq!(runs.shown_calibration_source(), None);
+    assert_eq!(status(&runs), ("no confidence recorded in this run", false));
+}
+
+#[rstest]
+fn the_comparison_of_the_shown_pair_is_kept(mut comparing: App) {
+    assert_eq!(comparing.current_comparison(), None, "computing");
+    comparing.take_dirty();
+    let c = comparison("alpha", "beta");
+    let fx =
+        comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(c.clone()) });
+    assert_eq!(fx, vec![]);
+    assert!(comparing.take_dirty());
+    assert_eq!(comparing.current_comparison(), Some(&Ok(*c)));
+}
+
+#[rstest]
+fn a_failed_comparison_is_kept_as_its_error(mut comparing: App) {
+    comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Err("gone".into()) });
+    assert_eq!(comparing.current_comparison(), Some(&Err("gone".to_string())));
+}
+
+#[rstest]
+#[case::other_marked_run(3, 2)]
+#[case::other_open_run(1, 3)]
+#[case::swapped(2, 1)]
+fn a_comparison_of_another_pair_is_ignored(#[case] a: u64, #[case] b: u64, mut comparing: App) {
+    comparing.take_dirty();
+    let result = Ok(comparison("x", "y"));
+    assert_eq!(comparing.update(Event::Comparison { a: RunId(a), b: RunId(b), result }), vec![]);
+    assert_eq!(comparing.comparison, None);
+    assert!(!comparing.take_dirty());
+}
+
+#[rstest]
+fn a_comparison_finishing_after_the_mark_moved_is_ignored(mut comparing: App) {
+    // Back to the runs table: mark gamma instead of alpha while alpha–beta is computed.
+    typed(&mut comparing, "1jj ");
+    assert_eq!(comparing.compare, Some(RunId(3)));
+    let late = Ok(comparison("alpha", "beta"));
+    comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: late });
+    assert_eq!(comparing.comparison, None);
+}
+
+#[rstest]
+fn a_comparison_finishing_after_another_run_opened_is_ignored(mut comparing: App) {
+    typed(&mut comparing, "1jjm");
+    assert_eq!(comparing.run, Some(RunId(3)));
+    let late = Ok(comparison("alpha", "beta"));
+    comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: late });
+    assert_eq!(comparing.current_comparison(), None);
+    assert_eq!(comparing.comparison, None);
+}
+
+#[rstest]
+fn reopening_the_pair_recomputes_but_keeps_the_result_on_screen(mut comparing: App) {
+    let c = comparison("alpha", "beta");
+    comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(c.clone()) });
+    let fx = typed(&mut comparing, "m");
+    assert!(fx.contains(&Effect::LoadComparison { a: RunId(1), b: RunId(2) }), "{fx:?}");
+    assert_eq!(comparing.current_comparison(), Some(&Ok(*c)));
+}
+
+#[rstest]
+fn marking_on_the_metrics_screen_starts_the_comparison(mut runs: App) {
+    // Beta's metrics are open and its row selected: the key marks beta itself.
+    typed(&mut runs, "jm");
+    assert_eq!(typed(&mut runs, " "), vec![], "beta against itself: nothing to compare");
+    assert_eq!(runs.compare, Some(RunId(2)));
+    typed(&mut runs, " ");
+    // The runs table's selection can differ from the open run (say after a reload).
+    runs.run_sel = 0;
+    let fx = typed(&mut runs, " ");
+    assert_eq!(runs.compare, Some(RunId(1)));
+    assert_eq!(
+        fx,
+        vec![Effect::LoadMetrics(RunId(1)), Effect::LoadComparison { a: RunId(1), b: RunId(2) }]
+    );
+}
+
+#[rstest]
+fn clearing_the_mark_drops_the_comparison(mut comparing: App) {
+    comparing.update(Event::Comparison {
+        a: RunId(1),
+        b: RunId(2),
+        result: Ok(comparison("alpha", "beta")),
+    });
+    typed(&mut comparing, "1k ");
+    assert_eq!(comparing.compare, None);
+    assert_eq!(comparing.comparison, None);
 }
 
 // ================================================================ step screen

@@ -179,7 +179,10 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let mut head_lines = vec![
         Line::from(vec![
             Span::styled(format!("item {} · sample {}", inert(&d.item.id.0), d.id.sample), t.title),
-            Span::styled(format!("  {} · {:?}{sim}", d.run_name, d.status).to_lowercase(), t.muted),
+            Span::styled(
+                format!("  {} · {:?}{sim}", inert(&d.run_name), d.status).to_lowercase(),
+                t.muted,
+            ),
         ]),
         Line::from(vec![Span::styled("reference ", t.muted), Span::styled(reference, t.base)]),
     ];

@@ -22,9 +22,9 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     spans.push(Span::styled(format!("  {} shown", app.visible.len()), t.muted));
     frame.render_widget(Paragraph::new(Line::from(spans)), bar);
 
-    let title = app
-        .current_run()
-        .map_or(" Episodes ".to_string(), |r| format!(" Episodes of {} ", r.record.name));
+    let title = app.current_run().map_or(" Episodes ".to_string(), |r| {
+        format!(" Episodes of {} ", crate::tui::text::inert(&r.record.name))
+    });
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border)

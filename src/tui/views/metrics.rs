@@ -1,132 +1,118 @@
+//! The metrics screen: a row of panel tabs over the summary, calibration or comparison panel.
+
+mod calibration;
+mod compare;
+mod summary;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::pct;
-use crate::metrics::{MetricsReport, rate_keys};
-use crate::tui::app::App;
+use crate::metrics::BootstrapOptions;
+use crate::tui::app::{App, MetricsPanel};
 use crate::tui::theme::Theme;
 
-fn report_lines(r: &MetricsReport, t: &Theme) -> Vec<Line<'static>> {
-    let s = &r.summary;
-    let tr = &s.transitions;
-    let mut lines = vec![
-        Line::styled(
-            format!(
-                "{} — {} episodes, {} scored, {} failed",
-                r.run, s.episodes, s.scored, s.failed
-            ),
-            t.title,
-        ),
-        Line::raw(""),
-        Line::styled("             t2 right   t2 wrong", t.muted),
-        Line::from(vec![
-            Span::styled("t1 right   ", t.muted),
-            Span::styled(format!(" c→c {:>5} ", tr.cc), t.neutral),
-            Span::raw(" "),
-            Span::styled(format!(" c→w {:>5} ", tr.cw), t.wrong),
-        ]),
-        Line::from(vec![
-            Span::styled("t1 wrong   ", t.muted),
-            Span::styled(format!(" w→c {:>5} ", tr.wc), t.right),
-            Span::raw(" "),
-            Span::styled(format!(" w→w {:>5} ", tr.ww), t.neutral),
-        ]),
-        Line::raw(""),
-    ];
-    for key in rate_keys() {
-        let v = s.rate(key);
-        let shown =
-            if *key == "rss" { v.map_or("—".into(), |x| format!("{x:.3}")) } else { pct(v) };
-        let ci = r.ci.get(*key).map_or(String::new(), |[lo, hi]| {
-            format!("  [{}, {}]", pct(Some(*lo)), pct(Some(*hi)))
-        });
-        lines.push(Line::from(vec![
-            Span::styled(format!("{key:<10}"), t.muted),
-            Span::styled(format!("{shown:>8}"), t.base),
-            Span::styled(ci, t.muted),
-        ]));
+pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
+    let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    render_tabs(app, frame, tabs);
+    match app.metrics_panel {
+        MetricsPanel::Summary => summary::render(app, frame, body),
+        MetricsPanel::Calibration => calibration::render(app, frame, body),
+        MetricsPanel::Compare => compare::render(app, frame, body),
     }
-    if s.rounds.len() > 1 {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("accuracy by attempt", t.title));
-        for rd in &s.rounds {
-            let width = rd.acc.map_or(0, |a| (a * 30.0).round() as usize);
-            lines.push(Line::from(vec![
-                Span::styled(format!("t{:<3}", rd.attempt + 1), t.muted),
-                Span::styled("█".repeat(width), t.role_revise),
-                Span::styled(format!(" {}", pct(rd.acc)), t.base),
-            ]));
-        }
-    }
-    let c = &s.critique;
-    if c.n > 0 {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("critique verdicts (positive = answer wrong)", t.title));
-        lines.push(Line::styled("              truth wrong  truth right", t.muted));
-        lines.push(Line::raw(format!("said wrong    tp {:>7}   fp {:>7}", c.tp, c.fp)));
-        lines.push(Line::raw(format!("said right    fn {:>7}   tn {:>7}", c.fn_, c.tn)));
-        lines.push(Line::raw(format!(
-            "unparsed {}  accuracy {}  precision {}  recall {}  F1 {}",
-            c.unparsed,
-            pct(c.accuracy),
-            pct(c.precision),
-            pct(c.recall),
-            pct(c.f1)
-        )));
-    }
-    if let Some(g) = &r.grader {
-        lines.push(Line::raw(""));
-        lines.push(Line::raw(format!(
-            "grader vs dataset labels: {} agree, {} disagree",
-            g.agree, g.disagree
-        )));
-    }
-    if r.provenance.simulated {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("simulated output (sim provider)", t.muted));
-    }
-    lines
 }
 
-pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
-    let t = app.theme.clone();
-    let block = |title: String| {
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(t.border)
-            .title(Line::styled(title, t.title))
+/// The panel names; brackets mark the shown one, since snapshots and some terminals lack colour.
+fn render_tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for p in MetricsPanel::ALL {
+        let on = p == app.metrics_panel;
+        let text = if on { format!("[{}]", p.label()) } else { format!(" {} ", p.label()) };
+        spans.push(Span::styled(text, if on { t.selected } else { t.muted }));
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn block(t: &Theme, title: String) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Line::styled(title, t.title))
+}
+
+/// A panel with only a message in it (still computing, nothing to show).
+fn message(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: Vec<Line<'static>>) {
+    let para = Paragraph::new(lines).style(t.muted).wrap(Wrap { trim: false });
+    frame.render_widget(para.block(block(t, title.to_string())), area);
+}
+
+/// A number shown with three decimals (rss, Brier, AUROC).
+fn num3(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), |x| format!("{x:.3}"))
+}
+
+/// A rate as shown: percent, but rss is a plain number.
+fn rate_value(key: &str, v: Option<f64>) -> String {
+    if key == "rss" { num3(v) } else { pct(v) }
+}
+
+/// How the intervals were drawn, for the bottom border of a panel `width` wide: the first
+/// wording of `what` that fits.
+fn bootstrap_note(b: &BootstrapOptions, what: &[&str], width: u16) -> String {
+    if b.resamples == 0 {
+        return " no intervals (bootstrap off) ".into();
+    }
+    let note = |w: &str| {
+        format!(" {:.0}% {w}, {} resamples, seed {} ", b.level * 100.0, b.resamples, b.seed)
     };
-    let Some((_, report)) = &app.metrics else {
-        frame.render_widget(
-            Paragraph::new("computing metrics…").style(t.muted).block(block(" Metrics ".into())),
-            area,
+    let room = usize::from(width.saturating_sub(2));
+    let fits = what.iter().map(|w| note(w)).find(|n| n.chars().count() <= room);
+    fits.unwrap_or_else(|| note(what.last().copied().unwrap_or("bootstrap")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare::{format_p, points};
+    use super::*;
+
+    #[test]
+    fn rates_are_percent_but_rss_is_a_number() {
+        assert_eq!(rate_value("acc_t1", Some(0.5556)), "55.6%");
+        assert_eq!(rate_value("rss", Some(0.95)), "0.950");
+        assert_eq!(rate_value("rss", None), "—");
+    }
+
+    #[test]
+    fn differences_are_signed_points() {
+        assert_eq!(points("acc_t1", Some(-0.2222)), "-22.2");
+        assert_eq!(points("acc_t1", Some(0.05)), "+5.0");
+        // A tiny negative rounds to zero without a minus sign.
+        assert_eq!(points("acc_t1", Some(-1e-17)), "+0.0");
+        assert_eq!(points("rss", Some(0.3)), "+0.300");
+        assert_eq!(points("cl", None), "—");
+    }
+
+    #[test]
+    fn p_values_keep_four_digits_then_go_scientific() {
+        assert_eq!(format_p(1.0), "1.0000");
+        assert_eq!(format_p(0.03125), "0.0312");
+        assert_eq!(format_p(1.9e-6), "1.9e-6");
+    }
+
+    #[test]
+    fn the_bootstrap_note_names_resamples_and_seed() {
+        let b = BootstrapOptions::default();
+        let what = ["bootstrap over items", "item bootstrap"];
+        assert_eq!(
+            bootstrap_note(&b, &what, 100),
+            " 95% bootstrap over items, 1000 resamples, seed 0 "
         );
-        return;
-    };
-    let (run, report) = (app.metrics.as_ref().map(|m| m.0), report.clone());
-    // Never beside itself.
-    let other = app.compare_report.clone().filter(|(c, _)| Some(*c) != run);
-    let wrap = Wrap { trim: false };
-    match other {
-        Some((_, other)) => {
-            let [a, b] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
-            let (left, right) = (report_lines(&report, &t), report_lines(&other, &t));
-            let inner = block(String::new()).inner(a);
-            let longest = if left.len() >= right.len() { &left } else { &right };
-            let scroll = super::clamp_scroll(&mut app.scroll, longest, inner.width, inner.height);
-            let l = Paragraph::new(left).wrap(wrap).scroll((scroll, 0));
-            frame.render_widget(l.block(block(" Metrics ".into())), a);
-            let r = Paragraph::new(right).wrap(wrap).scroll((scroll, 0));
-            frame.render_widget(r.block(block(" compared with ".into())), b);
-        }
-        None => {
-            let lines = report_lines(&report, &t);
-            let inner = block(String::new()).inner(area);
-            let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
-            let para = Paragraph::new(lines).wrap(wrap).scroll((scroll, 0));
-            frame.render_widget(para.block(block(" Metrics ".into())), area);
-        }
+        assert_eq!(bootstrap_note(&b, &what, 50), " 95% item bootstrap, 1000 resamples, seed 0 ");
+        let off = BootstrapOptions { resamples: 0, ..b };
+        assert_eq!(bootstrap_note(&off, &what, 100), " no intervals (bootstrap off) ");
     }
 }

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::action::Action;
-use super::app::{App, Screen};
+use super::app::{App, MetricsPanel, Screen};
 use super::keymap::Mode;
 
 /// Rows `lines` take when wrapped at `width` columns.
@@ -70,7 +70,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         tab("? Help", app.screen == Screen::Help),
     ];
     if let Some(r) = app.current_run() {
-        spans.push(Span::styled(format!("  run {}", r.record.name), t.base));
+        spans.push(Span::styled(format!("  run {}", super::text::inert(&r.record.name)), t.base));
         if r.record.provider.name() == "sim" {
             spans.push(Span::styled(" [simulated]", t.muted));
         }
@@ -88,9 +88,10 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The keys of the current screen, drawn from the keymap.
-fn hint_actions(screen: Screen) -> Vec<Action> {
-    match screen {
+/// The keys of the current screen, drawn from the keymap; most useful first, as narrow
+/// terminals cut the end.
+fn hint_actions(app: &App) -> Vec<Action> {
+    match app.screen {
         Screen::Runs => vec![
             Action::Open,
             Action::MetricsScreen,
@@ -124,13 +125,21 @@ fn hint_actions(screen: Screen) -> Vec<Action> {
             Action::Back,
             Action::Help,
         ],
-        Screen::Metrics => vec![
-            Action::RunsScreen,
-            Action::EpisodesScreen,
-            Action::Back,
-            Action::Help,
-            Action::Quit,
-        ],
+        Screen::Metrics => {
+            let mut keys = vec![Action::NextPanel];
+            if app.metrics_panel == MetricsPanel::Calibration {
+                keys.push(Action::NextSource);
+            }
+            // The tab bar names 1 and 2 too: they come last.
+            keys.extend([
+                Action::Back,
+                Action::Help,
+                Action::Quit,
+                Action::RunsScreen,
+                Action::EpisodesScreen,
+            ]);
+            keys
+        }
         Screen::Help => vec![Action::Back, Action::Quit],
         Screen::NewRun => Vec::new(),
         Screen::Step => vec![
@@ -149,7 +158,7 @@ fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let mode: Mode = app.mode();
     let mut spans = Vec::new();
-    for a in hint_actions(app.screen) {
+    for a in hint_actions(app) {
         if let Some(k) = app.keymap.key_for(mode, &a) {
             spans.push(Span::styled(k, t.key_hint));
             spans.push(Span::styled(format!(" {}  ", a.describe()), t.muted));

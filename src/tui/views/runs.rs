@@ -73,7 +73,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                 ),
             };
             Row::new(pick(vec![
-                Cell::from(r.record.name.clone()),
+                Cell::from(crate::tui::text::inert(&r.record.name)),
                 Cell::from(r.record.protocol.name.clone()),
                 Cell::from(r.record.provider.name()),
                 Cell::from(episodes),
