@@ -176,10 +176,28 @@ fn arms_leave_out_episodes_without_a_first_attempt_and_refuse_bad_sources() {
     failed.status = EpisodeStatus::Failed;
     failed.error = Some("endpoint down".into());
     store.put_episode(&failed).unwrap();
+    // One that failed after its first attempt is out of the source's metrics: out of the arm's.
+    let mut late = store.episodes(source.id).unwrap().remove(5);
+    late.status = EpisodeStatus::Failed;
+    late.error = Some("timeout at the critique".into());
+    store.put_episode(&late).unwrap();
+    // A human grade of a shared first attempt goes with it.
+    let over = critloop::domain::Label {
+        annotator: "ana".into(),
+        turn: Some(0),
+        name: critloop::metrics::GRADE_OVERRIDE.into(),
+        value: "correct".into(),
+        time: 1,
+    };
+    let graded = store.episodes(source.id).unwrap().remove(7);
+    store.add_label(graded.id, &over).unwrap();
     let made = runner::create_arm(&store, &source, Arm::Oracle, "o".into(), None).unwrap();
-    assert_eq!((made.copied, made.skipped), (ITEMS as u64 - 1, 1));
+    assert_eq!((made.copied, made.skipped), (ITEMS as u64 - 2, 2));
     let ids: Vec<u32> = store.episodes(made.record.id).unwrap().iter().map(|e| e.id.item).collect();
-    assert!(!ids.contains(&failed.id.item) && ids.len() == ITEMS - 1);
+    assert!(!ids.contains(&failed.id.item) && !ids.contains(&late.id.item));
+    assert_eq!(ids.len(), ITEMS - 2);
+    let copied = store.labels(critloop::domain::EpisodeId { run: made.record.id, ..graded.id });
+    assert_eq!(copied.unwrap().into_iter().map(|(_, l)| l).collect::<Vec<_>>(), [over]);
 
     // Arms of an arm, of another protocol, a cross-critique without a new critic: refused,
     // and nothing is stored for them.

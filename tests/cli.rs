@@ -413,4 +413,18 @@ fn report_writes_markdown_latex_svg_and_verify_catches_an_edited_number() {
     let res = critloop(&db).arg("verify").arg(&out).output().unwrap();
     assert_eq!(res.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&res.stderr).contains("table.tex:"));
+
+    // A report written by another critloop version still verifies: the version is not data.
+    let version = env!("CARGO_PKG_VERSION");
+    for f in ["report.md", "table.tex", "report.json"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        let text = if f == "table.tex" { tex.clone() } else { text };
+        let old = text
+            .replace(&format!("critloop {version}"), "critloop 0.0.9")
+            .replace(&format!("\"critloop\": \"{version}\""), "\"critloop\": \"0.0.9\"");
+        std::fs::write(out.join(f), old).unwrap();
+    }
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("critloop 0.0.9."));
+    let ok = stdout(critloop(&db).arg("verify").arg(&out));
+    assert!(ok.contains("match the database"), "{ok}");
 }

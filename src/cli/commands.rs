@@ -566,7 +566,21 @@ fn compare(
 ) -> Result<()> {
     let (ra, rb) = (store.require_run(a)?, store.require_run(b)?);
     let (da, db) = (run_data(store, &ra)?, run_data(store, &rb)?);
-    let c = crate::metrics::compare(&ra.name, &da.obs, &rb.name, &db.obs, &opts.bootstrap);
+    let pairing = crate::metrics::pairing_for(&ra, &da.obs, &rb, &db.obs);
+    if ra.dataset_hash != rb.dataset_hash {
+        eprintln!(
+            "warning: `{a}` and `{b}` were made on different item sets (dataset hashes differ); \
+             items are matched by id"
+        );
+    }
+    let c = crate::metrics::compare_with(
+        &ra.name,
+        &da.obs,
+        &rb.name,
+        &db.obs,
+        &opts.bootstrap,
+        pairing,
+    );
     if c.shared_items == 0 {
         bail!("runs `{a}` and `{b}` share no items: nothing to compare");
     }

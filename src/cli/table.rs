@@ -52,6 +52,16 @@ pub fn render(r: &MetricsReport) -> String {
             .map_or(String::new(), |[lo, hi]| format!("  [{}, {}]", f(Some(*lo)), f(Some(*hi))));
         let _ = writeln!(out, "  {key:<10} {shown:>8}{ci}   {}", describe(key));
     }
+    if s.scored == 0
+        && let Some(acc) = s.rounds.first().and_then(|r| r.acc)
+    {
+        let _ = writeln!(
+            out,
+            "\n  no episode has a second attempt (e.g. critique-only): accuracy of the judged \
+             answers {}",
+            pct(Some(acc))
+        );
+    }
     if s.rounds.len() > 2 {
         let _ = writeln!(out);
         let accs: Vec<String> = s.rounds.iter().map(|rd| pct(rd.acc)).collect();
@@ -248,8 +258,15 @@ pub fn comparison(c: &Comparison) -> String {
         c.shared_items, c.only_a, c.only_b
     );
     let _ = writeln!(out);
-    let _ =
-        writeln!(out, "  {:<20} {:>8} {:>8} {:>8}   95% CI (paired)", "metric", "A", "B", "B − A");
+    let _ = writeln!(
+        out,
+        "  {:<20} {:>8} {:>8} {:>8}   {:.0}% CI (paired)",
+        "metric",
+        "A",
+        "B",
+        "B − A",
+        c.bootstrap.level * 100.0
+    );
     // Per-attempt rows repeat acc_t1/acc_t2 unless there are several rounds.
     let multi_round = c.rates.iter().any(|r| r.key == "rounds.2.acc");
     for r in c.rates.iter().filter(|r| multi_round || !r.key.starts_with("rounds.")) {
@@ -263,14 +280,18 @@ pub fn comparison(c: &Comparison) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "McNemar on {key}: {} pairs — both right {}, A only {}, B only {}, both wrong {} — \
-             exact p = {}",
+            "McNemar on {key} ({}): {} pairs — both right {}, A only {}, B only {}, both wrong \
+             {} — exact p = {}",
+            match m.pairing {
+                crate::metrics::Pairing::Episode => "episodes paired by item and sample",
+                crate::metrics::Pairing::ItemMajority => "items, majority of their samples",
+            },
             m.pairs,
             m.both_right,
             m.a_only,
             m.b_only,
             m.both_wrong,
-            format_p(m.p_value)
+            m.p_value.map_or("—".to_string(), format_p)
         );
         if key == "acc_t2" {
             for (who, list) in

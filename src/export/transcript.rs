@@ -168,6 +168,8 @@ pub struct LongRow {
     pub model: Option<String>,
     pub finish_reason: Option<String>,
     pub simulated: bool,
+    /// A control arm's critique made without a model (`empty` or `oracle`), else empty.
+    pub synthetic: Option<String>,
     /// Labels on this turn, and episode labels on every row, as `name=value (annotator)`.
     pub labels: String,
     pub error: Option<String>,
@@ -211,6 +213,10 @@ pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreEr
                 model: t.model.clone(),
                 finish_reason: t.finish_reason.clone(),
                 simulated: t.simulated,
+                synthetic: t
+                    .meta
+                    .get(crate::protocol::SYNTHETIC)
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)),
                 labels: labels.join("; "),
                 error: t.error.clone().or_else(|| line.error.clone()),
                 content: t.content.clone(),

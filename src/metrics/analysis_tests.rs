@@ -187,7 +187,51 @@ fn paired_comparison_on_shared_items() {
         (t2.a_only_episodes.as_slice(), t2.b_only_episodes.as_slice()),
         (&["q4#0".to_string()][..], &["q2#0".to_string()][..])
     );
-    close(t2.p_value, 1.0);
+    close(t2.p_value.unwrap(), 1.0);
+    assert_eq!(t2.pairing, Pairing::Episode);
     let t1 = &c.mcnemar["acc_t1"];
     assert_eq!((t1.a_only, t1.b_only), (0, 0));
+}
+
+#[test]
+fn multi_round_intervals_keep_resamples_without_the_long_episodes() {
+    // 99 items right after one revision, one item that went on and broke at t3: point estimate
+    // of attempt-3 accuracy 0.99; a resample missing that item has 1.0 there, not "undefined".
+    let mut obs: Vec<EpisodeObs> =
+        (0..99).map(|i| ep(&format!("q{i}"), false, true, vec![])).collect();
+    obs.push(EpisodeObs {
+        item_id: "long".into(),
+        attempts: vec![Some(false), Some(true), Some(false)],
+        ..Default::default()
+    });
+    let agg = aggregate(&obs);
+    let ci = intervals(&agg.items, &BootstrapOptions::default());
+    let [lo, hi] = ci["rounds.2.acc"];
+    assert!(lo < 0.99 && hi == 1.0, "[{lo}, {hi}]");
+}
+
+#[test]
+fn independent_runs_with_several_samples_pair_items_by_majority() {
+    let mk =
+        |item: &str, sample: u32, t2: bool| EpisodeObs { sample, ..ep(item, false, t2, vec![]) };
+    // A: q1 right 2 of 3 (majority right), q2 1 of 2 (tie: left out), q3 0 of 1.
+    let a = [
+        mk("q1", 0, true),
+        mk("q1", 1, true),
+        mk("q1", 2, false),
+        mk("q2", 0, true),
+        mk("q2", 1, false),
+        mk("q3", 0, false),
+    ];
+    // B: q1 0 of 1, q2 2 of 2, q3 1 of 1.
+    let b = [mk("q1", 0, false), mk("q2", 0, true), mk("q2", 1, true), mk("q3", 0, true)];
+    assert_eq!(default_pairing(&a, &b), Pairing::ItemMajority);
+    let c = compare("A", &a, "B", &b, &BootstrapOptions { resamples: 0, ..Default::default() });
+    let t2 = &c.mcnemar["acc_t2"];
+    // Pairs: q1 (right, wrong) → A only; q3 (wrong, right) → B only; q2 tied in A.
+    assert_eq!((t2.pairing, t2.pairs, t2.a_only, t2.b_only), (Pairing::ItemMajority, 2, 1, 1));
+    assert_eq!(t2.a_only_episodes, ["q1"]);
+    // No shared scored pair at all: the p-value is undefined, not 1.
+    let none = compare("A", &a[..1], "B", &b[1..2], &BootstrapOptions::default());
+    assert_eq!(none.mcnemar["acc_t2"].p_value, None);
 }

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::stats::percentile_interval;
-use super::{ItemAgg, Summary, summarize};
+use super::{ItemAgg, Summary, rounds_of, summarize, summarize_rounds};
 
 /// How intervals are drawn; recorded in the metrics' provenance.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -83,6 +83,7 @@ pub fn intervals(items: &[ItemAgg], opts: &BootstrapOptions) -> BTreeMap<String,
     }
     let all: Vec<&ItemAgg> = items.iter().collect();
     let keys = defined_keys(&summarize(0, 0, &all));
+    let rounds = rounds_of(&all);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut pick = Vec::with_capacity(n);
     let mut sample: Vec<&ItemAgg> = Vec::with_capacity(n);
@@ -90,7 +91,7 @@ pub fn intervals(items: &[ItemAgg], opts: &BootstrapOptions) -> BTreeMap<String,
         draw(&mut rng, n, &mut pick);
         sample.clear();
         sample.extend(pick.iter().filter_map(|&i| items.get(i)));
-        scalar_rates(&summarize(0, 0, &sample))
+        scalar_rates(&summarize_rounds(0, 0, &sample, rounds))
     });
     intervals_of(values, opts.level)
 }
@@ -128,6 +129,7 @@ pub fn paired_intervals(
     }
     let (ra, rb): (Vec<&ItemAgg>, Vec<&ItemAgg>) = (a.iter().collect(), b.iter().collect());
     let point = differences(&summarize(0, 0, &ra), &summarize(0, 0, &rb));
+    let (na, nb) = (rounds_of(&ra), rounds_of(&rb));
     let keys: Vec<String> =
         point.into_iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -139,7 +141,7 @@ pub fn paired_intervals(
         sb.clear();
         sa.extend(pick.iter().filter_map(|&i| a.get(i)));
         sb.extend(pick.iter().filter_map(|&i| b.get(i)));
-        differences(&summarize(0, 0, &sa), &summarize(0, 0, &sb))
+        differences(&summarize_rounds(0, 0, &sa, na), &summarize_rounds(0, 0, &sb, nb))
     });
     intervals_of(values, opts.level)
 }

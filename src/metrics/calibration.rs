@@ -82,9 +82,9 @@ fn agreement(live: &[&EpisodeObs]) -> (Vec<f64>, Vec<bool>) {
 pub struct WhatIfPoint {
     /// Revise only when the confidence that t1 is correct is below `tau`.
     pub tau: f64,
-    /// Accuracy of the final answers under that policy (episode-weighted).
+    /// Accuracy of the final answers under that policy (item-weighted, as acc_t1/acc_t2).
     pub acc: f64,
-    /// Share of episodes that would be revised.
+    /// Share of episodes that would be revised (the cost in revise calls).
     pub revised: f64,
     /// Tokens of the revise turns that would be spent; `null` when not all were reported.
     pub revise_tokens: Option<u64>,
@@ -106,12 +106,12 @@ pub struct WhatIf {
 /// episode has a critique with a confidence.
 pub fn what_if(live: &[&EpisodeObs]) -> Option<WhatIf> {
     for (name, score) in CRITIQUE_SOURCES.iter().take(2) {
-        let eps: Vec<(f64, bool, bool, Option<u64>)> = live
+        let eps: Vec<(&str, f64, bool, bool, Option<u64>)> = live
             .iter()
             .filter_map(|e| {
                 let (t1, t2) = scored_pair(e)?;
                 let c = e.critiques.iter().find(|c| !c.synthetic)?;
-                Some((score(c)?, t1, t2, e.revise_tokens))
+                Some((e.item_id.as_str(), score(c)?, t1, t2, e.revise_tokens))
             })
             .collect();
         if eps.is_empty() {
@@ -121,23 +121,23 @@ pub fn what_if(live: &[&EpisodeObs]) -> Option<WhatIf> {
         let points = (0..=11)
             .map(|i| {
                 let tau = if i == 11 { 1.01 } else { f64::from(i) / 10.0 };
-                let mut right = 0u64;
+                // item → (right, episodes): accuracy weighs items equally, like acc_t1/acc_t2.
+                let mut items: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
                 let mut revised = 0u64;
                 let mut tokens = Some(0u64);
-                for &(p, t1, t2, tok) in &eps {
+                for &(item, p, t1, t2, tok) in &eps {
                     let revise = p < tau;
-                    right += u64::from(if revise { t2 } else { t1 });
+                    let slot = items.entry(item).or_default();
+                    slot.0 += u64::from(if revise { t2 } else { t1 });
+                    slot.1 += 1;
                     if revise {
                         revised += 1;
                         tokens = tokens.and_then(|t| tok.map(|k| t + k));
                     }
                 }
-                WhatIfPoint {
-                    tau,
-                    acc: right as f64 / n,
-                    revised: revised as f64 / n,
-                    revise_tokens: tokens,
-                }
+                let acc = items.values().map(|&(r, k)| r as f64 / k as f64).sum::<f64>()
+                    / items.len() as f64;
+                WhatIfPoint { tau, acc, revised: revised as f64 / n, revise_tokens: tokens }
             })
             .collect();
         return Some(WhatIf { source: (*name).to_string(), n: eps.len() as u64, points });

@@ -22,10 +22,23 @@ pub struct RateDiff {
     pub ci: Option<[f64; 2]>,
 }
 
-/// McNemar's exact test on episodes paired by (item, sample).
+/// What McNemar's test pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pairing {
+    /// Episode (item, sample) with episode (item, sample): right when sample j of A and of B
+    /// belong together (a control arm shares its source's first attempts; or k = 1).
+    Episode,
+    /// One pair per item, each side the majority outcome of the item's samples (ties left
+    /// out): independent runs with several samples per item have no sample-level pairing.
+    ItemMajority,
+}
+
+/// McNemar's exact test on paired outcomes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct McNemar {
-    /// Pairs where both episodes are scored.
+    pub pairing: Pairing,
+    /// Pairs where both sides are scored.
     pub pairs: u64,
     pub both_right: u64,
     /// Right in A, wrong in B.
@@ -33,9 +46,9 @@ pub struct McNemar {
     /// Wrong in A, right in B.
     pub b_only: u64,
     pub both_wrong: u64,
-    /// Two-sided exact p-value on the discordant pairs.
-    pub p_value: f64,
-    /// `item#sample` of the discordant pairs.
+    /// Two-sided exact p-value on the discordant pairs; `null` without pairs.
+    pub p_value: Option<f64>,
+    /// `item#sample` (or `item` under item-majority pairing) of the discordant pairs.
     pub a_only_episodes: Vec<String>,
     pub b_only_episodes: Vec<String>,
 }
@@ -55,57 +68,119 @@ pub struct Comparison {
     pub bootstrap: BootstrapOptions,
 }
 
-fn pairs_of(obs: &[EpisodeObs]) -> HashMap<(&str, u32), (bool, bool)> {
-    obs.iter()
-        .filter(|e| !e.failed)
-        .filter_map(|e| scored_pair(e).map(|p| ((e.item_id.as_str(), e.sample), p)))
-        .collect()
+type Outcomes<'a> = BTreeMap<(&'a str, Option<u32>), (bool, bool)>;
+
+fn pairs_of(obs: &[EpisodeObs], pairing: Pairing) -> Outcomes<'_> {
+    let scored = obs.iter().filter(|e| !e.failed).filter_map(|e| Some((e, scored_pair(e)?)));
+    match pairing {
+        Pairing::Episode => {
+            scored.map(|(e, p)| ((e.item_id.as_str(), Some(e.sample)), p)).collect()
+        }
+        Pairing::ItemMajority => {
+            // item → (right at t1, right at t2, scored samples)
+            let mut votes: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
+            for (e, (t1, t2)) in scored {
+                let v = votes.entry(e.item_id.as_str()).or_default();
+                v.0 += u32::from(t1);
+                v.1 += u32::from(t2);
+                v.2 += 1;
+            }
+            votes
+                .into_iter()
+                .filter_map(|(item, (r1, r2, k))| {
+                    let major = |r: u32| (2 * r != k).then_some(2 * r > k);
+                    Some(((item, None), (major(r1)?, major(r2)?)))
+                })
+                .collect()
+        }
+    }
+}
+
+/// The pairing for two stored runs: by episode when they share their first attempts (one is a
+/// control arm of the other, or both are arms of one run), else [`default_pairing`].
+pub fn pairing_for(
+    a: &crate::domain::RunRecord,
+    a_obs: &[EpisodeObs],
+    b: &crate::domain::RunRecord,
+    b_obs: &[EpisodeObs],
+) -> Pairing {
+    let source = |r: &crate::domain::RunRecord| {
+        r.meta.get(crate::runner::ARM_OF).and_then(|v| v.as_str()).map(str::to_string)
+    };
+    let (sa, sb) = (source(a), source(b));
+    let shared = sa.as_deref() == Some(b.name.as_str())
+        || sb.as_deref() == Some(a.name.as_str())
+        || (sa.is_some() && sa == sb);
+    if shared { Pairing::Episode } else { default_pairing(a_obs, b_obs) }
+}
+
+/// Episode pairing when every item has at most one scored sample in each run.
+pub fn default_pairing(a: &[EpisodeObs], b: &[EpisodeObs]) -> Pairing {
+    let single = |obs: &[EpisodeObs]| obs.iter().all(|e| e.sample == 0);
+    if single(a) && single(b) { Pairing::Episode } else { Pairing::ItemMajority }
 }
 
 fn mcnemar(
-    a: &HashMap<(&str, u32), (bool, bool)>,
-    b: &HashMap<(&str, u32), (bool, bool)>,
+    a: &Outcomes<'_>,
+    b: &Outcomes<'_>,
+    pairing: Pairing,
     pick: fn((bool, bool)) -> bool,
 ) -> McNemar {
-    let mut keys: Vec<&(&str, u32)> = a.keys().filter(|k| b.contains_key(*k)).collect();
-    keys.sort();
     let mut m = McNemar {
+        pairing,
         pairs: 0,
         both_right: 0,
         a_only: 0,
         b_only: 0,
         both_wrong: 0,
-        p_value: 1.0,
+        p_value: None,
         a_only_episodes: Vec::new(),
         b_only_episodes: Vec::new(),
     };
-    for k in keys {
-        let (Some(&x), Some(&y)) = (a.get(k), b.get(k)) else { continue };
+    for (k, &x) in a {
+        let Some(&y) = b.get(k) else { continue };
         m.pairs += 1;
+        let name = match k.1 {
+            Some(sample) => format!("{}#{sample}", k.0),
+            None => k.0.to_string(),
+        };
         match (pick(x), pick(y)) {
             (true, true) => m.both_right += 1,
             (false, false) => m.both_wrong += 1,
             (true, false) => {
                 m.a_only += 1;
-                m.a_only_episodes.push(format!("{}#{}", k.0, k.1));
+                m.a_only_episodes.push(name);
             }
             (false, true) => {
                 m.b_only += 1;
-                m.b_only_episodes.push(format!("{}#{}", k.0, k.1));
+                m.b_only_episodes.push(name);
             }
         }
     }
-    m.p_value = mcnemar_exact(m.a_only, m.b_only);
+    m.p_value = (m.pairs > 0).then(|| mcnemar_exact(m.a_only, m.b_only));
     m
 }
 
-/// Compares run B against run A (differences are b − a).
+/// Compares run B against run A (differences are b − a), McNemar pairing chosen by
+/// [`default_pairing`].
 pub fn compare(
     a_name: &str,
     a: &[EpisodeObs],
     b_name: &str,
     b: &[EpisodeObs],
     opts: &BootstrapOptions,
+) -> Comparison {
+    compare_with(a_name, a, b_name, b, opts, default_pairing(a, b))
+}
+
+/// [`compare`] with an explicit McNemar pairing.
+pub fn compare_with(
+    a_name: &str,
+    a: &[EpisodeObs],
+    b_name: &str,
+    b: &[EpisodeObs],
+    opts: &BootstrapOptions,
+    pairing: Pairing,
 ) -> Comparison {
     let (ga, gb) = (aggregate(a), aggregate(b));
     let by_b: HashMap<&str, &ItemAgg> = gb.items.iter().map(|i| (i.item_id.as_str(), i)).collect();
@@ -132,10 +207,10 @@ pub fn compare(
             key,
         })
         .collect();
-    let (pa, pb) = (pairs_of(a), pairs_of(b));
+    let (pa, pb) = (pairs_of(a, pairing), pairs_of(b, pairing));
     let mut tests = BTreeMap::new();
-    tests.insert("acc_t1".to_string(), mcnemar(&pa, &pb, |p| p.0));
-    tests.insert("acc_t2".to_string(), mcnemar(&pa, &pb, |p| p.1));
+    tests.insert("acc_t1".to_string(), mcnemar(&pa, &pb, pairing, |p| p.0));
+    tests.insert("acc_t2".to_string(), mcnemar(&pa, &pb, pairing, |p| p.1));
     Comparison {
         a: a_name.to_string(),
         b: b_name.to_string(),

@@ -29,7 +29,9 @@ use crate::domain::Verdict;
 pub use aggregate::{Aggregate, CritCounts, ItemAgg, RoundAgg, aggregate};
 pub use bootstrap::{BootstrapOptions, differences, intervals, paired_intervals, scalar_rates};
 pub use calibration::{WhatIf, WhatIfPoint};
-pub use compare::{Comparison, McNemar, RateDiff, compare};
+pub use compare::{
+    Comparison, McNemar, Pairing, RateDiff, compare, compare_with, default_pairing, pairing_for,
+};
 pub use critique::CritiqueStats;
 pub use human::{HumanStats, OverrideAgreement, PairKappa};
 pub use observe::{GRADE_OVERRIDE, observe, overrides};
@@ -143,6 +145,18 @@ pub fn compute(obs: &[EpisodeObs]) -> Summary {
 /// Every metric of a set of item aggregates (an item may appear more than once: the bootstrap
 /// draws with replacement).
 pub fn summarize(episodes: u64, failed: u64, items: &[&ItemAgg]) -> Summary {
+    summarize_rounds(episodes, failed, items, rounds_of(items))
+}
+
+/// The number of attempt indices `summarize` reports for these items.
+pub fn rounds_of(items: &[&ItemAgg]) -> usize {
+    items.iter().map(|i| i.rounds.len()).max().unwrap_or(0)
+}
+
+/// [`summarize`] with a fixed number of attempt indices: a bootstrap resample that happens to
+/// miss the longest episodes still reports every attempt (carried forward), so that no resample
+/// is dropped from a `rounds.J.acc` interval.
+pub fn summarize_rounds(episodes: u64, failed: u64, items: &[&ItemAgg], rounds: usize) -> Summary {
     let t = transitions::compute(items);
     Summary {
         episodes,
@@ -157,7 +171,7 @@ pub fn summarize(episodes: u64, failed: u64, items: &[&ItemAgg]) -> Summary {
         cl: t.cl,
         cs: t.cs,
         rss: t.rss,
-        rounds: rounds::compute(items),
+        rounds: rounds::compute(items, rounds),
         critique: critique::compute(aggregate::pooled_critique(items)),
     }
 }

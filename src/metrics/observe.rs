@@ -88,9 +88,11 @@ pub fn observe(
         item_id: ep.item_id.0.clone(),
         sample: ep.id.sample,
         failed: ep.status == EpisodeStatus::Failed,
+        // Only a generated first answer varies across samples; a given solution always agrees.
         first_answer: attempt_idx
             .first()
             .and_then(|&i| turns.get(i))
+            .filter(|t| t.role == Role::Generate)
             .and_then(|t| t.answer.clone()),
         attempts,
         critiques,

@@ -158,7 +158,9 @@ pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
     let mut labelled = Vec::new();
     for ep in &episodes {
         let ep_turns = turns.remove(&ep.id).unwrap_or_default();
-        for t in ep_turns.iter().filter(|t| t.role != Role::Given) {
+        // A control arm's first attempt is a copy of its source's: it cost nothing here.
+        let shared = usize::from(run.meta.contains_key(crate::runner::ARM_OF));
+        for t in ep_turns.iter().skip(shared).filter(|t| t.role != Role::Given) {
             usage.turns += 1;
             usage.cached += u64::from(t.meta.contains_key("cached"));
             if let Some(n) = t.prompt_tokens {

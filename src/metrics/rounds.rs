@@ -18,9 +18,8 @@ pub struct RoundStats {
     pub transitions: Option<Transitions>,
 }
 
-/// Per-attempt metrics up to the longest graded episode.
-pub(super) fn compute(items: &[&ItemAgg]) -> Vec<RoundStats> {
-    let rounds = items.iter().map(|i| i.rounds.len()).max().unwrap_or(0);
+/// Per-attempt metrics for attempt indices `0..rounds`.
+pub(super) fn compute(items: &[&ItemAgg], rounds: usize) -> Vec<RoundStats> {
     (0..rounds).map(|j| round(items, j)).collect()
 }
 

@@ -90,12 +90,22 @@ pub fn calibration(scores: &[f64], outcomes: &[bool], bins: usize) -> Option<Cal
     items.sort_by(|a, b| a.0.total_cmp(&b.0)); // stable: ties keep index order
     let groups = bins.min(n);
     let (base, extra) = (n / groups, n % groups);
-    let mut rest = items.as_slice();
     let mut out = Vec::with_capacity(groups);
     let mut ece = 0.0;
+    let (mut start, mut target) = (0usize, 0usize);
     for g in 0..groups {
-        let (chunk, tail) = rest.split_at_checked(base + usize::from(g < extra))?;
-        rest = tail;
+        target += base + usize::from(g < extra);
+        if start >= n {
+            break;
+        }
+        // A tie group never straddles two bins: otherwise the bins, hence ECE, would depend
+        // on the order the tied episodes happen to be stored in.
+        let mut end = target.max(start + 1).min(n);
+        while end < n && items.get(end).map(|p| p.0) == items.get(end - 1).map(|p| p.0) {
+            end += 1;
+        }
+        let chunk = items.get(start..end)?;
+        start = end;
         let m = chunk.len() as f64;
         let confidence = chunk.iter().map(|p| p.0).sum::<f64>() / m;
         let accuracy = chunk.iter().filter(|p| p.1).count() as f64 / m;
@@ -283,12 +293,20 @@ mod tests {
         // bins > n degrades to n singleton bins.
         let c = calibration(&[0.2, 0.5, 0.8], &[false, true, true], 10).unwrap();
         assert_eq!((c.bins.len(), c.bins_requested), (3, 10));
-        // Ties broken by index, sizes 2+1: bin0 = idx 0,1 (T,F) conf 0.5 acc 0.5;
-        // bin1 = idx 2 (T) conf 0.5 acc 1 → ECE = (1/3)·0.5 = 1/6.
+        // Tied scores share one bin: conf 0.5, acc 2/3 → ECE = 1/6, whatever the order.
         let c = calibration(&[0.5, 0.5, 0.5], &[true, false, true], 2).unwrap();
-        assert_eq!(c.bins.iter().map(|b| b.n).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(c.bins.iter().map(|b| b.n).collect::<Vec<_>>(), [3]);
         assert!(close(c.ece, 1.0 / 6.0));
         assert_eq!(c.auroc, Some(0.5));
+        // 10 × 0.8 right then 10 × 0.8 wrong, 2 bins: one bin, |0.5 − 0.8| = 0.3; interleaving
+        // the outcomes gives the same.
+        let (s20, o20): (Vec<f64>, Vec<bool>) = (vec![0.8; 20], (0..20).map(|i| i < 10).collect());
+        assert!(close(calibration(&s20, &o20, 2).unwrap().ece, 0.3));
+        let o20b: Vec<bool> = (0..20).map(|i| i % 2 == 0).collect();
+        assert!(close(calibration(&s20, &o20b, 2).unwrap().ece, 0.3));
+        // Targets 2,2 over [0.1, 0.5, 0.5, 0.9]: the tie at 0.5 pulls idx 2 into bin 0 → 3 + 1.
+        let c = calibration(&[0.1, 0.5, 0.5, 0.9], &[false, true, false, true], 2).unwrap();
+        assert_eq!(c.bins.iter().map(|b| b.n).collect::<Vec<_>>(), [3, 1]);
         // 5 items, 2 bins → sizes 3, 2; one class only → auroc None.
         let c = calibration(&[0.1, 0.2, 0.3, 0.4, 0.5], &[true; 5], 2).unwrap();
         assert_eq!(c.bins.iter().map(|b| b.n).collect::<Vec<_>>(), [3, 2]);

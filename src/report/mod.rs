@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::RunRecord;
 use crate::metrics::{
-    AnalysisOptions, BootstrapOptions, Comparison, MetricsReport, compare, run_data,
+    AnalysisOptions, BootstrapOptions, Comparison, MetricsReport, Pairing, compare_with, run_data,
     run_metrics_with,
 };
 use crate::store::{Store, StoreError};
@@ -137,7 +137,14 @@ fn arm_effects(
             arm: arm.name.clone(),
             kind: arm.meta.get(crate::runner::ARM).and_then(|v| v.as_str()).unwrap_or("arm").into(),
             source: source.name.clone(),
-            cmp: compare(&arm.name, &a.obs, &source.name, &b.obs, &opts.bootstrap),
+            cmp: compare_with(
+                &arm.name,
+                &a.obs,
+                &source.name,
+                &b.obs,
+                &opts.bootstrap,
+                Pairing::Episode,
+            ),
         });
     }
     Ok(out)
@@ -159,8 +166,8 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
     let _ = writeln!(out, "## The critique's own effect (control arms)\n");
     let _ = writeln!(
         out,
-        "Each control arm revises the very same first attempts as its source run without the \
-         model's critique; differences are source − arm in points, with paired bootstrap \
+        "Each control arm revises the very same first attempts as its source run with another \
+         critique (none, empty, an oracle's right/wrong, or another critic's); differences are source − arm in points, with paired bootstrap \
          intervals over shared items ({} resamples, seed {}) and McNemar's exact test on the \
          final answers.\n",
         opts.bootstrap.resamples, opts.bootstrap.seed
@@ -188,7 +195,7 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
                 diff("delta_i2c"),
                 diff("delta_c2i"),
                 m.map_or("–".into(), |m| format!("{}/{}", m.b_only, m.a_only)),
-                m.map_or("–".into(), |m| p_value(m.p_value)),
+                m.map_or("–".into(), |m| m.p_value.map_or("–".into(), p_value)),
             ]
         })
         .collect();
@@ -272,7 +279,15 @@ pub fn verify(store: &Store, dir: &Path) -> Result<Verification, ReportError> {
         };
         match std::fs::read_to_string(dir.join(name)) {
             Ok(actual) => {
-                if let Some(m) = first_difference(name, &actual, &expected.content) {
+                // The version line names the critloop that wrote the report, not data.
+                let mut expected = expected.content.clone();
+                for end in [".", ";"] {
+                    expected = expected.replace(
+                        &format!("critloop {}{end}", env!("CARGO_PKG_VERSION")),
+                        &format!("critloop {}{end}", manifest.critloop),
+                    );
+                }
+                if let Some(m) = first_difference(name, &actual, &expected) {
                     mismatches.push(m);
                 }
             }
@@ -358,7 +373,18 @@ fn rss_ci(m: &MetricsReport) -> String {
 
 /// Run names are user text: keep table cells intact.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '|' | '`' | '[' | ']' | '*' | '_' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn display_name(r: &RunRecord, m: &MetricsReport) -> String {
@@ -379,7 +405,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
 
 fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> String {
     let mut out = String::new();
-    let names: Vec<String> = reports.iter().map(|(r, _)| format!("`{}`", r.name)).collect();
+    let names: Vec<String> = reports.iter().map(|(r, _)| md_cell(&r.name)).collect();
     let _ = writeln!(out, "# critloop report\n");
     let _ = writeln!(
         out,
@@ -415,7 +441,7 @@ fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> S
             let s = &m.summary;
             vec![
                 display_name(r, m),
-                m.provenance.protocol.clone(),
+                md_cell(&m.provenance.protocol),
                 md_cell(&m.provenance.dataset),
                 s.scored.to_string(),
                 with_ci(m, "acc_t1", s.acc_t1),

@@ -146,6 +146,12 @@ pub fn create_arm(
     let mut firsts = Vec::new();
     let mut skipped = 0;
     for ep in store.episodes(source.id)? {
+        // A failed source episode is out of the source's metrics: keep it out of the arm's too,
+        // so both are measured on the same samples.
+        if ep.status == EpisodeStatus::Failed {
+            skipped += 1;
+            continue;
+        }
         match store.turns(ep.id)?.into_iter().next() {
             Some(t) if t.role == Role::Generate => firsts.push((ep, t)),
             _ => skipped += 1,
@@ -179,6 +185,12 @@ pub fn create_arm(
     for (ep, t1) in firsts {
         let id = EpisodeId { run: record.id, ..ep.id };
         store.put_turn(id, 0, &t1)?;
+        // The shared first attempt keeps the human grade it has in the source (as of now).
+        for (_, l) in store.labels(ep.id)? {
+            if l.name == crate::metrics::GRADE_OVERRIDE && l.turn == Some(0) {
+                store.insert_label(id, &l)?;
+            }
+        }
         store.put_episode(&Episode {
             id,
             item_id: ep.item_id,

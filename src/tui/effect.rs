@@ -328,7 +328,8 @@ fn comparison(store: &Store, a: RunId, b: RunId) -> Result<crate::metrics::Compa
     let da = crate::metrics::run_data(store, &ra).map_err(err)?;
     let db = crate::metrics::run_data(store, &rb).map_err(err)?;
     let opts = crate::metrics::BootstrapOptions::default();
-    Ok(crate::metrics::compare(&ra.name, &da.obs, &rb.name, &db.obs, &opts))
+    let pairing = crate::metrics::pairing_for(&ra, &da.obs, &rb, &db.obs);
+    Ok(crate::metrics::compare_with(&ra.name, &da.obs, &rb.name, &db.obs, &opts, pairing))
 }
 
 /// A new run over the source run's items with its provider and models (a replay source is

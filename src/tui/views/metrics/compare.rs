@@ -130,7 +130,7 @@ fn lines(c: &Comparison, t: &Theme) -> Vec<Line<'static>> {
             m.pairs,
             m.a_only,
             m.b_only,
-            format_p(m.p_value)
+            m.p_value.map_or("—".to_string(), format_p)
         )));
     }
     if let Some(m) = c.mcnemar.get("acc_t2") {
