@@ -82,4 +82,32 @@ fn main() {
         "  compare, 1000 paired       {:>9.1} ms",
         time(reps, || compare("a", &a, "b", &b, &opts))
     );
+    let run = critloop::domain::RunRecord {
+        id: critloop::domain::RunId(1),
+        name: "a".into(),
+        dataset: "synthetic".into(),
+        dataset_hash: String::new(),
+        protocol: critloop::protocol::load_protocol("critique-revise").unwrap(),
+        provider: critloop::domain::ProviderSpec::Replay,
+        model: "m".into(),
+        critic_model: "m".into(),
+        sampling: Default::default(),
+        status: critloop::domain::RunStatus::Finished,
+        version: String::new(),
+        created: 0,
+        notes: Default::default(),
+        meta: Default::default(),
+    };
+    let report = || {
+        let data = critloop::metrics::RunData {
+            obs: a.clone(),
+            overrides_used: 0,
+            grader: None,
+            usage: Default::default(),
+            human: Default::default(),
+        };
+        critloop::metrics::report_of(&run, data, &Default::default())
+    };
+    // Everything the metrics JSON holds: rates, their intervals, calibration and its intervals.
+    println!("  full metrics report        {:>9.1} ms", time(reps, report));
 }

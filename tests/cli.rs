@@ -112,6 +112,11 @@ fn run_prints_a_summary_and_metrics_json_has_every_key() {
         assert!(cal[key].is_f64(), "calibration.verbalized.{key}");
     }
     assert!(m["what_if"]["points"].as_array().unwrap().len() > 2);
+    for key in ["ece", "brier", "auroc"] {
+        let ci = m["ci"][format!("calibration.verbalized.{key}")].as_array().unwrap().clone();
+        let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+        assert!(0.0 <= lo && lo <= hi && hi <= 1.0, "{key}: [{lo}, {hi}]");
+    }
 
     // Another bootstrap seed moves the intervals, not the estimates; 0 resamples: no intervals.
     let other = serde_json::from_str::<Value>(&stdout(critloop(&db).args([

@@ -93,17 +93,23 @@ pub fn render(r: &MetricsReport) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "calibration ({} equal-count bins)   n      ECE    Brier   AUROC",
+            "calibration ({} equal-count bins; predicts that the judged answer is correct)",
             r.provenance.calibration_bins
         );
         for (source, c) in &r.calibration {
+            let with = |label: &str, k: &str, v: Option<f64>| {
+                let ci =
+                    r.ci.get(&format!("calibration.{source}.{k}"))
+                        .map_or(String::new(), |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"));
+                format!("{label} {}{ci}", num(v))
+            };
             let _ = writeln!(
                 out,
-                "  {source:<31} {:>5}  {:.3}  {:.3}  {:>6}",
+                "  {source:<11} n {:<6} {}   {}   {}",
                 c.n,
-                c.ece,
-                c.brier,
-                num(c.auroc)
+                with("ECE", "ece", Some(c.ece)),
+                with("Brier", "brier", Some(c.brier)),
+                with("AUROC", "auroc", c.auroc)
             );
         }
     }
@@ -235,7 +241,9 @@ pub fn csv(r: &MetricsReport) -> String {
     }
     for (source, c) in &r.calibration {
         for (k, v) in [("ece", Some(c.ece)), ("brier", Some(c.brier)), ("auroc", c.auroc)] {
-            let _ = writeln!(out, "calibration.{source}.{k},{},,", f(v));
+            let key = format!("calibration.{source}.{k}");
+            let (lo, hi) = r.ci.get(&key).map_or((None, None), |[a, b]| (Some(*a), Some(*b)));
+            let _ = writeln!(out, "{key},{},{},{}", f(v), f(lo), f(hi));
         }
     }
     if let Some(k) = &r.human.kappa_human_critic {

@@ -5,7 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::stats::{Calibration, calibration};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::bootstrap::BootstrapOptions;
+use super::stats::{Calibration, calibration, percentile_interval, weighted_scores};
 use super::{CritiqueObs, EpisodeObs, aggregate::scored_pair};
 use crate::domain::Verdict;
 
@@ -25,43 +29,116 @@ type Score = fn(&CritiqueObs) -> Option<f64>;
 const CRITIQUE_SOURCES: &[(&str, Score)] =
     &[("verbalized", verbalized), ("p_true", |c| c.p_true), ("p_true_raw", |c| c.p_true_raw)];
 
-/// Calibration per source with at least one scored prediction: the critic's verbalised
-/// confidence and logprob P(True) (raw and renormalised) against the truth of the critiqued
-/// answer, and agreement among an item's samples against the first attempt's correctness.
-pub fn compute(live: &[&EpisodeObs], bins: usize) -> BTreeMap<String, Calibration> {
-    let mut out = BTreeMap::new();
+/// Every source's predictions: (score, outcome, item id).
+type Predictions<'a> = Vec<(&'static str, Vec<(f64, bool, &'a str)>)>;
+
+/// The predictions of each source: the critic's verbalised confidence and logprob P(True) (raw
+/// and renormalised) against the truth of the critiqued answer, and agreement among an item's
+/// samples against the first attempt's correctness.
+fn predictions<'a>(live: &[&'a EpisodeObs]) -> Predictions<'a> {
+    let mut out = Vec::new();
     for (name, score) in CRITIQUE_SOURCES {
-        let (mut s, mut o) = (Vec::new(), Vec::new());
-        for c in live.iter().flat_map(|e| &e.critiques).filter(|c| !c.synthetic) {
-            if let (Some(p), Some(truth)) = (score(c), c.target_correct)
-                && p.is_finite()
-            {
-                s.push(p);
-                o.push(truth);
+        let mut v = Vec::new();
+        for e in live {
+            for c in e.critiques.iter().filter(|c| !c.synthetic) {
+                if let (Some(p), Some(truth)) = (score(c), c.target_correct)
+                    && p.is_finite()
+                {
+                    v.push((p, truth, e.item_id.as_str()));
+                }
             }
         }
+        out.push((*name, v));
+    }
+    out.push(("agreement", agreement(live)));
+    out
+}
+
+/// Calibration per source with at least one scored prediction.
+pub fn compute(live: &[&EpisodeObs], bins: usize) -> BTreeMap<String, Calibration> {
+    let mut out = BTreeMap::new();
+    for (name, preds) in predictions(live) {
+        let s: Vec<f64> = preds.iter().map(|p| p.0).collect();
+        let o: Vec<bool> = preds.iter().map(|p| p.1).collect();
         if let Some(cal) = calibration(&s, &o, bins) {
-            out.insert((*name).to_string(), cal);
+            out.insert(name.to_string(), cal);
         }
     }
-    let (s, o) = agreement(live);
-    if let Some(cal) = calibration(&s, &o, bins) {
-        out.insert("agreement".to_string(), cal);
+    out
+}
+
+/// A source's (score, outcome) pairs sorted by score, with each pair's item index.
+type SortedSource = (&'static str, Vec<(f64, bool)>, Vec<usize>);
+
+/// Percentile bootstrap intervals of each source's ECE, Brier and AUROC
+/// (`calibration.SOURCE.ece` …), resampling items like the rates' intervals; `items` are the
+/// ids of the run's items in aggregate order.
+pub fn intervals(
+    live: &[&EpisodeObs],
+    items: &[&str],
+    bins: usize,
+    opts: &BootstrapOptions,
+) -> BTreeMap<String, [f64; 2]> {
+    let mut out = BTreeMap::new();
+    if items.is_empty() || opts.resamples == 0 || bins == 0 {
+        return out;
+    }
+    let index: HashMap<&str, usize> = items.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let sources: Vec<SortedSource> = predictions(live)
+        .into_iter()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(name, mut p)| {
+            p.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let idx: Vec<usize> = p.iter().filter_map(|x| index.get(x.2).copied()).collect();
+            (name, p.iter().map(|x| (x.0, x.1)).collect::<Vec<_>>(), idx)
+        })
+        .filter(|(_, p, idx)| p.len() == idx.len())
+        .collect();
+    if sources.is_empty() {
+        return out;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    // Another stream than the rates' draws: the same seed, independent resamples.
+    rng.set_stream(1);
+    let mut values: Vec<[Vec<f64>; 3]> = sources.iter().map(|_| Default::default()).collect();
+    let mut counts = vec![0u64; items.len()];
+    for _ in 0..opts.resamples {
+        counts.iter_mut().for_each(|c| *c = 0);
+        for _ in 0..items.len() {
+            if let Some(c) = counts.get_mut(rng.random_range(0..items.len())) {
+                *c += 1;
+            }
+        }
+        for ((_, pairs, idx), slot) in sources.iter().zip(values.iter_mut()) {
+            let w: Vec<u64> = idx.iter().map(|&i| counts.get(i).copied().unwrap_or(0)).collect();
+            if let Some((ece, brier, auroc)) = weighted_scores(pairs, &w, bins) {
+                slot[0].push(ece);
+                slot[1].push(brier);
+                slot[2].extend(auroc);
+            }
+        }
+    }
+    for ((name, _, _), mut v) in sources.iter().zip(values) {
+        for (key, vals) in ["ece", "brier", "auroc"].iter().zip(v.iter_mut()) {
+            if let Some(ci) = percentile_interval(vals, opts.level) {
+                out.insert(format!("calibration.{name}.{key}"), ci);
+            }
+        }
     }
     out
 }
 
 /// Self-consistency: the share of an item's samples whose first answer equals this one's, for
 /// items with at least two answered samples.
-fn agreement(live: &[&EpisodeObs]) -> (Vec<f64>, Vec<bool>) {
+fn agreement<'a>(live: &[&'a EpisodeObs]) -> Vec<(f64, bool, &'a str)> {
     let mut by_item: BTreeMap<&str, Vec<&EpisodeObs>> = BTreeMap::new();
     for e in live {
         if e.first_answer.is_some() {
             by_item.entry(e.item_id.as_str()).or_default().push(e);
         }
     }
-    let (mut s, mut o) = (Vec::new(), Vec::new());
-    for eps in by_item.values().filter(|eps| eps.len() >= 2) {
+    let mut out = Vec::new();
+    for (item, eps) in by_item.iter().filter(|(_, eps)| eps.len() >= 2) {
         let mut votes: HashMap<&str, usize> = HashMap::new();
         for e in eps {
             *votes.entry(e.first_answer.as_deref().unwrap_or_default().trim()).or_default() += 1;
@@ -70,11 +147,10 @@ fn agreement(live: &[&EpisodeObs]) -> (Vec<f64>, Vec<bool>) {
             let Some(Some(right)) = e.attempts.first() else { continue };
             let mine = e.first_answer.as_deref().unwrap_or_default().trim();
             let n = votes.get(mine).copied().unwrap_or(0);
-            s.push(n as f64 / eps.len() as f64);
-            o.push(*right);
+            out.push((n as f64 / eps.len() as f64, *right, *item));
         }
     }
-    (s, o)
+    out
 }
 
 /// One point of the what-if curve.

@@ -275,6 +275,8 @@ pub fn report_of(run: &RunRecord, data: RunData, opts: &AnalysisOptions) -> Metr
         ci.insert("correction_acc".into(), v);
     }
     let live: Vec<&EpisodeObs> = data.obs.iter().filter(|e| !e.failed).collect();
+    let ids: Vec<&str> = agg.items.iter().map(|i| i.item_id.as_str()).collect();
+    ci.extend(super::calibration::intervals(&live, &ids, opts.bins, &opts.bootstrap));
     MetricsReport {
         run: run.name.clone(),
         correction_acc: critic_correct.then_some(summary.acc_t2),

@@ -239,6 +239,79 @@ fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
+/// ECE, Brier and AUROC of score-sorted `(score, outcome)` pairs where pair `i` counts
+/// `weights[i]` times: equal to [`calibration`] on the list with each pair repeated, in O(n)
+/// (the bootstrap reweights items instead of copying and re-sorting their pairs).
+pub fn weighted_scores(
+    sorted: &[(f64, bool)],
+    weights: &[u64],
+    bins: usize,
+) -> Option<(f64, f64, Option<f64>)> {
+    if sorted.len() != weights.len() || bins == 0 {
+        return None;
+    }
+    let n: u64 = weights.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    let y = |o: bool| if o { 1.0 } else { 0.0 };
+    let live: Vec<(f64, bool, u64)> = sorted
+        .iter()
+        .zip(weights)
+        .filter(|(_, w)| **w > 0)
+        .map(|(&(s, o), &w)| (s, o, w))
+        .collect();
+    let brier = live.iter().map(|&(s, o, w)| w as f64 * (s - y(o)).powi(2)).sum::<f64>() / n as f64;
+    // Equal-count bins over the repeated list: a bin ends at the first pair that reaches its
+    // target, then takes the rest of that tie group (copies of one pair are ties too).
+    let groups = (bins as u64).min(n);
+    let (base, extra) = (n / groups, n % groups);
+    let (mut ece, mut target, mut i) = (0.0, 0u64, 0usize);
+    let mut taken = 0u64;
+    for g in 0..groups {
+        target += base + u64::from(g < extra);
+        let Some(&(first, _, _)) = live.get(i) else { break };
+        let (mut m, mut conf, mut right) = (0u64, 0.0, 0u64);
+        let mut last = first;
+        while let Some(&(s, o, w)) = live.get(i) {
+            if m > 0 && taken >= target && s != last {
+                break;
+            }
+            m += w;
+            taken += w;
+            conf += w as f64 * s;
+            right += if o { w } else { 0 };
+            last = s;
+            i += 1;
+        }
+        let mf = m as f64;
+        ece += mf / n as f64 * (right as f64 / mf - conf / mf).abs();
+    }
+    // Mann–Whitney over tie groups: a positive beats every lower negative, ties count ½.
+    let (mut u2, mut neg_below, mut pos, mut neg) = (0u128, 0u128, 0u128, 0u128);
+    let mut j = 0;
+    while let Some(&(s0, _, _)) = live.get(j) {
+        let (mut gp, mut gn) = (0u128, 0u128);
+        while let Some(&(s, o, w)) = live.get(j) {
+            if s != s0 {
+                break;
+            }
+            if o {
+                gp += u128::from(w)
+            } else {
+                gn += u128::from(w)
+            }
+            j += 1;
+        }
+        u2 += gp * (2 * neg_below + gn);
+        neg_below += gn;
+        pos += gp;
+        neg += gn;
+    }
+    let auroc = (pos > 0 && neg > 0).then(|| u2 as f64 / (2 * pos * neg) as f64);
+    Some((ece, brier, auroc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +483,44 @@ mod tests {
             let pairs: Vec<(&str, &str)> = (0..n).map(|_| (pick(&mut st), pick(&mut st))).collect();
             if let Some(k) = cohen_kappa(&pairs) {
                 assert!(k <= 1.0 + 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_scores_equal_calibration_of_the_repeated_list() {
+        let mut st = 7;
+        for trial in 0..300 {
+            let n = 1 + trial % 23;
+            let mut pairs: Vec<(f64, bool)> = (0..n)
+                .map(|_| {
+                    let s = (lcg(&mut st) * 8.0).floor() / 8.0;
+                    (s, lcg(&mut st) < s)
+                })
+                .collect();
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let weights: Vec<u64> = (0..n).map(|_| (lcg(&mut st) * 3.0) as u64).collect();
+            let bins = 1 + trial % 6;
+            let mut scores = Vec::new();
+            let mut outcomes = Vec::new();
+            for (&(s, o), &w) in pairs.iter().zip(&weights) {
+                for _ in 0..w {
+                    scores.push(s);
+                    outcomes.push(o);
+                }
+            }
+            let got = weighted_scores(&pairs, &weights, bins);
+            match calibration(&scores, &outcomes, bins) {
+                None => assert_eq!(got, None),
+                Some(c) => {
+                    let (ece, brier, auroc) = got.unwrap();
+                    assert!(close(ece, c.ece), "trial {trial}: ece {ece} vs {}", c.ece);
+                    assert!(close(brier, c.brier));
+                    match (auroc, c.auroc) {
+                        (Some(a), Some(b)) => assert!(close(a, b)),
+                        (a, b) => assert_eq!(a, b),
+                    }
+                }
             }
         }
     }

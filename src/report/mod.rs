@@ -364,6 +364,14 @@ fn with_ci(m: &MetricsReport, key: &str, v: Option<f64>) -> String {
     }
 }
 
+/// `value [lo, hi]` with three decimals (scores that are not percentages).
+fn num3_ci(m: &MetricsReport, key: &str, v: Option<f64>) -> String {
+    match (v, m.ci.get(key)) {
+        (Some(x), Some([lo, hi])) => format!("{x:.3} [{lo:.3}, {hi:.3}]"),
+        _ => num3(v),
+    }
+}
+
 fn rss_ci(m: &MetricsReport) -> String {
     match (m.summary.rss, m.ci.get("rss")) {
         (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
@@ -555,9 +563,9 @@ fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> S
                     display_name(r, m),
                     src.clone(),
                     c.n.to_string(),
-                    format!("{:.3}", c.ece),
-                    format!("{:.3}", c.brier),
-                    num3(c.auroc),
+                    num3_ci(m, &format!("calibration.{src}.ece"), Some(c.ece)),
+                    num3_ci(m, &format!("calibration.{src}.brier"), Some(c.brier)),
+                    num3_ci(m, &format!("calibration.{src}.auroc"), c.auroc),
                 ]
             })
         })
