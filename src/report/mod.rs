@@ -584,6 +584,7 @@ fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> S
         table(&mut out, &["Run", "Source", "n", "ECE", "Brier", "AUROC"], &calibrated);
     }
 
+    what_if_section(&mut out, reports);
     human_section(&mut out, reports);
 
     let _ = writeln!(out, "## Figures\n");
@@ -627,6 +628,40 @@ fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> S
 
 fn short(hash: &str) -> String {
     format!("`{}`", hash.get(..12).unwrap_or(hash))
+}
+
+fn what_if_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
+    let with: Vec<&(RunRecord, MetricsReport)> =
+        reports.iter().filter(|(_, m)| m.what_if.is_some()).collect();
+    if with.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## What if revisions were attempted only below confidence τ\n");
+    let _ = writeln!(
+        out,
+        "Accuracy of the final answers (item-weighted) / share of episodes revised, if an episode \
+         were revised only when the critic's confidence that the answer is correct is below τ \
+         (τ = 0: never revise; always: the run as made).\n"
+    );
+    let taus = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.01];
+    let mut header = vec!["Run".to_string(), "Source".to_string(), "n".to_string()];
+    header
+        .extend(taus.iter().map(|t| if *t > 1.0 { "always".into() } else { format!("τ={t:.1}") }));
+    let rows: Vec<Vec<String>> = with
+        .iter()
+        .filter_map(|(r, m)| {
+            let w = m.what_if.as_ref()?;
+            let mut row = vec![display_name(r, m), w.source.clone(), w.n.to_string()];
+            row.extend(taus.iter().map(|t| {
+                w.points.iter().find(|p| (p.tau - t).abs() < 1e-9).map_or("–".into(), |p| {
+                    format!("{} / {}", pct(Some(p.acc)), pct(Some(p.revised)))
+                })
+            }));
+            Some(row)
+        })
+        .collect();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(out, &h, &rows);
 }
 
 fn human_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
