@@ -857,3 +857,41 @@ fn malformed_lines_name_file_and_line_and_import_nothing() {
         db.cmd().args(["metrics", "bad", "--format", "json"]).assert().code(1);
     }
 }
+
+/// Two annotators and grade overrides on four episodes; every number worked out by hand.
+#[test]
+fn human_label_statistics_from_an_imported_transcript() {
+    let m = import_metrics("human_labels.jsonl", "labels");
+    let h = get(&m, "/human");
+    assert_eq!(h["labels"], 11);
+    assert_eq!(h["annotators"], serde_json::json!(["ana", "bob"]));
+    // error_found: yes (ana h1, bob h1, bob h4), no (bob h2, ana h3, bob h3), n/a, partial.
+    assert_eq!(
+        h["counts"]["error_found"],
+        serde_json::json!({"n/a": 1, "no": 3, "partial": 1, "yes": 3})
+    );
+    // Cells after overrides: h1 w→c, h2 c→c, h3 c→w (t1 overridden to correct), h4 c→w.
+    assert_eq!(
+        h["by_transition"]["error_found"]["yes"],
+        serde_json::json!({"cc": 0, "cw": 1, "wc": 2, "ww": 0})
+    );
+    assert_eq!(
+        h["by_transition"]["error_found"]["no"],
+        serde_json::json!({"cc": 1, "cw": 2, "wc": 0, "ww": 0})
+    );
+    // Overrides vs auto grade: h1 wrong = wrong, h2 correct = correct, h3 correct ≠ wrong.
+    assert_eq!(h["overrides"]["agree"], 2);
+    assert_eq!(h["overrides"]["disagree"], 1);
+    assert_eq!(h["overrides"]["disagreements"], serde_json::json!(["h3#0@0"]));
+    // ana vs bob: (yes,yes) (n/a,no) (no,no) (partial,yes): p_o = 1/2; ana ¼ each of four
+    // values, bob ½ yes ½ no → p_e = ¼·½ + ¼·½ = ¼; κ = (½ − ¼)/(¾) = 1/3.
+    let k = &h["kappa_annotators"]["error_found"][0];
+    assert_eq!((k["a"].as_str(), k["b"].as_str(), &k["n"]), (Some("ana"), Some("bob"), &4.into()));
+    rate(k, "/kappa", Some(1.0 / 3.0));
+    // Human grade of the critiqued t1 vs critic verdict: (incorrect, incorrect), (correct,
+    // correct), (correct, correct) → p_o = 1, p_e = 1/9 + 4/9 → κ = 1.
+    rate(h, "/kappa_human_critic/kappa", Some(1.0));
+    assert_eq!(h["kappa_human_critic"]["n"], 3);
+    // The override also moves t1: acc_t1 = 3/4 (h2, h3, h4 right).
+    rate(&m, "/acc_t1", Some(0.75));
+}
