@@ -433,3 +433,25 @@ fn report_writes_markdown_latex_svg_and_verify_catches_an_edited_number() {
     let ok = stdout(critloop(&db).arg("verify").arg(&out));
     assert!(ok.contains("match the database"), "{ok}");
 }
+
+#[test]
+fn long_export_carries_the_grade_the_metrics_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).arg("import").arg(fixture("transcripts/grade_overrides.jsonl")));
+    let jsonl = stdout(critloop(&db).args(["export", "overrides", "--format", "long-jsonl"]));
+    let rows: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let row = |item: &str, turn: u64| {
+        rows.iter().find(|r| r["item_id"] == item && r["turn"] == turn).unwrap().clone()
+    };
+    // o1: the revise was graded wrong, ana overrode it to correct.
+    assert_eq!(
+        (row("o1", 2)["correct"].clone(), row("o1", 2)["correct_used"].clone()),
+        (false.into(), true.into())
+    );
+    // o4: ana (later) says wrong, bo (earlier) correct: the latest wins.
+    assert_eq!(row("o4", 2)["correct_used"], false);
+    // No override: the automatic grade; a critique carries no grade at all.
+    assert_eq!(row("o3", 0)["correct_used"], false);
+    assert!(row("o3", 1)["correct_used"].is_null());
+}

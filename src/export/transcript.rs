@@ -64,6 +64,7 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
         store.turns_of_run(run.id)?.into_iter().collect();
     let mut labels = store.labels_by_episode(run.id)?;
     let prompts_hash = crate::metrics::run_prompts_hash(run);
+    let provider = crate::metrics::provenance(run, &Default::default()).provider;
     let mut out = Vec::new();
     for ep in store.episodes(run.id)? {
         let Some(item) = items.get(ep.id.item as usize) else { continue };
@@ -88,7 +89,7 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
             protocol: Some(run.protocol.name.clone()),
             rounds: Some(run.protocol.rounds),
             seed: Some(run.sampling.seed),
-            provider: Some(crate::metrics::provenance(run, &Default::default()).provider),
+            provider: Some(provider.clone()),
             prompts_hash: Some(prompts_hash.clone()),
             dataset: Some(run.dataset.clone()),
             source: Some(item.source.clone()),
@@ -157,6 +158,8 @@ pub struct LongRow {
     pub attempt: Option<u32>,
     pub answer: Option<String>,
     pub correct: Option<bool>,
+    /// The grade the metrics use: a human `grade_override` when there is one, else `correct`.
+    pub correct_used: Option<bool>,
     pub tier: Option<String>,
     pub verdict: Option<String>,
     pub confidence: Option<f64>,
@@ -181,6 +184,7 @@ pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreEr
     let mut rows = Vec::new();
     for line in transcript_lines(store, run)? {
         let attempts = crate::protocol::attempt_indices(run.protocol.kind, &line.turns);
+        let overrides = crate::metrics::overrides(&line.labels);
         for (i, t) in line.turns.iter().enumerate() {
             let labels: Vec<String> = line
                 .labels
@@ -199,6 +203,9 @@ pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreEr
                 attempt,
                 answer: t.answer.clone(),
                 correct: t.correct,
+                correct_used: attempt.and(
+                    u32::try_from(i).ok().and_then(|i| overrides.get(&i).copied()).or(t.correct),
+                ),
                 tier: t
                     .tier
                     .and_then(|x| serde_json::to_value(x).ok())
