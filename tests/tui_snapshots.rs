@@ -5,17 +5,20 @@
 //! changed `tests/snapshots/*.snap`. Under `CI=true` a missing or different snapshot fails.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use critloop::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
 use critloop::domain::{
     EpisodeId, EpisodeStatus, Item, ItemId, Label, Meta, ProtocolKind, ProtocolSpec, ProviderSpec,
     Role, RunId, RunRecord, RunStatus, Sampling, SimParams, Turn, Verdict,
 };
+use critloop::export::{ImportOptions, import_transcripts};
 use critloop::metrics::{
     AnalysisOptions, BootstrapOptions, Comparison, CritiqueObs, EpisodeObs, MetricsReport, RunData,
-    compare, report_of,
+    compare, report_of, run_metrics,
 };
 use critloop::runner::{RunEvent, Totals};
+use critloop::store::Store;
 use critloop::tui::{App, Event, Keymap, MetricsPanel, Screen, Theme, views};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -275,6 +278,17 @@ fn calibrated_obs() -> Vec<EpisodeObs> {
         .collect()
 }
 
+/// The report `critloop metrics` gives a transcript fixture imported as `name`: every number
+/// comes from the real import and metrics code (the human-label values are hand-checked in
+/// tests/transcript_fixtures.rs).
+fn imported_report(file: &str, name: &str) -> Box<MetricsReport> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts").join(file);
+    let store = Store::temporary().expect("temporary store");
+    let opts = ImportOptions { name: Some(name.into()), ..Default::default() };
+    let runs = import_transcripts(&store, &path, &opts).expect("import");
+    Box::new(run_metrics(&store, &runs[0]).expect("metrics"))
+}
+
 /// demo (A, marked) against sim-2 (B, open), as `critloop compare demo sim-2` computes it.
 fn comparison() -> Box<Comparison> {
     Box::new(compare("demo", &obs(4), "sim-2", &obs(6), &BootstrapOptions::default()))
@@ -506,6 +520,7 @@ fn metrics_comparison_panel(#[case] w: u16, #[case] h: u16) {
     let mut app = comparing();
     app.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(comparison()) });
     app.update(special(KeyCode::BackTab));
+    app.update(special(KeyCode::BackTab));
     assert_eq!(app.metrics_panel, MetricsPanel::Compare);
     snapshot("metrics_comparison_panel", app, w, h);
 }
@@ -516,6 +531,8 @@ fn metrics_comparison_panel(#[case] w: u16, #[case] h: u16) {
 fn metrics_comparison_computing(#[case] w: u16, #[case] h: u16) {
     let mut app = comparing();
     app.update(special(KeyCode::BackTab));
+    app.update(special(KeyCode::BackTab));
+    assert_eq!(app.metrics_panel, MetricsPanel::Compare);
     snapshot("metrics_comparison_computing", app, w, h);
 }
 
@@ -544,6 +561,74 @@ fn metrics_calibration_without_confidence(#[case] w: u16, #[case] h: u16) {
     app.update(Event::Metrics { run: RunId(1), report: report(1, "demo", 4) });
     typed(&mut app, "c");
     snapshot("metrics_calibration_without_confidence", app, w, h);
+}
+
+/// demo's metrics open with `report`, on the labels panel (backtab from the summary).
+fn on_labels(report: Box<MetricsReport>) -> App {
+    let mut app = with_runs();
+    typed(&mut app, "m");
+    app.update(Event::Metrics { run: RunId(1), report });
+    app.update(special(KeyCode::BackTab));
+    assert_eq!(app.metrics_panel, MetricsPanel::Labels);
+    app
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_labels(#[case] w: u16, #[case] h: u16) {
+    // Two annotators on four episodes, with grade overrides (tests/transcript_fixtures.rs).
+    let app = on_labels(imported_report("human_labels.jsonl", "demo"));
+    snapshot("metrics_labels", app, w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_labels_empty(#[case] w: u16, #[case] h: u16) {
+    snapshot("metrics_labels_empty", on_labels(report(1, "demo", 4)), w, h);
+}
+
+#[rstest]
+#[case::wide(100, 30)]
+#[case::narrow(60, 20)]
+fn metrics_labels_empty_with_grader(#[case] w: u16, #[case] h: u16) {
+    // Given solutions with dataset labels, no human labels: the grader line still shows.
+    let app = on_labels(imported_report("critique_only_given.jsonl", "demo"));
+    snapshot("metrics_labels_empty_with_grader", app, w, h);
+}
+
+#[test]
+fn the_labels_panel_scrolls_to_its_last_line_when_narrow() {
+    let mut app = on_labels(imported_report("human_labels.jsonl", "demo"));
+    app.update(special(KeyCode::End));
+    let text = render(&mut app, 60, 20).backend().to_string();
+    assert!(text.contains("human grade vs critic verdict"), "{text}");
+    assert!(!text.contains("label / value"), "scrolled past the table: {text}");
+}
+
+#[test]
+fn label_names_values_and_annotators_are_inert() {
+    let evil = "x\u{1b}]0;pwned\u{7}y";
+    let mut report = imported_report("human_labels.jsonl", "demo");
+    let h = &mut report.human;
+    h.annotators.push(evil.into());
+    h.counts.entry(evil.into()).or_default().insert(evil.into(), 1);
+    h.overrides.disagreements.push(evil.into());
+    if let Some(pairs) = h.kappa_annotators.get_mut("error_found") {
+        pairs[0].b = evil.into();
+    }
+    let mut app = on_labels(report);
+    for (w, h) in [(100, 30), (60, 20)] {
+        let terminal = render(&mut app, w, h);
+        let cells = terminal.backend().buffer().content();
+        assert!(
+            cells.iter().all(|c| !c.symbol().chars().any(char::is_control)),
+            "a control character reached the screen:\n{}",
+            terminal.backend()
+        );
+        assert!(terminal.backend().to_string().contains("x\\e]0;"), "{}", terminal.backend());
+    }
 }
 
 #[test]

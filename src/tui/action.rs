@@ -57,7 +57,7 @@ pub enum Action {
     Blind,
     /// Toggle: after each label, open the next unlabelled episode.
     AutoAdvance,
-    /// Metrics screen: show the next panel (summary, calibration, comparison).
+    /// Metrics screen: show the next panel (summary, calibration, comparison, labels).
     NextPanel,
     PreviousPanel,
     /// Metrics screen: show the calibration of the next confidence source.

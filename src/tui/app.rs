@@ -35,17 +35,24 @@ pub enum MetricsPanel {
     Calibration,
     /// The open run against the marked one: paired differences and McNemar.
     Compare,
+    /// Human-label counts per transition cell, override agreement and Cohen's κ.
+    Labels,
 }
 
 impl MetricsPanel {
-    pub const ALL: [MetricsPanel; 3] =
-        [MetricsPanel::Summary, MetricsPanel::Calibration, MetricsPanel::Compare];
+    pub const ALL: [MetricsPanel; 4] = [
+        MetricsPanel::Summary,
+        MetricsPanel::Calibration,
+        MetricsPanel::Compare,
+        MetricsPanel::Labels,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             MetricsPanel::Summary => "Summary",
             MetricsPanel::Calibration => "Calibration",
             MetricsPanel::Compare => "Compare",
+            MetricsPanel::Labels => "Labels",
         }
     }
 }

@@ -1395,11 +1395,11 @@ fn comparing(mut runs: App) -> App {
 }
 
 #[rstest]
-#[case::forward(KeyCode::Tab, [MetricsPanel::Calibration, MetricsPanel::Compare, MetricsPanel::Summary])]
-#[case::backward(KeyCode::BackTab, [MetricsPanel::Compare, MetricsPanel::Calibration, MetricsPanel::Summary])]
+#[case::forward(KeyCode::Tab, [MetricsPanel::Calibration, MetricsPanel::Compare, MetricsPanel::Labels, MetricsPanel::Summary])]
+#[case::backward(KeyCode::BackTab, [MetricsPanel::Labels, MetricsPanel::Compare, MetricsPanel::Calibration, MetricsPanel::Summary])]
 fn tab_cycles_the_metrics_panels(
     #[case] k: KeyCode,
-    #[case] order: [MetricsPanel; 3],
+    #[case] order: [MetricsPanel; 4],
     mut runs: App,
 ) {
     typed(&mut runs, "m");

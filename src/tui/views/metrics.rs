@@ -1,7 +1,9 @@
-//! The metrics screen: a row of panel tabs over the summary, calibration or comparison panel.
+//! The metrics screen: a row of panel tabs over the summary, calibration, comparison or labels
+//! panel.
 
 mod calibration;
 mod compare;
+mod labels;
 mod summary;
 
 use ratatui::Frame;
@@ -9,7 +11,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::pct;
+use super::{pct, wrapped_height};
 use crate::metrics::BootstrapOptions;
 use crate::tui::app::{App, MetricsPanel};
 use crate::tui::theme::Theme;
@@ -21,6 +23,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         MetricsPanel::Summary => summary::render(app, frame, body),
         MetricsPanel::Calibration => calibration::render(app, frame, body),
         MetricsPanel::Compare => compare::render(app, frame, body),
+        MetricsPanel::Labels => labels::render(app, frame, body),
     }
 }
 
@@ -48,6 +51,15 @@ fn block(t: &Theme, title: String) -> Block<'static> {
 fn message(frame: &mut Frame, area: Rect, t: &Theme, title: &str, lines: Vec<Line<'static>>) {
     let para = Paragraph::new(lines).style(t.muted).wrap(Wrap { trim: false });
     frame.render_widget(para.block(block(t, title.to_string())), area);
+}
+
+/// Clamps the shared scroll of two columns to the taller one.
+fn clamp_two(scroll: &mut u16, cols: [(&[Line], Rect); 2]) -> u16 {
+    let rows = cols.iter().map(|(lines, a)| wrapped_height(lines, a.width)).max().unwrap_or(0);
+    let height = cols.iter().map(|(_, a)| a.height).min().unwrap_or(0);
+    let max = rows.saturating_sub(usize::from(height));
+    *scroll = (*scroll).min(u16::try_from(max).unwrap_or(u16::MAX));
+    *scroll
 }
 
 /// A number shown with three decimals (rss, Brier, AUROC).

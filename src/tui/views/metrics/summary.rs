@@ -6,12 +6,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{block, bootstrap_note, message, rate_value};
+use super::{block, bootstrap_note, clamp_two, message, rate_value};
 use crate::metrics::{MetricsReport, rate_keys};
 use crate::tui::app::App;
 use crate::tui::text::inert;
 use crate::tui::theme::Theme;
-use crate::tui::views::{clamp_scroll, pct, wrapped_height};
+use crate::tui::views::{clamp_scroll, pct};
 
 /// Below this width two summaries side by side wrap every line: show the open run only.
 const SIDE_BY_SIDE: u16 = 80;
@@ -130,15 +130,6 @@ fn critique_lines(r: &MetricsReport, t: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::styled("simulated output (sim provider)", t.muted));
     }
     lines
-}
-
-/// Clamps the shared scroll of two columns to the taller one.
-fn clamp_two(scroll: &mut u16, cols: [(&[Line], Rect); 2]) -> u16 {
-    let rows = cols.iter().map(|(lines, a)| wrapped_height(lines, a.width)).max().unwrap_or(0);
-    let height = cols.iter().map(|(_, a)| a.height).min().unwrap_or(0);
-    let max = rows.saturating_sub(usize::from(height));
-    *scroll = (*scroll).min(u16::try_from(max).unwrap_or(u16::MAX));
-    *scroll
 }
 
 fn one_column(r: &MetricsReport, t: &Theme) -> Vec<Line<'static>> {
