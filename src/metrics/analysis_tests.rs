@@ -119,6 +119,7 @@ fn human_label_statistics() {
     let mk = |name: &str, labels, cell, auto0: bool, verdict| LabelledEpisode {
         name: name.into(),
         labels,
+        overrides: overrides(labels),
         cell: Some(cell),
         auto: HashMap::from([(0, auto0)]),
         critiques: vec![(verdict, 0)],

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::Transitions;
-use super::observe::GRADE_OVERRIDE;
+use super::observe::{GRADE_OVERRIDE, override_value};
 use super::stats::{Kappa, kappa};
 use crate::domain::{Label, Verdict};
 
@@ -16,6 +16,8 @@ pub struct LabelledEpisode<'a> {
     /// `item#sample`, used to list disagreements.
     pub name: String,
     pub labels: &'a [Label],
+    /// The grade overrides metrics apply ([`overrides`](super::observe::overrides) of `labels`).
+    pub overrides: HashMap<u32, bool>,
     /// (t1, t2) correctness when the episode is scored, by the grades metrics use.
     pub cell: Option<(bool, bool)>,
     /// The automatic grade of each attempt, by turn index.
@@ -82,12 +84,9 @@ fn latest(labels: &[Label]) -> Latest<'_> {
     out
 }
 
+/// A grade override as the critic's verdict vocabulary, to pair the two for κ.
 fn verdict_of_grade(v: &str) -> Option<&'static str> {
-    match v {
-        "correct" => Some("correct"),
-        "wrong" | "incorrect" => Some("incorrect"),
-        _ => None,
-    }
+    override_value(v).map(|right| if right { "correct" } else { "incorrect" })
 }
 
 pub fn compute(eps: &[LabelledEpisode<'_>]) -> HumanStats {
@@ -157,15 +156,9 @@ pub fn compute(eps: &[LabelledEpisode<'_>]) -> HumanStats {
 
 /// The override that metrics use (the latest of any annotator) against the auto grade.
 fn overrides_vs_auto(ep: &LabelledEpisode<'_>, out: &mut OverrideAgreement) {
-    let mut last: BTreeMap<u32, (u64, bool)> = BTreeMap::new();
-    for l in ep.labels.iter().filter(|l| l.name == GRADE_OVERRIDE) {
-        let (Some(turn), Some(v)) = (l.turn, verdict_of_grade(&l.value)) else { continue };
-        let slot = last.entry(turn).or_insert((l.time, v == "correct"));
-        if l.time >= slot.0 {
-            *slot = (l.time, v == "correct");
-        }
-    }
-    for (turn, (_, human)) in last {
+    // Sorted by turn so the disagreements list is stable.
+    let by_turn: BTreeMap<u32, bool> = ep.overrides.iter().map(|(t, v)| (*t, *v)).collect();
+    for (turn, human) in by_turn {
         let Some(&auto) = ep.auto.get(&turn) else { continue };
         if auto == human {
             out.agree += 1;

@@ -34,7 +34,7 @@ pub use compare::{
 };
 pub use critique::CritiqueStats;
 pub use human::{HumanStats, OverrideAgreement, PairKappa};
-pub use observe::{GRADE_OVERRIDE, observe, overrides};
+pub use observe::{GRADE_OVERRIDE, observe, override_value, overrides};
 pub use report::{
     AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary, provenance,
     report_of, run_data, run_metrics, run_metrics_with, run_prompts_hash,

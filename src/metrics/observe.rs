@@ -9,18 +9,24 @@ use crate::protocol::{SYNTHETIC, attempt_indices};
 /// Label name that overrides the automatic grade of an attempt (DESIGN §6).
 pub const GRADE_OVERRIDE: &str = "grade_override";
 
+/// The grade a `grade_override` value stands for: `correct`, or `wrong` (alias `incorrect`).
+pub fn override_value(value: &str) -> Option<bool> {
+    match value {
+        "correct" => Some(true),
+        "wrong" | "incorrect" => Some(false),
+        _ => None,
+    }
+}
+
 /// The latest `grade_override` per turn index; values `correct` / `wrong`.
 pub fn overrides(labels: &[Label]) -> HashMap<u32, bool> {
     let mut out = HashMap::new();
     let mut sorted: Vec<&Label> = labels.iter().filter(|l| l.name == GRADE_OVERRIDE).collect();
     sorted.sort_by_key(|l| l.time);
     for l in sorted {
-        let Some(turn) = l.turn else { continue };
-        match l.value.as_str() {
-            "correct" => out.insert(turn, true),
-            "wrong" | "incorrect" => out.insert(turn, false),
-            _ => None,
-        };
+        if let (Some(turn), Some(v)) = (l.turn, override_value(&l.value)) {
+            out.insert(turn, v);
+        }
     }
     out
 }

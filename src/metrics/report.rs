@@ -174,8 +174,9 @@ pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
         let ep_labels = labels.get(&ep.id).map(Vec::as_slice).unwrap_or_default();
         let ov = observe::overrides(ep_labels);
         let o = observe::observe(run.protocol.kind, ep, &ep_turns, &ov, &mut used);
+        // A live labelled episode hands its overrides on to the label statistics.
         if !ep_labels.is_empty() && !o.failed {
-            labelled.push(labelled_episode(run, ep, &ep_turns, ep_labels, &o));
+            labelled.push(labelled_episode(run, ep, &ep_turns, ep_labels, ov, &o));
         }
         obs.push(o);
         // Each item's given solution is judged once, on its first sample.
@@ -223,6 +224,7 @@ fn labelled_episode<'a>(
     ep: &crate::domain::Episode,
     turns: &[crate::domain::Turn],
     labels: &'a [crate::domain::Label],
+    overrides: HashMap<u32, bool>,
     o: &EpisodeObs,
 ) -> LabelledEpisode<'a> {
     let attempts = attempt_indices(run.protocol.kind, turns);
@@ -243,6 +245,7 @@ fn labelled_episode<'a>(
     LabelledEpisode {
         name: format!("{}#{}", ep.item_id.0, ep.id.sample),
         labels,
+        overrides,
         cell: super::aggregate::scored_pair(o),
         auto,
         critiques,
