@@ -106,7 +106,7 @@ fn main() {
             usage: Default::default(),
             human: Default::default(),
         };
-        critloop::metrics::report_of(&run, data, &Default::default())
+        critloop::metrics::report_of(&run, &data, &Default::default())
     };
     // Everything the metrics JSON holds: rates, their intervals, calibration and its intervals.
     println!("  full metrics report        {:>9.1} ms", time(reps, report));

@@ -242,7 +242,7 @@ fn report_from(id: u64, name: &str, obs: Vec<EpisodeObs>) -> Box<MetricsReport> 
         usage: Default::default(),
         human: Default::default(),
     };
-    Box::new(report_of(&run, data, &AnalysisOptions::default()))
+    Box::new(report_of(&run, &data, &AnalysisOptions::default()))
 }
 
 fn report(id: u64, name: &str, wrong_first: usize) -> Box<MetricsReport> {

@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
-use crate::metrics::{AnalysisOptions, BootstrapOptions, run_data, run_metrics, run_metrics_with};
+use crate::metrics::{AnalysisOptions, BootstrapOptions, run_metrics, run_metrics_with};
 use crate::runner::{self, NewRun, RunEvent, RunOptions};
 use crate::store::Store;
 
@@ -565,22 +565,13 @@ fn compare(
     opts: &AnalysisOptions,
 ) -> Result<()> {
     let (ra, rb) = (store.require_run(a)?, store.require_run(b)?);
-    let (da, db) = (run_data(store, &ra)?, run_data(store, &rb)?);
-    let pairing = crate::metrics::pairing_for(&ra, &da.obs, &rb, &db.obs);
     if ra.dataset_hash != rb.dataset_hash {
         eprintln!(
             "warning: `{a}` and `{b}` were made on different item sets (dataset hashes differ); \
              items are matched by id"
         );
     }
-    let c = crate::metrics::compare_with(
-        &ra.name,
-        &da.obs,
-        &rb.name,
-        &db.obs,
-        &opts.bootstrap,
-        pairing,
-    );
+    let c = crate::metrics::compare_runs(store, &ra, &rb, &opts.bootstrap)?;
     if c.shared_items == 0 {
         bail!("runs `{a}` and `{b}` share no items: nothing to compare");
     }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::metrics::{Comparison, MetricsReport, rate_keys, scalar_rates};
+use crate::report::format_p;
 
 fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |x| format!("{:.1}%", x * 100.0))
@@ -327,9 +328,4 @@ pub fn comparison(c: &Comparison) -> String {
         );
     }
     out
-}
-
-/// p-values: four significant digits, scientific below 1e-4.
-pub fn format_p(p: f64) -> String {
-    if p < 1e-4 { format!("{p:.2e}") } else { format!("{p:.4}") }
 }

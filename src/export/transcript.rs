@@ -134,15 +134,19 @@ pub fn export_jsonl(
     run: &RunRecord,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    let lines = transcript_lines(store, run)?;
-    for l in &lines {
-        serde_json::to_writer(&mut *out, l).map_err(|e| {
+    write_jsonl(&transcript_lines(store, run)?, out)
+}
+
+/// One JSON object per line; returns how many were written.
+fn write_jsonl<T: Serialize>(rows: &[T], out: &mut dyn Write) -> Result<u64, ExportError> {
+    for r in rows {
+        serde_json::to_writer(&mut *out, r).map_err(|e| {
             if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) }
         })?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
-    Ok(lines.len() as u64)
+    Ok(rows.len() as u64)
 }
 
 /// One row of the long format: one episode × turn, flat columns for pandas/polars.
@@ -250,13 +254,5 @@ pub fn export_long_jsonl(
     run: &RunRecord,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    let rows = long_rows(store, run)?;
-    for r in &rows {
-        serde_json::to_writer(&mut *out, r).map_err(|e| {
-            if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) }
-        })?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(rows.len() as u64)
+    write_jsonl(&long_rows(store, run)?, out)
 }

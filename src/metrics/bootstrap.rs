@@ -43,7 +43,7 @@ pub fn scalar_rates(s: &Summary) -> Vec<(String, Option<f64>)> {
 }
 
 /// Draws `n` item indices with replacement.
-fn draw(rng: &mut ChaCha8Rng, n: usize, pick: &mut Vec<usize>) {
+pub(super) fn draw(rng: &mut ChaCha8Rng, n: usize, pick: &mut Vec<usize>) {
     pick.clear();
     pick.extend((0..n).map(|_| rng.random_range(0..n)));
 }

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::bootstrap::BootstrapOptions;
+use super::bootstrap::{BootstrapOptions, draw};
 use super::stats::{Calibration, calibration, percentile_interval, weighted_scores};
 use super::{CritiqueObs, EpisodeObs, aggregate::scored_pair};
 use crate::domain::Verdict;
@@ -102,10 +102,13 @@ pub fn intervals(
     rng.set_stream(1);
     let mut values: Vec<[Vec<f64>; 3]> = sources.iter().map(|_| Default::default()).collect();
     let mut counts = vec![0u64; items.len()];
+    let mut pick = Vec::with_capacity(items.len());
     for _ in 0..opts.resamples {
+        // The same draw as the rates' bootstrap, kept as how often each item was drawn.
+        draw(&mut rng, items.len(), &mut pick);
         counts.iter_mut().for_each(|c| *c = 0);
-        for _ in 0..items.len() {
-            if let Some(c) = counts.get_mut(rng.random_range(0..items.len())) {
+        for &i in &pick {
+            if let Some(c) = counts.get_mut(i) {
                 *c += 1;
             }
         }

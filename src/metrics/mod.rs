@@ -36,8 +36,8 @@ pub use critique::CritiqueStats;
 pub use human::{HumanStats, OverrideAgreement, PairKappa};
 pub use observe::{GRADE_OVERRIDE, observe, override_value, overrides};
 pub use report::{
-    AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary, provenance,
-    report_of, run_data, run_metrics, run_metrics_with, run_prompts_hash,
+    AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary,
+    compare_runs, provenance, report_of, run_data, run_metrics, run_metrics_with, run_prompts_hash,
 };
 pub use rounds::RoundStats;
 pub use transitions::Transitions;

@@ -252,6 +252,19 @@ fn labelled_episode<'a>(
     }
 }
 
+/// Run B against run A (differences are b − a), read from the store, with the McNemar pairing
+/// of [`pairing_for`](super::pairing_for).
+pub fn compare_runs(
+    store: &Store,
+    a: &RunRecord,
+    b: &RunRecord,
+    opts: &BootstrapOptions,
+) -> Result<super::Comparison, StoreError> {
+    let (da, db) = (run_data(store, a)?, run_data(store, b)?);
+    let pairing = super::pairing_for(a, &da.obs, b, &db.obs);
+    Ok(super::compare_with(&a.name, &da.obs, &b.name, &db.obs, opts, pairing))
+}
+
 /// The metrics report of a run with the default analysis (1000 resamples, 10 bins).
 pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, StoreError> {
     run_metrics_with(store, run, &AnalysisOptions::default())
@@ -263,12 +276,11 @@ pub fn run_metrics_with(
     run: &RunRecord,
     opts: &AnalysisOptions,
 ) -> Result<MetricsReport, StoreError> {
-    let data = run_data(store, run)?;
-    Ok(report_of(run, data, opts))
+    Ok(report_of(run, &run_data(store, run)?, opts))
 }
 
 /// Builds the report from a run's data.
-pub fn report_of(run: &RunRecord, data: RunData, opts: &AnalysisOptions) -> MetricsReport {
+pub fn report_of(run: &RunRecord, data: &RunData, opts: &AnalysisOptions) -> MetricsReport {
     let agg = aggregate(&data.obs);
     let items: Vec<&ItemAgg> = agg.items.iter().collect();
     let summary = summarize(agg.episodes, agg.failed, &items);
@@ -287,10 +299,10 @@ pub fn report_of(run: &RunRecord, data: RunData, opts: &AnalysisOptions) -> Metr
         ci,
         calibration: super::calibration::compute(&live, opts.bins),
         what_if: what_if(&live),
-        human: data.human,
-        grader: data.grader,
+        human: data.human.clone(),
+        grader: data.grader.clone(),
         overrides_used: data.overrides_used,
-        usage: data.usage,
+        usage: data.usage.clone(),
         provenance: provenance(run, opts),
     }
 }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::RunRecord;
 use crate::metrics::{
-    AnalysisOptions, BootstrapOptions, Comparison, MetricsReport, Pairing, compare_with, run_data,
-    run_metrics_with,
+    AnalysisOptions, BootstrapOptions, Comparison, MetricsReport, Pairing, RunData, compare_with,
+    report_of, run_data,
 };
 use crate::store::{Store, StoreError};
 
@@ -77,17 +77,13 @@ pub fn build(
     if runs.is_empty() {
         return Err(ReportError::NoRuns);
     }
-    let reports: Vec<(RunRecord, MetricsReport)> = runs
-        .iter()
-        .map(|r| run_metrics_with(store, r, opts).map(|m| (r.clone(), m)))
-        .collect::<Result<_, _>>()?;
-    let effects = arm_effects(store, &reports, opts)?;
-    let mut md = markdown(&reports, opts);
-    if !effects.is_empty() {
-        md = insert_before(&md, "## Figures", &effects_section(&effects, opts));
-    }
+    // Each run is read once: its metrics and, for control arms, the paired comparison.
+    let data: Vec<RunData> = runs.iter().map(|r| run_data(store, r)).collect::<Result<_, _>>()?;
+    let reports: Vec<(RunRecord, MetricsReport)> =
+        runs.iter().zip(&data).map(|(r, d)| (r.clone(), report_of(r, d, opts))).collect();
+    let effects = arm_effects(runs, &data, opts);
     let mut files = vec![
-        ReportFile { name: "report.md".into(), content: md },
+        ReportFile { name: "report.md".into(), content: markdown(&reports, &effects, opts) },
         ReportFile { name: "table.tex".into(), content: latex(&reports, opts) },
         ReportFile {
             name: "metrics.json".into(),
@@ -119,20 +115,15 @@ struct ArmEffect {
     cmp: Comparison,
 }
 
-fn arm_effects(
-    store: &Store,
-    reports: &[(RunRecord, MetricsReport)],
-    opts: &AnalysisOptions,
-) -> Result<Vec<ArmEffect>, ReportError> {
+fn arm_effects(runs: &[RunRecord], data: &[RunData], opts: &AnalysisOptions) -> Vec<ArmEffect> {
     let mut out = Vec::new();
-    for (arm, _) in reports {
+    for (arm, a) in runs.iter().zip(data) {
         let Some(source_name) = arm.meta.get(crate::runner::ARM_OF).and_then(|v| v.as_str()) else {
             continue;
         };
-        let Some((source, _)) = reports.iter().find(|(r, _)| r.name == source_name) else {
+        let Some((source, b)) = runs.iter().zip(data).find(|(r, _)| r.name == source_name) else {
             continue;
         };
-        let (a, b) = (run_data(store, arm)?, run_data(store, source)?);
         out.push(ArmEffect {
             arm: arm.name.clone(),
             kind: arm.meta.get(crate::runner::ARM).and_then(|v| v.as_str()).unwrap_or("arm").into(),
@@ -147,14 +138,7 @@ fn arm_effects(
             ),
         });
     }
-    Ok(out)
-}
-
-fn insert_before(text: &str, heading: &str, section: &str) -> String {
-    match text.find(heading) {
-        Some(at) => format!("{}{section}{}", &text[..at], &text[at..]),
-        None => format!("{text}{section}"),
-    }
+    out
 }
 
 fn signed(v: Option<f64>) -> String {
@@ -195,7 +179,7 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
                 diff("delta_i2c"),
                 diff("delta_c2i"),
                 m.map_or("–".into(), |m| format!("{}/{}", m.b_only, m.a_only)),
-                m.map_or("–".into(), |m| m.p_value.map_or("–".into(), p_value)),
+                m.map_or("–".into(), |m| m.p_value.map_or("–".into(), format_p)),
             ]
         })
         .collect();
@@ -217,8 +201,8 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
     out
 }
 
-/// p-values: four decimals, scientific below 1e-4.
-fn p_value(p: f64) -> String {
+/// p-values: four decimals, scientific below 1e-4 (the report and the command line).
+pub fn format_p(p: f64) -> String {
     if p < 1e-4 { format!("{p:.2e}") } else { format!("{p:.4}") }
 }
 
@@ -411,7 +395,11 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let _ = writeln!(out);
 }
 
-fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> String {
+fn markdown(
+    reports: &[(RunRecord, MetricsReport)],
+    effects: &[ArmEffect],
+    opts: &AnalysisOptions,
+) -> String {
     let mut out = String::new();
     let names: Vec<String> = reports.iter().map(|(r, _)| md_cell(&r.name)).collect();
     let _ = writeln!(out, "# critloop report\n");
@@ -587,6 +575,9 @@ fn markdown(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> S
     what_if_section(&mut out, reports);
     human_section(&mut out, reports);
 
+    if !effects.is_empty() {
+        out.push_str(&effects_section(effects, opts));
+    }
     let _ = writeln!(out, "## Figures\n");
     for f in figure_names(reports) {
         let _ = writeln!(out, "![{}]({})\n", f.1, f.0);

@@ -325,11 +325,8 @@ fn comparison(store: &Store, a: RunId, b: RunId) -> Result<crate::metrics::Compa
     let err = |e: crate::store::StoreError| e.to_string();
     let (ra, rb) =
         (browse::run_by_id(store, a).map_err(err)?, browse::run_by_id(store, b).map_err(err)?);
-    let da = crate::metrics::run_data(store, &ra).map_err(err)?;
-    let db = crate::metrics::run_data(store, &rb).map_err(err)?;
-    let opts = crate::metrics::BootstrapOptions::default();
-    let pairing = crate::metrics::pairing_for(&ra, &da.obs, &rb, &db.obs);
-    Ok(crate::metrics::compare_with(&ra.name, &da.obs, &rb.name, &db.obs, &opts, pairing))
+    crate::metrics::compare_runs(store, &ra, &rb, &crate::metrics::BootstrapOptions::default())
+        .map_err(err)
 }
 
 /// A new run over the source run's items with its provider and models (a replay source is
