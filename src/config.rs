@@ -66,7 +66,11 @@ pub struct Profile {
     pub api_key_env: Option<String>,
     pub concurrency: Option<usize>,
     pub rpm: Option<u32>,
+    /// Overall cap per request (seconds); see `critloop run --help`.
     pub timeout: Option<f64>,
+    pub connect_timeout: Option<f64>,
+    pub first_token_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
     pub max_retries: Option<u32>,
     pub logprobs: Option<bool>,
     pub stream: Option<bool>,

@@ -20,17 +20,13 @@ use support::mock::{Fault, FaultPlan, MockConfig, MockServer};
 use support::world;
 
 fn spec(urls: Vec<String>) -> OpenAiSpec {
-    OpenAiSpec {
-        generator: EndpointSpec { base_urls: urls, api_key_env: "CRITLOOP_TEST_NO_KEY".into() },
-        critic: None,
-        timeout_secs: 5.0,
-        max_retries: 8,
-        rpm: None,
-        concurrency: 32,
-        logprobs: false,
-        stream: false,
-        prices: None,
-    }
+    let mut s = OpenAiSpec::new(
+        EndpointSpec { base_urls: urls, api_key_env: "CRITLOOP_TEST_NO_KEY".into() },
+        32,
+    );
+    s.timeout_secs = 5.0;
+    s.max_retries = 8;
+    s
 }
 
 async fn run(

@@ -17,7 +17,7 @@ use critloop::metrics::{
     AnalysisOptions, BootstrapOptions, Comparison, CritiqueObs, EpisodeObs, MetricsReport, RunData,
     compare, report_of, run_metrics,
 };
-use critloop::runner::{RunEvent, Totals};
+use critloop::runner::{Live, RunEvent, Totals};
 use critloop::store::Store;
 use critloop::tui::{App, Event, Keymap, MetricsPanel, Screen, Theme, views};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -376,7 +376,22 @@ fn runs_empty_first_launch(#[case] w: u16, #[case] h: u16) {
 fn runs_with_live_progress(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     app.update(Event::Run(RunEvent::Started { run: RunId(2), total: 100, done: 40 }));
-    app.update(Event::Run(RunEvent::Progress { run: RunId(2), done: 65, failed: 2, total: 100 }));
+    let live = Live {
+        episodes_in_flight: 2,
+        requests_in_flight: Some(2),
+        concurrency: Some((2, 4)),
+        retries: 3,
+        tokens_per_s: Some(18.4),
+        elapsed_secs: 312,
+        eta_secs: Some(240),
+    };
+    app.update(Event::Run(RunEvent::Progress {
+        run: RunId(2),
+        done: 65,
+        failed: 2,
+        total: 100,
+        live,
+    }));
     // Mark demo for comparison, then select the live run.
     typed(&mut app, " j");
     snapshot("runs_with_live_progress", app, w, h);

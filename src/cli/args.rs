@@ -130,6 +130,15 @@ vs CS across runs, accuracy per attempt, reliability diagrams) and report.json, 
         #[arg(long)]
         qwen_compat: bool,
     },
+    /// Check an OpenAI-compatible endpoint before a run: is the model served, how fast is it,
+    /// does it answer requests in parallel, does it honour usage, seed, max_tokens, logprobs.
+    #[command(long_about = "Check an OpenAI-compatible endpoint the way `critloop run` does \
+before its first episode: GET /models (is the model served? if not, which names are), a tiny \
+chat request (latency, tokens/s; are usage, seed, max_tokens and logprobs honoured?) and two \
+concurrent ones (does the server run requests in parallel, or one at a time?). Prints one short \
+report per endpoint and exits 1 when an endpoint cannot work.\n\nExample: critloop doctor \
+--base-url http://127.0.0.1:8080/v1 --model local")]
+    Doctor(DoctorArgs),
     /// List, show or delete runs.
     Runs {
         #[command(subcommand)]
@@ -140,6 +149,38 @@ vs CS across runs, accuracy per attempt, reliability diagrams) and report.json, 
         #[command(subcommand)]
         action: DatasetsAction,
     },
+}
+
+/// The endpoint flags `critloop doctor` shares with `critloop run`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Endpoint profile from the config file ([profiles.NAME]); flags override its values.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Endpoint base URL, e.g. http://127.0.0.1:8080/v1 [env: OPENAI_BASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Vec<String>,
+    /// Model name, as the server names it.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A separate critic endpoint to check too.
+    #[arg(long, value_name = "URL")]
+    pub critic_base_url: Vec<String>,
+    /// Critic model name (default: the model).
+    #[arg(long)]
+    pub critic_model: Option<String>,
+    /// Environment variable that holds the API key [default: OPENAI_API_KEY].
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// The run will ask for logprobs: their absence is worth a warning.
+    #[arg(long)]
+    pub logprobs: bool,
+    /// Cap per probe request, in seconds [default: 600].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Seconds to open a connection [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -218,7 +259,7 @@ pub enum DatasetsAction {
 }
 
 /// How to read a dataset.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct LoadArgs {
     /// Dataset format: auto, gsm8k, math, realcritic, criticbench, critloop, generic.
     #[arg(long, default_value = "auto")]
@@ -276,7 +317,7 @@ pub enum ProviderName {
     Openai,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
     /// Name of the run (default: derived from protocol and dataset).
     #[arg(long)]
@@ -319,9 +360,25 @@ pub struct RunArgs {
     /// Requests-per-minute limit across the run.
     #[arg(long, value_name = "N")]
     pub rpm: Option<u32>,
-    /// Per-request timeout in seconds [default: 120].
+    /// Overall cap per request, in seconds [default: 600, as in the OpenAI SDK]. The clock
+    /// starts when the request reaches the front of the server's queue: while a request sent
+    /// before it to the same endpoint is still making progress, waiting is not a failure.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Seconds to open a connection (TCP and TLS) [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Streams (--stream): seconds until the first token, counted like --timeout from the front
+    /// of the server's queue (prompt processing included) [default: 180].
+    #[arg(long, value_name = "SECS")]
+    pub first_token_timeout: Option<f64>,
+    /// Streams (--stream): the longest gap between two chunks, in seconds [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<f64>,
+    /// Skip the endpoint check before the run (model served? latency, tokens/s, parallel?
+    /// usage, seed, max_tokens and logprobs honoured?); see `critloop doctor`.
+    #[arg(long)]
+    pub no_preflight: bool,
     /// Retries of a failing request (429, 5xx, timeouts, dropped connections, malformed or
     /// truncated bodies) with exponential backoff and jitter [default: 5].
     #[arg(long, value_name = "N")]
@@ -356,7 +413,9 @@ pub struct RunArgs {
     /// Maximum tokens per reply.
     #[arg(long, default_value_t = 1024)]
     pub max_tokens: u32,
-    /// Episodes in flight at once [default: 16].
+    /// Episodes in flight at once, and the most requests in flight per endpoint [default: 16].
+    /// Requests in flight adapt below it: halved when timeouts or 429s cluster, raised by one
+    /// per round of successes, never below 1.
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// critique-revise: skip the revise when the critic says `correct`.
@@ -365,7 +424,7 @@ pub struct RunArgs {
     /// Also accept x·100 and x/100 as equal when grading (Qwen2.5-Math quirk).
     #[arg(long)]
     pub qwen_compat: bool,
-    /// No progress bar.
+    /// No progress bar, no endpoint report: only the summary (and errors).
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
@@ -373,7 +432,7 @@ pub struct RunArgs {
 }
 
 /// Parameters of the `sim` provider (probabilities in [0,1]).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct SimArgs {
     /// sim: P(first attempt correct).
     #[arg(long, value_name = "P")]

@@ -17,7 +17,9 @@ use super::table;
 use crate::config::{Config, Paths};
 use crate::dataset::{self, Format, LoadOptions, Loaded};
 use crate::domain::{
-    EndpointSpec, OpenAiSpec, Prices, ProviderSpec, RunRecord, Sampling, SimParams,
+    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
+    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, OpenAiSpec, Prices, ProviderSpec,
+    RunRecord, Sampling, SimParams,
 };
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
@@ -55,6 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             import(&open()?, &file, name, GradeOptions { qwen_compat })
         }
         Some(Command::Runs { action }) => runs(&open()?, action),
+        Some(Command::Doctor(_)) => bail!("doctor: not wired yet"),
         Some(Command::Datasets { action }) => datasets(action),
     }
 }
@@ -200,8 +203,17 @@ fn provider_spec(config: &Config, a: &RunArgs) -> Result<Chosen> {
         generator: EndpointSpec { base_urls: urls, api_key_env: api_key_env.clone() },
         critic: (!critic_urls.is_empty())
             .then_some(EndpointSpec { base_urls: critic_urls, api_key_env }),
-        timeout_secs: a.timeout.or(p.timeout).unwrap_or(120.0),
-        max_retries: a.max_retries.or(p.max_retries).unwrap_or(5),
+        timeout_secs: a.timeout.or(p.timeout).unwrap_or(DEFAULT_TIMEOUT_SECS),
+        connect_timeout_secs: a
+            .connect_timeout
+            .or(p.connect_timeout)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+        first_token_timeout_secs: a
+            .first_token_timeout
+            .or(p.first_token_timeout)
+            .unwrap_or(DEFAULT_FIRST_TOKEN_TIMEOUT_SECS),
+        idle_timeout_secs: a.idle_timeout.or(p.idle_timeout).unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
+        max_retries: a.max_retries.or(p.max_retries).unwrap_or(DEFAULT_MAX_RETRIES),
         rpm: a.rpm.or(p.rpm),
         concurrency,
         logprobs: a.logprobs || p.logprobs.unwrap_or(false),
@@ -223,7 +235,7 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
     // Reach the endpoint before anything is stored, so a wrong URL costs nothing.
     let provider = Provider::from_spec(&provider_spec)?;
     if let Provider::OpenAi(p) = &provider {
-        runtime()?.block_on(p.preflight())?;
+        runtime()?.block_on(p.reachable())?;
     }
     let dataset_name = a
         .dataset
@@ -324,7 +336,15 @@ fn resume(
     if before.pending == 0 {
         eprintln!("{name}: nothing left to run ({} done, {} failed)", before.done, before.failed);
     } else {
-        let provider = Provider::from_spec(&record.provider)?;
+        // --concurrency also bounds the requests in flight per endpoint.
+        let mut spec = record.provider.clone();
+        if let (Some(n), ProviderSpec::OpenAi(o)) = (concurrency, &mut spec) {
+            o.concurrency = n;
+        }
+        let provider = Provider::from_spec(&spec)?;
+        if let Provider::OpenAi(p) = &provider {
+            runtime()?.block_on(p.reachable())?;
+        }
         let opts = stored_options(&record, concurrency, use_cache);
         execute_with_progress(store, &record, provider, opts, quiet)?;
     }
@@ -414,7 +434,7 @@ fn arms(store: &Store, a: ArmsArgs) -> Result<()> {
 fn checked_provider(record: &RunRecord) -> Result<Provider> {
     let provider = Provider::from_spec(&record.provider)?;
     if let Provider::OpenAi(p) = &provider {
-        runtime()?.block_on(p.preflight())?;
+        runtime()?.block_on(p.reachable())?;
     }
     Ok(provider)
 }
@@ -456,13 +476,17 @@ fn execute_with_progress(
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
     };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:40}] {pos}/{len} episodes  {per_sec}  eta {eta}",
-        )
-        .map_err(|e| eyre!(e))?
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} {prefix} [{bar:20}] {pos}/{len} {wide_msg}")
+            .map_err(|e| eyre!(e))?
+            .progress_chars("=> "),
     );
-    bar.set_message(record.name.clone());
+    bar.set_prefix(record.name.clone());
+    bar.set_message("starting…");
+    // The spinner turns even while every request waits on a slow server.
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    // Without a terminal (a log file, nohup) a plain line now and then says the same.
+    let plain = !quiet && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last_plain = std::time::Instant::now();
     let result = rt.block_on(async {
         let task = tokio::spawn(runner::execute(
             store.clone(),
@@ -486,11 +510,16 @@ fn execute_with_progress(
                     bar.set_length(total);
                     bar.set_position(done);
                 }
-                RunEvent::Progress { done, failed, .. } => {
+                RunEvent::Progress { done, failed, total, live, .. } => {
                     bar.set_position(done);
-                    if failed > 0 {
-                        bar.set_message(format!("{} ({failed} failed)", record.name));
+                    let failed =
+                        if failed > 0 { format!("{failed} failed · ") } else { String::new() };
+                    let line = format!("{failed}{}", live.line());
+                    if plain && last_plain.elapsed() >= std::time::Duration::from_secs(30) {
+                        last_plain = std::time::Instant::now();
+                        eprintln!("{}: {done}/{total} episodes · {line}", record.name);
                     }
+                    bar.set_message(line);
                 }
                 RunEvent::Finished { done, .. } => bar.set_position(done),
             }

@@ -73,8 +73,14 @@ pub fn render(r: &MetricsReport) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "critique (positive = answer wrong): n {}  tp {}  fp {}  tn {}  fn {}  unparsed {}",
-            c.n, c.tp, c.fp, c.tn, c.fn_, c.unparsed
+            "critique (positive = answer wrong): n {}  tp {}  fp {}  tn {}  fn {}  unparsed {} ({})",
+            c.n,
+            c.tp,
+            c.fp,
+            c.tn,
+            c.fn_,
+            c.unparsed,
+            pct(Some(c.unparsed as f64 / c.n as f64))
         );
         let with_ci = |k: &str, v: Option<f64>| {
             let ci = r.ci.get(&format!("critique.{k}")).map_or(String::new(), |[lo, hi]| {
@@ -157,6 +163,13 @@ pub fn render(r: &MetricsReport) -> String {
             u.completion_tokens.map_or("?".into(), |n| n.to_string()),
             u.latency_ms_median.map_or("—".into(), |l| format!("{l:.0} ms")),
             u.cost.map_or(String::new(), |c| format!(", cost {c:.4}"))
+        );
+    }
+    if u.truncated > 0 {
+        let _ = writeln!(
+            out,
+            "truncated: {} of {} replies cut at max_tokens (finish_reason length); raise --max-tokens",
+            u.truncated, u.turns
         );
     }
     if r.overrides_used > 0 {

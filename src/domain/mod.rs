@@ -11,8 +11,10 @@ pub use episode::{Episode, EpisodeId, EpisodeStatus};
 pub use item::{AnswerKind, GivenSolution, Item, ItemId};
 pub use label::Label;
 pub use run::{
-    CritiqueSource, EndpointSpec, OpenAiSpec, Prices, Prompts, ProtocolKind, ProtocolSpec,
-    ProviderSpec, RunId, RunRecord, RunStatus, Sampling, SimParams,
+    CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
+    DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, OpenAiSpec,
+    Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord, RunStatus,
+    Sampling, SimParams,
 };
 pub use turn::{MatchTier, Role, Turn, Verdict};
 

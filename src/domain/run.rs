@@ -208,7 +208,17 @@ pub struct OpenAiSpec {
     /// A separate critic endpoint (cross-critique on another server); `None` = the generator's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critic: Option<EndpointSpec>,
+    /// Overall cap per request, from the moment it reaches the front of the server's queue.
     pub timeout_secs: f64,
+    /// TCP (and TLS) connect.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: f64,
+    /// Streams: until the first chunk, from the moment the request reaches the front of the queue.
+    #[serde(default = "default_first_token_timeout")]
+    pub first_token_timeout_secs: f64,
+    /// Streams: the longest gap between two chunks.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: f64,
     pub max_retries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpm: Option<u32>,
@@ -220,6 +230,45 @@ pub struct OpenAiSpec {
     pub stream: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prices: Option<Prices>,
+}
+
+/// Defaults of the openai provider's timeouts, in seconds (like the OpenAI SDK's 600 s cap).
+pub const DEFAULT_TIMEOUT_SECS: f64 = 600.0;
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 10.0;
+pub const DEFAULT_FIRST_TOKEN_TIMEOUT_SECS: f64 = 180.0;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 60.0;
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
+
+fn default_connect_timeout() -> f64 {
+    DEFAULT_CONNECT_TIMEOUT_SECS
+}
+
+fn default_first_token_timeout() -> f64 {
+    DEFAULT_FIRST_TOKEN_TIMEOUT_SECS
+}
+
+fn default_idle_timeout() -> f64 {
+    DEFAULT_IDLE_TIMEOUT_SECS
+}
+
+impl OpenAiSpec {
+    /// One endpoint with every other setting at its default.
+    pub fn new(generator: EndpointSpec, concurrency: usize) -> OpenAiSpec {
+        OpenAiSpec {
+            generator,
+            critic: None,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+            connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
+            first_token_timeout_secs: DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
+            idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
+            max_retries: DEFAULT_MAX_RETRIES,
+            rpm: None,
+            concurrency,
+            logprobs: false,
+            stream: false,
+            prices: None,
+        }
+    }
 }
 
 /// Which provider answers the run's requests.

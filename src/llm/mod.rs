@@ -1,9 +1,11 @@
 //! Providers (DESIGN §8). `sim` is the offline default; `replay` serves imported transcripts.
 
+mod flow;
 mod openai;
 mod sim;
 mod transport;
 
+pub use flow::{Congestion, Flow, Permit};
 pub use openai::{OpenAiProvider, TokenLogprob, TopLogprob, p_true};
 pub use sim::simulate;
 pub use transport::{Replicas, RetryPolicy, retry_after};
@@ -39,6 +41,8 @@ pub struct Reply {
     pub simulated: bool,
     /// (raw, renormalised) P(verdict "correct") from logprobs.
     pub p_true: Option<(f64, f64)>,
+    /// The reply's tokens with their logprobs, when the endpoint returned them.
+    pub tokens: Vec<TokenLogprob>,
     /// Wall time of the successful attempt.
     pub latency_ms: Option<u64>,
 }
@@ -52,6 +56,22 @@ pub enum LlmError {
     Endpoint { endpoint: String, message: String },
     #[error("{0}")]
     Config(String),
+}
+
+/// What a provider is doing right now (openai: summed over its endpoints).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Requests sent so far, retries included.
+    pub requests: u64,
+    pub retries: u64,
+    /// Completion tokens received so far.
+    pub tokens: u64,
+    /// Requests waiting for their reply.
+    pub in_flight: u64,
+    /// Requests allowed in flight now (adapts under timeouts and 429s).
+    pub concurrency: u64,
+    /// The most allowed (`--concurrency`).
+    pub max_concurrency: u64,
 }
 
 /// A configured provider.
@@ -82,6 +102,14 @@ impl Provider {
             Provider::OpenAi(p) => p.endpoint_label(role),
             Provider::Sim(_) => "sim",
             Provider::Replay => "replay",
+        }
+    }
+
+    /// Live counters, for providers that talk to an endpoint.
+    pub fn live(&self) -> Option<LiveStats> {
+        match self {
+            Provider::OpenAi(p) => Some(p.live()),
+            _ => None,
         }
     }
 

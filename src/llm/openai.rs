@@ -1,8 +1,9 @@
 //! The `openai` provider: any OpenAI-compatible chat endpoint through async-openai (bring-your-
 //! own-types calls, so server quirks such as a missing `usage` never break parsing).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -11,8 +12,13 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::transport::{Replicas, RetryPolicy, Transport, TransportStats, transient};
-use super::{LlmError, Reply, Request};
+use tokio::time::Instant;
+
+use super::flow::{Congestion, Flow, Permit};
+use super::transport::{
+    AttemptHint, HINT, Replicas, RetryPolicy, Transport, TransportStats, transient,
+};
+use super::{LiveStats, LlmError, Reply, Request};
 use crate::domain::{EndpointSpec, OpenAiSpec, Role};
 use crate::protocol::ChatMessage;
 
@@ -122,11 +128,20 @@ pub fn p_true(tokens: &[TokenLogprob]) -> Option<(f64, f64)> {
     (sum > 0.0).then(|| (p_yes.min(1.0), p_yes / sum))
 }
 
-/// One endpoint: its client and replicas.
+/// One endpoint: its client and replicas, its counters and its flow control.
 struct Endpoint {
     client: Client<OpenAIConfig>,
     label: String,
     stats: Arc<TransportStats>,
+    flow: Arc<Flow>,
+}
+
+/// The timeouts of one request (see `critloop run --help`).
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    cap: Duration,
+    first_token: Duration,
+    idle: Duration,
 }
 
 /// The configured provider; cheap to share behind an `Arc`.
@@ -135,6 +150,7 @@ pub struct OpenAiProvider {
     critic: Option<Endpoint>,
     spec: OpenAiSpec,
     policy: RetryPolicy,
+    timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for OpenAiProvider {
@@ -154,11 +170,14 @@ fn check_url(url: &str) -> Result<(), LlmError> {
     }
 }
 
+fn secs(v: f64) -> Duration {
+    Duration::from_secs_f64(if v.is_finite() { v.max(0.1) } else { 0.1 })
+}
+
 fn endpoint(
     spec: &EndpointSpec,
-    timeout: Duration,
+    o: &OpenAiSpec,
     policy: RetryPolicy,
-    rpm: Option<u32>,
 ) -> Result<Endpoint, LlmError> {
     let Some(first) = spec.base_urls.first() else {
         return Err(LlmError::Config("no base URL given (--base-url or OPENAI_BASE_URL)".into()));
@@ -168,9 +187,9 @@ fn endpoint(
     }
     // reqwest is built without a default TLS backend choice; ring is the lean one.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // No overall reqwest timeout: the provider's clocks leave out time in a server's queue.
     let http = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .connect_timeout(secs(o.connect_timeout_secs))
         .pool_max_idle_per_host(256)
         // Drop idle connections before servers do (uvicorn closes them after 5 s), so a
         // request never lands on a socket that is being closed.
@@ -185,23 +204,15 @@ fn endpoint(
         replicas: Arc::new(Replicas::new(spec.base_urls.clone())),
         policy,
         stats: stats.clone(),
-        limiter: rpm.map(|r| Arc::new(super::transport::RateLimiter::per_minute(r))),
+        limiter: o.rpm.map(|r| Arc::new(super::transport::RateLimiter::per_minute(r))),
     };
+    let label = spec.base_urls.join(",");
     Ok(Endpoint {
         client: Client::with_config(config).with_http_service(transport),
-        label: spec.base_urls.join(","),
+        flow: Flow::new(label.clone(), o.concurrency),
+        label,
         stats,
     })
-}
-
-/// Whether an error from async-openai deserves another try at this level (the transport has
-/// already retried statuses and connection failures).
-fn retry_body(e: &OpenAIError) -> bool {
-    match e {
-        OpenAIError::Reqwest(e) => transient(e),
-        OpenAIError::JSONDeserialize(..) | OpenAIError::StreamError(_) => true,
-        _ => false,
-    }
 }
 
 /// The error with its innermost cause, which says what actually happened on the wire.
@@ -228,27 +239,59 @@ fn describe(e: &OpenAIError) -> String {
 
 impl OpenAiProvider {
     pub fn new(spec: &OpenAiSpec) -> Result<OpenAiProvider, LlmError> {
-        let timeout = Duration::from_secs_f64(spec.timeout_secs.max(0.1));
         let policy = RetryPolicy { max_retries: spec.max_retries, ..RetryPolicy::default() };
-        let generator = endpoint(&spec.generator, timeout, policy, spec.rpm)?;
-        let critic =
-            spec.critic.as_ref().map(|c| endpoint(c, timeout, policy, spec.rpm)).transpose()?;
-        Ok(OpenAiProvider { generator, critic, spec: spec.clone(), policy })
+        let generator = endpoint(&spec.generator, spec, policy)?;
+        let critic = spec.critic.as_ref().map(|c| endpoint(c, spec, policy)).transpose()?;
+        let timeouts = Timeouts {
+            cap: secs(spec.timeout_secs),
+            first_token: secs(spec.first_token_timeout_secs),
+            idle: secs(spec.idle_timeout_secs),
+        };
+        Ok(OpenAiProvider { generator, critic, spec: spec.clone(), policy, timeouts })
+    }
+
+    fn endpoints(&self) -> impl Iterator<Item = &Endpoint> {
+        std::iter::once(&self.generator).chain(self.critic.iter())
     }
 
     /// Requests sent and retried so far (all endpoints).
     pub fn counters(&self) -> (u64, u64) {
         let mut out = (0, 0);
-        for e in std::iter::once(&self.generator).chain(self.critic.iter()) {
+        for e in self.endpoints() {
             out.0 += e.stats.requests.load(std::sync::atomic::Ordering::Relaxed);
             out.1 += e.stats.retries.load(std::sync::atomic::Ordering::Relaxed);
         }
         out
     }
 
+    /// What is happening right now, summed over the endpoints.
+    pub fn live(&self) -> LiveStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut l = LiveStats::default();
+        for e in self.endpoints() {
+            l.requests += e.stats.requests.load(Relaxed);
+            l.retries += e.stats.retries.load(Relaxed);
+            l.tokens += e.stats.tokens.load(Relaxed);
+            l.in_flight += e.flow.in_flight() as u64;
+            l.concurrency += e.flow.limit() as u64;
+            l.max_concurrency += e.flow.max() as u64;
+        }
+        l
+    }
+
+    /// Every value the generator endpoint's concurrency limit took, in order.
+    pub fn concurrency_history(&self) -> Vec<usize> {
+        self.generator.flow.history()
+    }
+
+    /// The endpoints as `doctor` checks them: (role, first base URL, model, key variable).
+    pub fn spec(&self) -> &OpenAiSpec {
+        &self.spec
+    }
+
     /// Fails fast with the URL when an endpoint cannot be reached at all.
-    pub async fn preflight(&self) -> Result<(), LlmError> {
-        for e in std::iter::once(&self.generator).chain(self.critic.iter()) {
+    pub async fn reachable(&self) -> Result<(), LlmError> {
+        for e in self.endpoints() {
             let url =
                 e.label.split(',').next().unwrap_or_default().trim_end_matches('/').to_string();
             let probe = reqwest::Client::builder()
@@ -307,87 +350,169 @@ impl OpenAiProvider {
         body
     }
 
-    /// One turn, with retries of malformed or truncated bodies on top of the transport's.
+    /// One turn: the one retry loop (statuses, connection errors, timeouts, malformed or cut
+    /// bodies), each attempt under the endpoint's adaptive concurrency limit and timeouts.
     pub async fn complete(&self, req: &Request<'_>) -> Result<Reply, LlmError> {
         let ep = self.endpoint_for(req.step.role);
         let stream = self.spec.stream || req.deltas.is_some();
+        let body = self.body(req, stream);
         let mut attempt = 0u32;
         loop {
+            let permit = ep.flow.acquire().await;
+            let hint = Arc::new(Mutex::new(AttemptHint::default()));
             let started = Instant::now();
-            let result =
-                if stream { self.once_stream(ep, req).await } else { self.once(ep, req).await };
-            match result {
+            let result = HINT
+                .scope(hint.clone(), async {
+                    if stream {
+                        self.once_stream(ep, req, body.clone(), &permit).await
+                    } else {
+                        self.once(ep, req, body.clone(), &permit).await
+                    }
+                })
+                .await;
+            let hint = hint.lock().map(|h| *h).unwrap_or_default();
+            let failure = match result {
                 Ok(mut reply) => {
+                    permit.succeeded();
                     reply.latency_ms = Some(started.elapsed().as_millis() as u64);
                     return Ok(reply);
                 }
-                Err(Attempt::Retry(msg)) if attempt < self.policy.max_retries => {
-                    tracing::debug!(attempt, %msg, "retrying body");
-                    ep.stats.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tokio::time::sleep(self.policy.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(Attempt::Retry(message)) | Err(Attempt::Fatal(message)) => {
-                    return Err(LlmError::Endpoint { endpoint: ep.label.clone(), message });
-                }
+                Err(f) => f.with_status(hint.status),
+            };
+            match failure.kind {
+                Kind::Timeout => permit.congested(Congestion::Timeout),
+                Kind::RateLimited => permit.congested(Congestion::RateLimited),
+                _ => drop(permit),
             }
+            if !failure.kind.retry() || attempt >= self.policy.max_retries {
+                return Err(LlmError::Endpoint {
+                    endpoint: ep.label.clone(),
+                    message: failure.message,
+                });
+            }
+            let wait = hint
+                .retry_after
+                .map(|d| d.min(self.policy.cap))
+                .unwrap_or_else(|| self.policy.backoff(attempt));
+            tracing::debug!(attempt, delay_ms = wait.as_millis() as u64, msg = %failure.message, "retrying");
+            ep.stats.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            attempt += 1;
+            tokio::time::sleep(wait).await;
         }
     }
 
-    async fn once(&self, ep: &Endpoint, req: &Request<'_>) -> Result<Reply, Attempt> {
-        let c: Completion =
-            ep.client.chat().create_byot(self.body(req, false)).await.map_err(Attempt::from)?;
+    async fn once(
+        &self,
+        ep: &Endpoint,
+        req: &Request<'_>,
+        body: Value,
+        permit: &Permit,
+    ) -> Result<Reply, Failure> {
+        let cap = self.timeouts.cap;
+        let chat = ep.client.chat();
+        let call = chat.create_byot::<Value, Completion>(body);
+        let c = until(call, || permit.clock() + cap)
+            .await
+            .ok_or_else(|| Failure::timeout(format!("no reply within {} (--timeout)", show(cap))))?
+            .map_err(Failure::from)?;
         let Some(choice) = c.choices.into_iter().next() else {
-            return Err(Attempt::Retry("response has no choices".into()));
+            return Err(Failure::new(Kind::Malformed, "response has no choices"));
         };
         let content = choice.message.and_then(|m| m.content).unwrap_or_default();
         let tokens = choice.logprobs.and_then(|l| l.content).unwrap_or_default();
+        let completion_tokens = c.usage.as_ref().and_then(|u| u.completion_tokens);
+        let counted = completion_tokens.map_or(content.len() as u64 / 4, u64::from);
+        ep.stats.tokens.fetch_add(counted, std::sync::atomic::Ordering::Relaxed);
         Ok(Reply {
-            content,
             model: c.model.unwrap_or_else(|| req.model.to_string()),
             prompt_tokens: c.usage.as_ref().and_then(|u| u.prompt_tokens),
-            completion_tokens: c.usage.as_ref().and_then(|u| u.completion_tokens),
+            completion_tokens,
             finish_reason: choice.finish_reason,
             simulated: false,
             p_true: p_true(&tokens),
+            tokens,
+            content,
             latency_ms: None,
         })
     }
 
-    async fn once_stream(&self, ep: &Endpoint, req: &Request<'_>) -> Result<Reply, Attempt> {
-        let mut chunks = ep
-            .client
-            .chat()
-            .create_stream_byot::<Value, Completion>(self.body(req, true))
-            .await
-            .map_err(Attempt::from)?;
+    async fn once_stream(
+        &self,
+        ep: &Endpoint,
+        req: &Request<'_>,
+        body: Value,
+        permit: &Permit,
+    ) -> Result<Reply, Failure> {
+        let Timeouts { cap, first_token, idle } = self.timeouts;
+        let first_deadline = || permit.clock() + first_token.min(cap);
+        let no_first = || {
+            Failure::timeout(format!(
+                "no first token within {} (--first-token-timeout)",
+                show(first_token.min(cap))
+            ))
+        };
+        let chat = ep.client.chat();
+        let open = chat.create_stream_byot::<Value, Completion>(body);
+        let mut chunks =
+            until(open, first_deadline).await.ok_or_else(no_first)?.map_err(Failure::from)?;
         let mut content = String::new();
         let mut tokens = Vec::new();
         let mut finish = None;
         let mut model = None;
         let mut usage = None;
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(Attempt::from)?;
+        let mut last: Option<Instant> = None;
+        loop {
+            let next = match last {
+                None => until(chunks.next(), first_deadline).await.ok_or_else(no_first)?,
+                Some(at) => until(chunks.next(), || (at + idle).min(permit.clock() + cap))
+                    .await
+                    .ok_or_else(|| {
+                        let why = if Instant::now() >= permit.clock() + cap {
+                            format!("no complete reply within {} (--timeout)", show(cap))
+                        } else {
+                            format!("the stream stalled for {} (--idle-timeout)", show(idle))
+                        };
+                        Failure::timeout(why)
+                    })?,
+            };
+            let Some(chunk) = next else { break };
+            let chunk = chunk.map_err(Failure::from)?;
             model = model.or(chunk.model);
             usage = usage.or(chunk.usage);
+            let mut alive = false;
             for choice in chunk.choices {
-                if let Some(d) = choice.delta.and_then(|d| d.content) {
+                if let Some(d) = choice.delta.and_then(|d| d.content)
+                    && !d.is_empty()
+                {
                     if let Some(tx) = req.deltas {
                         let _ = tx.send(d.clone());
                     }
                     content.push_str(&d);
+                    alive = true;
                 }
+                let n_before = tokens.len();
                 if let Some(lp) = choice.logprobs.and_then(|l| l.content) {
                     tokens.extend(lp);
                 }
+                let n = (tokens.len() - n_before).max(usize::from(alive)) as u64;
+                ep.stats.tokens.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 if choice.finish_reason.is_some() {
                     finish = choice.finish_reason;
+                    alive = true;
                 }
+            }
+            // A role-only first chunk can come before the server starts on the request.
+            if alive {
+                last = Some(Instant::now());
+                permit.progress();
             }
         }
         // A stream that ends without a finish reason was cut off.
         if finish.is_none() {
-            return Err(Attempt::Retry("stream ended before the reply was complete".into()));
+            return Err(Failure::new(
+                Kind::Malformed,
+                "stream ended before the reply was complete",
+            ));
         }
         Ok(Reply {
             content,
@@ -397,19 +522,99 @@ impl OpenAiProvider {
             finish_reason: finish,
             simulated: false,
             p_true: p_true(&tokens),
+            tokens,
             latency_ms: None,
         })
     }
 }
 
-enum Attempt {
-    Retry(String),
-    Fatal(String),
+/// Awaits `fut` until `deadline()` passes; the deadline may move later while waiting (a
+/// request queued behind others). `None` on timeout.
+async fn until<F: Future>(fut: F, deadline: impl Fn() -> Instant) -> Option<F::Output> {
+    tokio::pin!(fut);
+    loop {
+        let at = deadline();
+        tokio::select! {
+            out = &mut fut => return Some(out),
+            () = tokio::time::sleep_until(at) => {
+                if Instant::now() >= deadline() {
+                    return None;
+                }
+            }
+        }
+    }
 }
 
-impl From<OpenAIError> for Attempt {
+fn show(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 { format!("{s:.0} s") } else { format!("{s:.1} s") }
+}
+
+/// What went wrong in one attempt, and so whether another is worth it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Timeout,
+    RateLimited,
+    /// 5xx, 408, connection errors.
+    Server,
+    /// A cut or unreadable body.
+    Malformed,
+    /// The endpoint refused the request itself (400, 401, 404, …): asking again cannot help.
+    Fatal,
+}
+
+impl Kind {
+    fn retry(self) -> bool {
+        self != Kind::Fatal
+    }
+}
+
+#[derive(Debug)]
+struct Failure {
+    kind: Kind,
+    message: String,
+}
+
+impl Failure {
+    fn new(kind: Kind, message: impl Into<String>) -> Failure {
+        Failure { kind, message: message.into() }
+    }
+
+    fn timeout(message: String) -> Failure {
+        Failure::new(Kind::Timeout, message)
+    }
+
+    /// A client error status the body could not explain (a non-JSON 404, say) is final.
+    fn with_status(mut self, status: Option<u16>) -> Failure {
+        if let Some(s) = status
+            && (400..500).contains(&s)
+            && s != 408
+            && s != 429
+            && self.kind == Kind::Malformed
+        {
+            self.kind = Kind::Fatal;
+            self.message = format!("HTTP {s}: {}", self.message);
+        }
+        self
+    }
+}
+
+impl From<OpenAIError> for Failure {
     fn from(e: OpenAIError) -> Self {
-        if retry_body(&e) { Attempt::Retry(describe(&e)) } else { Attempt::Fatal(describe(&e)) }
+        let kind = match &e {
+            OpenAIError::ApiError(r) => match r.status_code.as_u16() {
+                429 => Kind::RateLimited,
+                408 => Kind::Server,
+                s if s >= 500 => Kind::Server,
+                _ => Kind::Fatal,
+            },
+            OpenAIError::Reqwest(e) if e.is_connect() => Kind::Server,
+            OpenAIError::Reqwest(e) if e.is_timeout() => Kind::Timeout,
+            OpenAIError::Reqwest(e) if transient(e) => Kind::Server,
+            OpenAIError::JSONDeserialize(..) | OpenAIError::StreamError(_) => Kind::Malformed,
+            _ => Kind::Fatal,
+        };
+        Failure::new(kind, describe(&e))
     }
 }
 

@@ -43,6 +43,7 @@ pub fn simulate(p: &SimParams, req: &Request<'_>) -> Reply {
         completion_tokens: Some(words.saturating_mul(4) / 3),
         finish_reason: Some("stop".into()),
         simulated: true,
+        tokens: Vec::new(),
         p_true: None,
         latency_ms: None,
     }

@@ -1,6 +1,6 @@
-//! The HTTP layer under async-openai: retries with exponential backoff and jitter on 429, 5xx,
-//! timeouts and connection errors (honouring `Retry-After`), and spreading requests over the
-//! replicas of an endpoint, backing off a failing one.
+//! The HTTP layer under async-openai: one attempt per call, spread over the replicas of an
+//! endpoint (backing off a failing one) under the requests-per-minute limit, reporting what the
+//! provider's retry loop needs to know (status, `Retry-After`). The backoff policy lives here.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -151,9 +151,26 @@ impl RateLimiter {
 pub struct TransportStats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
+    /// Completion tokens received (streamed chunks as they arrive, else each reply's usage).
+    pub tokens: AtomicU64,
 }
 
-/// The tower service async-openai sends every request through.
+/// What the transport saw of an attempt's HTTP response, for the one retry loop above it
+/// (async-openai keeps only the status and body of a failed response).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AttemptHint {
+    pub retry_after: Option<Duration>,
+    /// The HTTP status, when a response came.
+    pub status: Option<u16>,
+}
+
+tokio::task_local! {
+    /// Set by the provider around each attempt; the transport future runs inside it.
+    pub static HINT: Arc<Mutex<AttemptHint>>;
+}
+
+/// The tower service async-openai sends every request through: one attempt each (the provider
+/// owns retries, so there is one retry budget), spread over replicas, rate-limited.
 #[derive(Clone)]
 pub struct Transport {
     pub client: reqwest::Client,
@@ -178,47 +195,39 @@ fn retarget(req: &mut reqwest::Request, from: &str, to: &str) {
 
 impl Transport {
     async fn send(self, factory: HttpRequestFactory) -> Result<reqwest::Response, OpenAIError> {
-        let mut attempt = 0u32;
-        loop {
-            let mut req = factory.build().await?;
-            let i = self.replicas.pick();
-            if let (Some(first), Some(to)) = (self.replicas.urls.first(), self.replicas.urls.get(i))
-            {
-                retarget(&mut req, first, to);
-            }
-            if let Some(l) = &self.limiter {
-                l.acquire().await;
-            }
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let result = self.client.execute(req).await;
-            let wait = match &result {
-                Ok(resp) if resp.status().as_u16() == 429 || resp.status().is_server_error() => {
-                    if resp.status().is_server_error() {
-                        self.replicas.failed(i, &self.policy);
-                    }
-                    Some(retry_after(resp.headers()).map(|d| d.min(self.policy.cap)))
-                }
-                Ok(_) => {
-                    self.replicas.ok(i);
-                    None
-                }
-                Err(e) if transient(e) => {
-                    self.replicas.failed(i, &self.policy);
-                    Some(None)
-                }
-                Err(_) => None,
-            };
-            match wait {
-                Some(hint) if attempt < self.policy.max_retries => {
-                    let d = hint.unwrap_or_else(|| self.policy.backoff(attempt));
-                    tracing::debug!(attempt, delay_ms = d.as_millis() as u64, "retrying request");
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    attempt += 1;
-                    tokio::time::sleep(d).await;
-                }
-                _ => return result.map_err(OpenAIError::Reqwest),
-            }
+        let mut req = factory.build().await?;
+        let i = self.replicas.pick();
+        if let (Some(first), Some(to)) = (self.replicas.urls.first(), self.replicas.urls.get(i)) {
+            retarget(&mut req, first, to);
         }
+        if let Some(l) = &self.limiter {
+            l.acquire().await;
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.client.execute(req).await;
+        let mut hint = AttemptHint::default();
+        match &result {
+            Ok(resp) => {
+                let status = resp.status();
+                hint.status = Some(status.as_u16());
+                if status.is_server_error() {
+                    self.replicas.failed(i, &self.policy);
+                } else {
+                    self.replicas.ok(i);
+                }
+                if status.as_u16() == 429 || status.is_server_error() {
+                    hint.retry_after = retry_after(resp.headers());
+                }
+            }
+            Err(e) if transient(e) => self.replicas.failed(i, &self.policy),
+            Err(_) => {}
+        }
+        let _ = HINT.try_with(|h| {
+            if let Ok(mut h) = h.lock() {
+                *h = hint;
+            }
+        });
+        result.map_err(OpenAIError::Reqwest)
     }
 }
 

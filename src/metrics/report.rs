@@ -30,6 +30,8 @@ pub struct UsageSummary {
     pub turns: u64,
     /// Turns answered from the response cache.
     pub cached: u64,
+    /// Replies cut off at `max_tokens` (`finish_reason = length`): their answer may be missing.
+    pub truncated: u64,
     /// Summed over the turns that report usage; `null` when none does (e.g. streams).
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
@@ -163,6 +165,7 @@ pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
         for t in ep_turns.iter().skip(shared).filter(|t| t.role != Role::Given) {
             usage.turns += 1;
             usage.cached += u64::from(t.meta.contains_key("cached"));
+            usage.truncated += u64::from(t.finish_reason.as_deref() == Some("length"));
             if let Some(n) = t.prompt_tokens {
                 *usage.prompt_tokens.get_or_insert(0) += u64::from(n);
             }

@@ -5,7 +5,7 @@ mod arms;
 mod event;
 
 pub use arms::{ARM, ARM_OF, Arm, ArmRun, CrossCritic, create_arm};
-pub use event::RunEvent;
+pub use event::{Live, RunEvent, duration};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -218,23 +218,75 @@ struct Shared {
     cancel: Arc<AtomicBool>,
     done: AtomicU64,
     failed: AtomicU64,
+    in_flight: AtomicU64,
     total: u64,
     events: mpsc::UnboundedSender<RunEvent>,
-    last_progress: std::sync::Mutex<Instant>,
+    meter: std::sync::Mutex<Meter>,
 }
+
+/// Rates since this execution began.
+struct Meter {
+    last_progress: Instant,
+    started: Instant,
+    done_at_start: u64,
+    /// (when, tokens so far), one sample a second or so, the last half minute.
+    tokens: std::collections::VecDeque<(Instant, u64)>,
+}
+
+/// The window over which tokens per second are measured.
+const TOKEN_WINDOW: Duration = Duration::from_secs(30);
 
 impl Shared {
     fn progress(&self, force: bool) {
-        let Ok(mut last) = self.last_progress.lock() else { return };
-        if !force && last.elapsed() < self.opts.progress_every {
+        let Ok(mut m) = self.meter.lock() else { return };
+        if !force && m.last_progress.elapsed() < self.opts.progress_every {
             return;
         }
-        *last = Instant::now();
+        let now = Instant::now();
+        m.last_progress = now;
+        let done = self.done.load(Ordering::Relaxed);
+        let ep_live = self.provider.live();
+        let mut tokens_per_s = None;
+        if let Some(l) = ep_live {
+            if m.tokens
+                .back()
+                .is_none_or(|(at, _)| now.duration_since(*at) >= Duration::from_secs(1))
+            {
+                m.tokens.push_back((now, l.tokens));
+            }
+            while m.tokens.len() > 2
+                && m.tokens.front().is_some_and(|(at, _)| now.duration_since(*at) > TOKEN_WINDOW)
+            {
+                m.tokens.pop_front();
+            }
+            if let Some(&(at, n)) = m.tokens.front() {
+                let secs = now.duration_since(at).as_secs_f64();
+                if secs >= 1.0 {
+                    tokens_per_s = Some(l.tokens.saturating_sub(n) as f64 / secs);
+                }
+            }
+        }
+        let elapsed = m.started.elapsed();
+        let finished_here = done.saturating_sub(m.done_at_start);
+        let eta_secs = (finished_here > 0).then(|| {
+            let per = elapsed.as_secs_f64() / finished_here as f64;
+            (per * self.total.saturating_sub(done) as f64).round() as u64
+        });
+        let live = Live {
+            episodes_in_flight: self.in_flight.load(Ordering::Relaxed),
+            requests_in_flight: ep_live.map(|l| l.in_flight),
+            concurrency: ep_live.map(|l| (l.concurrency, l.max_concurrency)),
+            retries: ep_live.map_or(0, |l| l.retries),
+            tokens_per_s,
+            elapsed_secs: elapsed.as_secs(),
+            eta_secs,
+        };
         let _ = self.events.send(RunEvent::Progress {
             run: self.run.id,
-            done: self.done.load(Ordering::Relaxed),
+            done,
             failed: self.failed.load(Ordering::Relaxed),
             total: self.total,
+            live,
         });
     }
 }
@@ -274,9 +326,27 @@ pub async fn execute(
         done: AtomicU64::new(before.done + before.failed),
         failed: AtomicU64::new(before.failed),
         total: before.total,
+        in_flight: AtomicU64::new(0),
         events: events.clone(),
-        last_progress: std::sync::Mutex::new(Instant::now()),
+        meter: std::sync::Mutex::new(Meter {
+            last_progress: Instant::now(),
+            started: Instant::now(),
+            done_at_start: before.done + before.failed,
+            tokens: Default::default(),
+        }),
     });
+    // Signs of life at least once a second, even while every request is still waiting.
+    let ticker = {
+        let shared = shared.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                shared.progress(true);
+            }
+        }))
+    };
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for ep in episodes.into_iter().filter(|e| e.status == EpisodeStatus::Pending) {
@@ -285,8 +355,10 @@ pub async fn execute(
             break;
         }
         let shared = shared.clone();
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
         tasks.spawn(async move {
             let result = run_episode(&shared, ep).await;
+            shared.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
             result
         });
@@ -295,9 +367,15 @@ pub async fn execute(
             res.map_err(|e| RunError::Join(e.to_string()))??;
         }
     }
-    while let Some(res) = tasks.join_next().await {
-        res.map_err(|e| RunError::Join(e.to_string()))??;
+    let joined = async {
+        while let Some(res) = tasks.join_next().await {
+            res.map_err(|e| RunError::Join(e.to_string()))??;
+        }
+        Ok::<(), RunError>(())
     }
+    .await;
+    drop(ticker);
+    joined?;
     store.flush_async().await?;
     let after = totals(&store, run)?;
     let cancelled = shared.cancel.load(Ordering::Relaxed) && after.pending > 0;
@@ -312,6 +390,15 @@ pub async fn execute(
         cancelled,
     });
     Ok(after)
+}
+
+/// Aborts a background task when its owner returns, by any path.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Drives one episode until its protocol is done, a call fails for good, or cancellation.

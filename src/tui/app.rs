@@ -118,12 +118,14 @@ impl Filter {
 }
 
 /// Live counts of a background run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Live {
     pub done: u64,
     pub failed: u64,
     pub total: u64,
     pub running: bool,
+    /// In flight, concurrency, tokens/s, retries, ETA (from the runner's progress).
+    pub signs: Option<crate::runner::Live>,
 }
 
 /// The confidence sources of a report: the usual ones first, in a fixed order, then any other.
@@ -559,15 +561,16 @@ impl App {
         self.dirty = true;
         match ev {
             RunEvent::Started { run, total, done } => {
-                self.live.insert(run, Live { done, failed: 0, total, running: true });
+                self.live.insert(run, Live { done, failed: 0, total, running: true, signs: None });
                 Vec::new()
             }
-            RunEvent::Progress { run, done, failed, total } => {
-                self.live.insert(run, Live { done, failed, total, running: true });
+            RunEvent::Progress { run, done, failed, total, live } => {
+                self.live
+                    .insert(run, Live { done, failed, total, running: true, signs: Some(live) });
                 Vec::new()
             }
             RunEvent::Finished { run, done, failed, total, cancelled } => {
-                self.live.insert(run, Live { done, failed, total, running: false });
+                self.live.insert(run, Live { done, failed, total, running: false, signs: None });
                 let name =
                     self.runs.iter().find(|r| r.record.id == run).map(|r| r.record.name.clone());
                 let name = name.unwrap_or_else(|| "run".into());

@@ -508,20 +508,13 @@ fn start_from_form(store: &Store, f: &RunForm) -> Result<(RunId, Provider, usize
             if url.is_empty() || f.model.trim().is_empty() {
                 return Err("the openai provider needs a base url and a model".into());
             }
-            let spec = OpenAiSpec {
-                generator: EndpointSpec {
+            let spec = OpenAiSpec::new(
+                EndpointSpec {
                     base_urls: vec![url.to_string()],
                     api_key_env: "OPENAI_API_KEY".into(),
                 },
-                critic: None,
-                timeout_secs: 120.0,
-                max_retries: 5,
-                rpm: None,
-                concurrency: 16,
-                logprobs: false,
-                stream: false,
-                prices: None,
-            };
+                16,
+            );
             (ProviderSpec::OpenAi(spec), f.model.trim().to_string())
         }
         other => return Err(format!("provider must be sim or openai, not `{other}`")),

@@ -631,11 +631,15 @@ fn live_progress_follows_run_events(mut runs: App) {
     runs.take_dirty();
     let fx = runs.update(Event::Run(RunEvent::Started { run, total: 10, done: 6 }));
     assert_eq!(fx, vec![]);
-    assert_eq!(runs.live[&run], Live { done: 6, failed: 0, total: 10, running: true });
+    assert_eq!(runs.live[&run], Live { done: 6, failed: 0, total: 10, running: true, signs: None });
     assert!(runs.take_dirty());
 
-    runs.update(Event::Run(RunEvent::Progress { run, done: 8, failed: 1, total: 10 }));
-    assert_eq!(runs.live[&run], Live { done: 8, failed: 1, total: 10, running: true });
+    let signs = crate::runner::Live { retries: 2, elapsed_secs: 9, ..Default::default() };
+    runs.update(Event::Run(RunEvent::Progress { run, done: 8, failed: 1, total: 10, live: signs }));
+    assert_eq!(
+        runs.live[&run],
+        Live { done: 8, failed: 1, total: 10, running: true, signs: Some(signs) }
+    );
 
     let fx = runs.update(Event::Run(RunEvent::Finished {
         run,
@@ -645,7 +649,10 @@ fn live_progress_follows_run_events(mut runs: App) {
         cancelled: false,
     }));
     assert_eq!(fx, vec![Effect::LoadRuns], "the table reloads its final counts");
-    assert_eq!(runs.live[&run], Live { done: 10, failed: 1, total: 10, running: false });
+    assert_eq!(
+        runs.live[&run],
+        Live { done: 10, failed: 1, total: 10, running: false, signs: None }
+    );
     assert_eq!(status(&runs), ("beta finished", false));
 }
 

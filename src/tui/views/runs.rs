@@ -1,5 +1,5 @@
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
@@ -23,6 +23,35 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(msg).style(t.muted).block(block), area);
         return;
     }
+    // Signs of life of the running runs, one line each under the table (at most 3).
+    let signs: Vec<Line> = app
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let l = app.live.get(&r.record.id).filter(|l| l.running)?;
+            let s = l.signs?;
+            let failed =
+                if l.failed > 0 { format!(" · {} failed", l.failed) } else { String::new() };
+            let head = format!(
+                " {} {}/{}{failed} · ",
+                crate::tui::text::inert(&r.record.name),
+                l.done,
+                l.total
+            );
+            let room = usize::from(area.width).saturating_sub(head.chars().count() + 1);
+            Some(Line::styled(format!("{head}{}", s.fit(room)), t.muted))
+        })
+        .take(3)
+        .collect();
+    let area = if signs.is_empty() {
+        area
+    } else {
+        let [table, footer] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(signs.len() as u16)])
+                .areas(area);
+        frame.render_widget(Paragraph::new(signs), footer);
+        table
+    };
     // Narrow terminals keep the columns a reader needs most.
     let narrow = area.width < 90;
     let medium = area.width < 120;
