@@ -476,7 +476,7 @@ fn execute_with_progress(
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
     };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:20}] {pos}/{len} {wide_msg}")
+        ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} [{bar:12}] {msg}")
             .map_err(|e| eyre!(e))?
             .progress_chars("=> "),
     );
@@ -514,12 +514,15 @@ fn execute_with_progress(
                     bar.set_position(done);
                     let failed =
                         if failed > 0 { format!("{failed} failed · ") } else { String::new() };
-                    let line = format!("{failed}{}", live.line());
                     if plain && last_plain.elapsed() >= std::time::Duration::from_secs(30) {
                         last_plain = std::time::Instant::now();
-                        eprintln!("{}: {done}/{total} episodes · {line}", record.name);
+                        eprintln!("{}: {done}/{total} episodes · {failed}{}", record.name, live.line());
                     }
-                    bar.set_message(line);
+                    // The line fits the terminal: the least telling signs go first.
+                    let used = record.name.chars().count() + 2 * total.to_string().len() + 22;
+                    let width = usize::from(console::Term::stderr().size().1);
+                    let room = width.saturating_sub(used + failed.chars().count() + 1);
+                    bar.set_message(format!("{failed}{}", live.fit(room)));
                 }
                 RunEvent::Finished { done, .. } => bar.set_position(done),
             }

@@ -56,6 +56,10 @@ fn badges(turn: &Turn, is_attempt: bool, blind: bool, t: &Theme) -> Vec<Span<'st
     if let Some(p) = turn.p_true {
         out.push(Span::styled(format!(" P(true) {:.2} ", p), t.muted));
     }
+    // Cut at max_tokens: the answer or verdict may be missing for that reason alone.
+    if turn.finish_reason.as_deref() == Some("length") {
+        out.push(Span::styled(" truncated ", t.wrong));
+    }
     out
 }
 
