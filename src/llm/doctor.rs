@@ -576,6 +576,15 @@ impl Probe<'_> {
         self.clean(&inner.to_string())
     }
 
+    /// Why a request got no HTTP answer, in a few words.
+    fn failure(&self, error: &reqwest::Error) -> String {
+        if error.is_timeout() {
+            format!("no answer within {}", secs(self.target.request_timeout))
+        } else {
+            self.cause(error)
+        }
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
         let request = match &self.key {
             Some(key) => request.bearer_auth(key),
@@ -683,8 +692,7 @@ async fn check_models(probe: &Probe<'_>, report: &mut DoctorReport) -> Result<()
         // A server that accepted the connection but is slow to list models may still chat.
         Err(e) if e.is_timeout() && !e.is_connect() => {
             report.reachable = Some(true);
-            report.models_note =
-                Some(format!("no answer within {}", secs(probe.target.request_timeout)));
+            report.models_note = Some(probe.failure(&e));
             return Ok(());
         }
         Err(e) => {
@@ -723,15 +731,14 @@ async fn check_chat(probe: &Probe<'_>, report: &mut DoctorReport) -> Result<(), 
     }
     let answer = match answer {
         Ok(answer) => answer,
-        Err(e) if e.is_timeout() => {
-            report.chat_error =
-                Some(format!("no answer within {}", secs(probe.target.request_timeout)));
-            return Err(probe.timed_out("a chat request"));
-        }
         Err(e) => {
-            let cause = probe.cause(&e);
-            report.chat_error = Some(cause.clone());
-            return Err(format!("{} failed a chat request: {cause}", probe.shown));
+            let failure = probe.failure(&e);
+            report.chat_error = Some(failure.clone());
+            return Err(if e.is_timeout() {
+                probe.timed_out("a chat request")
+            } else {
+                format!("{} failed a chat request: {failure}", probe.shown)
+            });
         }
     };
     if !answer.ok() {
@@ -843,13 +850,7 @@ fn chat_refused(
 /// What one request of check 3 gave: its reply text, or why there is none.
 async fn sample(probe: &Probe<'_>, seed: i64) -> Result<(String, Duration), String> {
     let answer = probe.chat(&probe.chat_body(SEED_PROMPT, 1.0, seed, false)).await;
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(e) if e.is_timeout() => {
-            return Err(format!("no answer within {}", secs(probe.target.request_timeout)));
-        }
-        Err(e) => return Err(probe.cause(&e)),
-    };
+    let answer = answer.map_err(|e| probe.failure(&e))?;
     if !answer.ok() {
         return Err(probe.status_text(&answer));
     }
