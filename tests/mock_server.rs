@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_openai::types::chat::{CreateChatCompletionResponse, CreateChatCompletionStreamResponse};
 use serde_json::{Value, json};
 use support::mock::{
-    ChatRequest, DEFAULT_REPLY, Fault, FaultPlan, MockConfig, MockReply, MockServer,
+    ChatRequest, DEFAULT_REPLY, Fault, FaultPlan, MockConfig, MockReply, MockServer, SerialQueue,
     install_crypto_provider, tokenize,
 };
 
@@ -603,4 +603,223 @@ async fn sustains_over_1500_requests_per_second_at_50ms_latency() {
     let rate = (concurrency * per_client) as f64 / started.elapsed().as_secs_f64();
     eprintln!("{rate:.0} requests/s with {concurrency} clients");
     assert!(rate > 1500.0, "{rate:.0} requests/s");
+}
+
+#[tokio::test]
+async fn models_lists_the_configured_ids_and_strict_models_refuse_others() {
+    let server = MockServer::start(MockConfig {
+        models: vec!["a".into(), "gpt-test".into()],
+        strict_models: true,
+        ..MockConfig::default()
+    })
+    .await;
+    let models: Value = client()
+        .get(format!("{}/models", server.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> =
+        models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a", "gpt-test"]);
+
+    assert_eq!(post(&server, &chat_body(false)).await.status(), 200, "gpt-test is listed");
+    let mut other = chat_body(false);
+    other["model"] = json!("gpt-x");
+    let body = assert_openai_error(post(&server, &other).await, 404, "invalid_request_error").await;
+    assert_eq!(body["error"]["message"], "The model `gpt-x` does not exist");
+    assert_eq!(body["error"]["code"], "model_not_found");
+    let log = server.requests();
+    assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 404]);
+    assert!(log[1].served_at.is_none() && !log[1].completed());
+}
+
+#[tokio::test]
+async fn max_tokens_cuts_the_reply_to_that_many_tokens_unless_ignored() {
+    let text = "One two three, four five six.";
+    let reply = move |_: &ChatRequest| MockReply::text(text);
+    let server = MockServer::start(MockConfig::replying(reply)).await;
+    let mut request = chat_body(false);
+    request["max_tokens"] = json!(4);
+    request["logprobs"] = json!(true);
+    let body: Value = post(&server, &request).await.json().await.unwrap();
+    let choice = &body["choices"][0];
+    assert_eq!(choice["message"]["content"], "One two three,");
+    assert_eq!(choice["finish_reason"], "length");
+    assert_eq!(body["usage"]["completion_tokens"], 4);
+    assert_eq!(choice["logprobs"]["content"].as_array().map(Vec::len), Some(4));
+
+    // The smaller of max_tokens and max_completion_tokens; streams end with "length" too.
+    request["max_completion_tokens"] = json!(2);
+    request["stream"] = json!(true);
+    let chunks = sse_chunks(&post(&server, &request).await.text().await.unwrap());
+    assert_eq!(streamed_content(&chunks), "One two");
+    assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "length");
+
+    // A limit the reply fits in changes nothing: word-count usage, finish_reason stop.
+    let mut roomy = chat_body(false);
+    roomy["max_tokens"] = json!(8);
+    let body: Value = post(&server, &roomy).await.json().await.unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], text);
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(body["usage"]["completion_tokens"], 6);
+
+    let ignoring =
+        MockServer::start(MockConfig { honour_max_tokens: false, ..MockConfig::replying(reply) })
+            .await;
+    request["stream"] = json!(false);
+    let body: Value = post(&ignoring, &request).await.json().await.unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], text);
+    assert_eq!(body["usage"]["completion_tokens"], 6);
+}
+
+#[tokio::test]
+async fn a_server_without_logprobs_returns_null_for_them() {
+    let server =
+        MockServer::start(MockConfig { logprobs_supported: false, ..MockConfig::default() }).await;
+    let mut request = chat_body(false);
+    request["logprobs"] = json!(true);
+    request["top_logprobs"] = json!(5);
+    let body: Value = post(&server, &request).await.json().await.unwrap();
+    assert!(body["choices"][0]["logprobs"].is_null(), "{body}");
+    request["stream"] = json!(true);
+    let chunks = sse_chunks(&post(&server, &request).await.text().await.unwrap());
+    assert!(chunks.iter().all(|c| c["choices"][0]["logprobs"].is_null()));
+    assert!(server.requests()[0].request.logprobs, "the request itself is logged as sent");
+}
+
+fn serial(capacity: usize) -> MockConfig {
+    MockConfig {
+        latency: Duration::from_millis(300),
+        serial: Some(SerialQueue { capacity, retry_after_secs: 9 }),
+        ..MockConfig::replying(|req| {
+            MockReply::text(format!("answer to {}", req.last("user").unwrap_or_default()))
+        })
+    }
+}
+
+fn asking(question: &str) -> Value {
+    json!({ "model": "m", "messages": [{ "role": "user", "content": question }] })
+}
+
+#[tokio::test]
+async fn a_serial_server_answers_one_at_a_time_and_turns_away_a_full_line() {
+    let server = MockServer::start(serial(1)).await;
+    let started = Instant::now();
+    let send = |q: &'static str| {
+        let server = &server;
+        async move {
+            let response = post(server, &asking(q)).await;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = response.json().await.unwrap();
+            (status, retry_after, body, started.elapsed())
+        }
+    };
+    let (a, b, c) = tokio::join!(send("one"), send("two"), send("three"));
+    let mut outcomes = [a, b, c];
+    outcomes.sort_by_key(|o| o.3);
+
+    // The third to arrive finds one in service and one waiting: 429 at once.
+    let (status, retry_after, body, when) = &outcomes[0];
+    assert_eq!((*status, retry_after.as_deref()), (429, Some("9")));
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert!(*when < Duration::from_millis(300), "{when:?}");
+    // The other two, one after the other.
+    assert_eq!((outcomes[1].0, outcomes[2].0), (200, 200));
+    assert!(outcomes[1].3 >= Duration::from_millis(300));
+    assert!(outcomes[2].3 >= Duration::from_millis(600), "{:?}", outcomes[2].3);
+
+    let log = server.requests();
+    assert_eq!(log.len(), 3);
+    let refused: Vec<_> = log.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].fault.is_none() && refused[0].served_at.is_none());
+    assert!(!refused[0].completed());
+    let done = server.completed();
+    assert_eq!(done.len(), 2);
+    assert!(done[1].served_at.unwrap() >= done[0].completed_at.unwrap(), "no overlap");
+    let mut answered: Vec<_> = done.iter().map(|r| r.request.last("user").unwrap()).collect();
+    answered.dedup();
+    assert_eq!(answered.len(), 2, "no content answered twice");
+    assert_eq!((server.max_in_service(), server.in_service()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_request_abandoned_while_waiting_or_streaming_frees_its_place() {
+    let server =
+        MockServer::start(MockConfig { chunk_interval: Duration::from_millis(100), ..serial(2) })
+            .await;
+    let url = format!("{}/chat/completions", server.base_url());
+    install_crypto_provider();
+    let quick =
+        reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(150)).build().unwrap();
+    let first_body = asking("first");
+    let first = post(&server, &first_body);
+    // Waits behind "first", and its client gives up at 150 ms.
+    let abandoned = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        quick.post(&url).json(&asking("abandoned")).send().await
+    };
+    let last = async {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        post(&server, &asking("last")).await
+    };
+    let (first, abandoned, last) = tokio::join!(first, abandoned, last);
+    assert!(abandoned.is_err_and(|e| e.is_timeout()));
+    assert_eq!((first.status().as_u16(), last.status().as_u16()), (200, 200));
+
+    // A stream whose client hangs up after the first chunk ends its service uncompleted.
+    let mut streamed = asking("streamed");
+    streamed["stream"] = json!(true);
+    let mut response = post(&server, &streamed).await;
+    assert!(response.chunk().await.unwrap().is_some());
+    drop(response);
+    let after = post(&server, &asking("after")).await;
+    assert_eq!(after.status(), 200);
+
+    let log = server.requests();
+    let by = |q: &str| log.iter().find(|r| r.request.last("user") == Some(q)).unwrap();
+    assert!(by("abandoned").served_at.is_none() && !by("abandoned").completed());
+    assert!(by("streamed").served_at.is_some() && !by("streamed").completed());
+    let done: Vec<_> =
+        server.completed().iter().map(|r| r.request.last("user").unwrap().to_owned()).collect();
+    assert_eq!(done, ["first", "last", "after"]);
+    assert_eq!((server.max_in_service(), server.in_service()), (1, 0));
+}
+
+#[tokio::test]
+async fn head_first_streams_send_the_head_then_wait_and_chunks_are_paced() {
+    let latency = Duration::from_millis(300);
+    let server = MockServer::start(MockConfig {
+        latency,
+        stream_head_first: true,
+        chunk_interval: Duration::from_millis(50),
+        ..MockConfig::replying(|_| MockReply::text("one two three four five six seven eight nine"))
+    })
+    .await;
+    let started = Instant::now();
+    let mut response = post(&server, &chat_body(true)).await;
+    let head = started.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(head < latency, "the head came after {head:?}");
+    let mut arrivals = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        assert!(!chunk.is_empty());
+        arrivals.push(started.elapsed());
+    }
+    assert!(arrivals[0] >= latency, "{arrivals:?}");
+    // role, 3 content pieces, finish, [DONE]: five pauses after the first.
+    assert!(*arrivals.last().unwrap() >= latency + 5 * Duration::from_millis(50), "{arrivals:?}");
+    assert!(server.requests()[0].completed());
+
+    // Without head-first a non-streamed reply still waits before its head.
+    let started = Instant::now();
+    post(&server, &chat_body(false)).await;
+    assert!(started.elapsed() >= latency);
 }

@@ -1,5 +1,6 @@
 //! Providers (DESIGN §8). `sim` is the offline default; `replay` serves imported transcripts.
 
+pub mod doctor;
 mod flow;
 mod openai;
 mod sim;

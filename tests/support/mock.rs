@@ -3,13 +3,16 @@
 //! Serves `POST /v1/chat/completions` (plain JSON or SSE streaming, optional logprobs) and
 //! `GET /v1/models` on 127.0.0.1 at a random port, logs every chat request it receives, and
 //! injects faults (rate limits, server errors, malformed or truncated bodies, dropped
-//! connections) according to a [`FaultPlan`].
+//! connections) according to a [`FaultPlan`]. It can also play the quirks of small local
+//! servers: one request at a time ([`SerialQueue`]), unlisted or unknown model names, no
+//! logprobs, an ignored `max_tokens`, a stream head sent before the first token, slow chunks.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::Router;
@@ -23,7 +26,7 @@ use futures_util::stream;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// The model id `GET /v1/models` lists, and the one replies name when a request names none.
 pub const MOCK_MODEL: &str = "mock-model";
@@ -56,6 +59,36 @@ pub struct MockConfig {
     pub reply: ReplyFn,
     /// Which requests get a fault.
     pub faults: FaultPlan,
+    /// The ids `GET /v1/models` lists.
+    pub models: Vec<String>,
+    /// A chat request for a model not in `models` gets 404 `model_not_found` at once (as vLLM
+    /// and OpenAI answer); when false any name is answered (as llama.cpp's servers do).
+    pub strict_models: bool,
+    /// When false, `logprobs` in a request is ignored and replies carry `"logprobs": null`.
+    pub logprobs_supported: bool,
+    /// When true, a reply longer than the request's `max_tokens` (or `max_completion_tokens`,
+    /// the smaller if both) is cut to that many [`tokenize`] tokens, with finish_reason
+    /// `length`; when false the limit is ignored.
+    pub honour_max_tokens: bool,
+    /// One request in service at a time, the others waiting in line (llama.cpp with one slot,
+    /// a CPU server); None serves every request at once.
+    pub serial: Option<SerialQueue>,
+    /// Streams send their HTTP head at once and wait the latency (and any [`Fault::Slow`])
+    /// before the first SSE chunk, as vLLM does; otherwise the head waits too.
+    pub stream_head_first: bool,
+    /// Pause between SSE chunks (for idle-timeout tests).
+    pub chunk_interval: Duration,
+    /// When set, requests (chat and models) without `Authorization: Bearer <key>` get 401
+    /// `invalid_api_key` at once, the message quoting the key sent, as some servers do.
+    pub api_key: Option<String>,
+}
+
+/// A one-at-a-time server's line: when `capacity` requests are already waiting, a new one gets
+/// 429 with `Retry-After: retry_after_secs` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SerialQueue {
+    pub capacity: usize,
+    pub retry_after_secs: u64,
 }
 
 impl Default for MockConfig {
@@ -64,6 +97,14 @@ impl Default for MockConfig {
             latency: Duration::ZERO,
             reply: Arc::new(|_: &ChatRequest| MockReply::text(DEFAULT_REPLY)),
             faults: FaultPlan::None,
+            models: vec![MOCK_MODEL.into()],
+            strict_models: false,
+            logprobs_supported: true,
+            honour_max_tokens: true,
+            serial: None,
+            stream_head_first: false,
+            chunk_interval: Duration::ZERO,
+            api_key: None,
         }
     }
 }
@@ -80,6 +121,14 @@ impl std::fmt::Debug for MockConfig {
         f.debug_struct("MockConfig")
             .field("latency", &self.latency)
             .field("faults", &self.faults)
+            .field("models", &self.models)
+            .field("strict_models", &self.strict_models)
+            .field("logprobs_supported", &self.logprobs_supported)
+            .field("honour_max_tokens", &self.honour_max_tokens)
+            .field("serial", &self.serial)
+            .field("stream_head_first", &self.stream_head_first)
+            .field("chunk_interval", &self.chunk_interval)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[set]"))
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +194,19 @@ pub struct LoggedRequest {
     pub fault: Option<Fault>,
     /// HTTP status sent (0 when the connection was dropped without a response).
     pub status: u16,
+    /// When it entered service (at once unless [`MockConfig::serial`]); None if it never did:
+    /// turned away (unknown model, full line) or abandoned while waiting.
+    pub served_at: Option<Instant>,
+    /// When the mock finished producing its response (for streams, after the last chunk);
+    /// None if the client went away first or the connection was dropped by a fault.
+    pub completed_at: Option<Instant>,
+}
+
+impl LoggedRequest {
+    /// Whether its whole response was produced (see `status` and `fault` for what it was).
+    pub fn completed(&self) -> bool {
+        self.completed_at.is_some()
+    }
 }
 
 /// A failure the mock can inject.
@@ -300,6 +362,24 @@ impl MockServer {
         self.shared.log().len()
     }
 
+    /// The requests whose response was produced to its end, in the order they finished.
+    pub fn completed(&self) -> Vec<LoggedRequest> {
+        let mut done: Vec<LoggedRequest> =
+            self.shared.log().iter().filter(|r| r.completed()).cloned().collect();
+        done.sort_by_key(|r| r.completed_at);
+        done
+    }
+
+    /// Requests in service right now.
+    pub fn in_service(&self) -> usize {
+        lock(&self.shared.service).now
+    }
+
+    /// The most requests ever in service at once.
+    pub fn max_in_service(&self) -> usize {
+        lock(&self.shared.service).max
+    }
+
     /// Stop serving (also on drop). A server from [`MockServer::start_blocking`] has stopped
     /// when this returns; one from [`MockServer::start`] stops accepting at its runtime's next
     /// turn and closes each connection once its in-flight request is answered.
@@ -328,31 +408,44 @@ impl std::fmt::Debug for MockServer {
 struct Shared {
     config: MockConfig,
     log: Mutex<Vec<LoggedRequest>>,
+    queue: Option<Arc<Queue>>,
+    service: Mutex<ServiceCount>,
+}
+
+#[derive(Default)]
+struct ServiceCount {
+    now: usize,
+    max: usize,
 }
 
 impl Shared {
     fn new(config: MockConfig) -> Self {
-        Shared { config, log: Mutex::new(Vec::new()) }
+        let queue = config
+            .serial
+            .map(|serial| Arc::new(Queue { capacity: serial.capacity, state: Mutex::default() }));
+        Shared { config, log: Mutex::new(Vec::new()), queue, service: Mutex::default() }
     }
 
     fn log(&self) -> MutexGuard<'_, Vec<LoggedRequest>> {
         lock(&self.log)
     }
 
-    /// Logs an arriving request and decides its fault; returns (arrival index, fault).
+    /// Logs an arriving request and decides its fault; returns (arrival index, fault). A
+    /// request answered with `refused` (an error status decided on arrival) gets no fault,
+    /// though it still takes its arrival index.
     fn arrive(
         &self,
         request: &ChatRequest,
         authorization: Option<String>,
-        valid: bool,
+        refused: Option<u16>,
     ) -> (usize, Option<Fault>) {
         let mut log = self.log();
         let index = log.len();
-        let fault = if valid { self.config.faults.fault_for(index) } else { None };
-        let status = match (&fault, valid) {
+        let fault = if refused.is_none() { self.config.faults.fault_for(index) } else { None };
+        let status = match (&fault, refused) {
             (Some(fault), _) => fault.status(),
-            (None, true) => 200,
-            (None, false) => 400,
+            (None, Some(status)) => status,
+            (None, None) => 200,
         };
         log.push(LoggedRequest {
             index,
@@ -360,6 +453,8 @@ impl Shared {
             authorization,
             fault: fault.clone(),
             status,
+            served_at: None,
+            completed_at: None,
         });
         (index, fault)
     }
@@ -368,6 +463,135 @@ impl Shared {
         if let Some(entry) = self.log().get_mut(index) {
             entry.status = status;
         }
+    }
+}
+
+/// The one service slot of a [`SerialQueue`] server and the line of requests waiting for it.
+struct Queue {
+    capacity: usize,
+    state: Mutex<QueueState>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    busy: bool,
+    /// Waiting requests, first come first served: (ticket id, where to hand the slot).
+    line: VecDeque<(u64, oneshot::Sender<()>)>,
+    next_id: u64,
+}
+
+enum Admission {
+    Now(Slot),
+    Wait(Ticket),
+    Full,
+}
+
+impl Queue {
+    /// Takes the free slot, joins the line, or finds the line full.
+    fn admit(self: &Arc<Self>) -> Admission {
+        let mut state = lock(&self.state);
+        if !state.busy {
+            state.busy = true;
+            return Admission::Now(Slot(Arc::clone(self)));
+        }
+        if state.line.len() >= self.capacity {
+            return Admission::Full;
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.line.push_back((id, tx));
+        Admission::Wait(Ticket { queue: Arc::clone(self), id, rx, granted: false })
+    }
+
+    /// Hands the slot to the first waiter still there, or frees it.
+    fn pass_on(&self) {
+        let mut state = lock(&self.state);
+        while let Some((_, tx)) = state.line.pop_front() {
+            if tx.send(()).is_ok() {
+                return;
+            }
+        }
+        state.busy = false;
+    }
+}
+
+/// The service slot; passed on when dropped.
+struct Slot(Arc<Queue>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.pass_on();
+    }
+}
+
+/// A place in line. Dropped before its turn (the client went away), it leaves the line; dropped
+/// after the slot was handed to it but before it noticed, it passes the slot on. `rx` lives as
+/// long as the ticket, so a hand-over under the queue's lock can never fail half-way.
+struct Ticket {
+    queue: Arc<Queue>,
+    id: u64,
+    rx: oneshot::Receiver<()>,
+    granted: bool,
+}
+
+impl Ticket {
+    async fn wait(mut self) -> Slot {
+        // The sender is only dropped once it has sent, or by this ticket's own drop.
+        let _ = (&mut self.rx).await;
+        self.granted = true;
+        Slot(Arc::clone(&self.queue))
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.granted {
+            return;
+        }
+        let mut state = lock(&self.queue.state);
+        if let Some(at) = state.line.iter().position(|(id, _)| *id == self.id) {
+            state.line.remove(at);
+            return;
+        }
+        drop(state);
+        self.queue.pass_on();
+    }
+}
+
+/// A request in service: counted in `in_service`, holding the slot of a serial server until
+/// it is dropped (for streams, with the body).
+struct InService {
+    shared: Arc<Shared>,
+    index: usize,
+    _slot: Option<Slot>,
+}
+
+impl InService {
+    fn begin(shared: &Arc<Shared>, index: usize, slot: Option<Slot>) -> Self {
+        {
+            let mut count = lock(&shared.service);
+            count.now += 1;
+            count.max = count.max.max(count.now);
+        }
+        if let Some(entry) = shared.log().get_mut(index) {
+            entry.served_at = Some(Instant::now());
+        }
+        InService { shared: Arc::clone(shared), index, _slot: slot }
+    }
+
+    /// The response was produced to its end.
+    fn complete(self) {
+        if let Some(entry) = self.shared.log().get_mut(self.index) {
+            entry.completed_at = Some(Instant::now());
+        }
+    }
+}
+
+impl Drop for InService {
+    fn drop(&mut self) {
+        // Counted out before the slot (a field) is passed on, so the next one never overlaps.
+        lock(&self.shared.service).now -= 1;
     }
 }
 
@@ -397,17 +621,17 @@ async fn serve(
     let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
 }
 
-async fn models() -> Response {
-    Json(json!({
-        "object": "list",
-        "data": [{
-            "id": MOCK_MODEL,
-            "object": "model",
-            "created": 0,
-            "owned_by": "critloop-mock",
-        }],
-    }))
-    .into_response()
+async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = key_refusal(&shared.config, authorization(&headers).as_deref()) {
+        return refusal;
+    }
+    let data: Vec<Value> = shared
+        .config
+        .models
+        .iter()
+        .map(|id| json!({ "id": id, "object": "model", "created": 0, "owned_by": "critloop-mock" }))
+        .collect();
+    Json(json!({ "object": "list", "data": data })).into_response()
 }
 
 async fn chat_completions(
@@ -415,19 +639,63 @@ async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let authorization =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorization = authorization(&headers);
     let (request, invalid) = match serde_json::from_slice::<Value>(&body) {
         Ok(value) if value.is_object() => (parse_request(&value), None),
         Ok(_) => (ChatRequest::default(), Some("the request body must be a JSON object".into())),
         Err(e) => (ChatRequest::default(), Some(format!("the request body is not JSON: {e}"))),
     };
-    let (index, fault) = shared.arrive(&request, authorization, invalid.is_none());
+    let config = &shared.config;
+    // A wrong key, an unknown model and a full line are turned away at once, before service.
+    let key_refused = key_refusal(config, authorization.as_deref());
+    let unknown_model = key_refused.is_none()
+        && invalid.is_none()
+        && config.strict_models
+        && !config.models.contains(&request.model);
+    let admission = match &shared.queue {
+        Some(queue) if key_refused.is_none() && !unknown_model => Some(queue.admit()),
+        _ => None,
+    };
+    let refused = if key_refused.is_some() {
+        Some(401)
+    } else if unknown_model {
+        Some(404)
+    } else if matches!(admission, Some(Admission::Full)) {
+        Some(429)
+    } else {
+        invalid.as_ref().map(|_| 400)
+    };
+    let (index, fault) = shared.arrive(&request, authorization, refused);
+    if let Some(refusal) = key_refused {
+        return refusal;
+    }
+    if unknown_model {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            &format!("The model `{}` does not exist", request.model),
+        );
+    }
+    let slot = match admission {
+        None => None,
+        Some(Admission::Now(slot)) => Some(slot),
+        Some(Admission::Wait(ticket)) => Some(ticket.wait().await),
+        Some(Admission::Full) => {
+            let retry_after = config.serial.map_or(1, |serial| serial.retry_after_secs);
+            return rate_limited(
+                retry_after,
+                "The server is busy: too many requests are waiting (mock). Please try again \
+                 later.",
+            );
+        }
+    };
+    let service = InService::begin(&shared, index, slot);
 
     // The reply function is only asked for requests that get a real answer.
     let reply = match fault {
         None | Some(Fault::Slow(_)) if invalid.is_none() => {
-            let reply = (shared.config.reply)(&request);
+            let reply = (config.reply)(&request);
             if reply.reject.is_some() {
                 shared.set_status(index, 400);
             }
@@ -436,30 +704,35 @@ async fn chat_completions(
         _ => None,
     };
 
-    let delay = shared.config.latency
+    let delay = config.latency
         + match fault {
             Some(Fault::Slow(extra)) => extra,
             _ => Duration::ZERO,
         };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let streamed = invalid.is_none()
+        && request.stream
+        && match &fault {
+            None | Some(Fault::Slow(_)) => reply.as_ref().is_some_and(|r| r.reject.is_none()),
+            Some(Fault::TruncatedStream) => true,
+            _ => false,
+        };
+    // A head-first stream waits inside its body instead.
+    let before_head = if config.stream_head_first && streamed { Duration::ZERO } else { delay };
+    if !before_head.is_zero() {
+        tokio::time::sleep(before_head).await;
     }
+    let pacing = Pacing { first: delay - before_head, between: config.chunk_interval };
 
     if let Some(message) = invalid {
+        service.complete();
         return error_response(StatusCode::BAD_REQUEST, "invalid_request_error", None, &message);
     }
-    let ctx = ReplyContext::new(index, &request);
-    match fault {
-        Some(Fault::RateLimited { retry_after_secs }) => {
-            let mut response = error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "requests",
-                Some("rate_limit_exceeded"),
-                "Rate limit reached for requests (mock). Please try again later.",
-            );
-            response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
-            response
-        }
+    let ctx = ReplyContext::new(index, &request, config);
+    let response = match fault {
+        Some(Fault::RateLimited { retry_after_secs }) => rate_limited(
+            retry_after_secs,
+            "Rate limit reached for requests (mock). Please try again later.",
+        ),
         Some(Fault::ServerError) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -472,26 +745,59 @@ async fn chat_completions(
             None,
             "The server is overloaded or not ready yet (mock).",
         ),
-        Some(Fault::TruncatedStream) if request.stream => truncated_stream(&ctx),
+        Some(Fault::TruncatedStream) if request.stream => {
+            return truncated_stream(&ctx, pacing, service);
+        }
         Some(Fault::MalformedJson | Fault::TruncatedStream) => malformed_json(&ctx),
-        Some(Fault::DropConnection) => dropped_connection(),
+        // Nothing is answered: the service ends without completing.
+        Some(Fault::DropConnection) => return dropped_connection(),
         None | Some(Fault::Slow(_)) => {
             let reply = reply.unwrap_or_else(|| MockReply::text(DEFAULT_REPLY));
             if let Some(message) = reply.reject {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    None,
-                    &message,
-                );
-            }
-            if request.stream {
-                stream_response(&ctx, &reply, false)
+                error_response(StatusCode::BAD_REQUEST, "invalid_request_error", None, &message)
+            } else if request.stream {
+                return stream_response(&ctx, &reply, false, pacing, service);
             } else {
                 completion_response(&ctx, &reply)
             }
         }
+    };
+    service.complete();
+    response
+}
+
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// The 401 for a request without the configured key, if it has not got it.
+fn key_refusal(config: &MockConfig, authorization: Option<&str>) -> Option<Response> {
+    let key = config.api_key.as_deref()?;
+    let sent = authorization.and_then(|a| a.strip_prefix("Bearer "));
+    if sent == Some(key) {
+        return None;
     }
+    let message = match sent {
+        Some(sent) => format!("Incorrect API key provided: {sent}."),
+        None => "You didn't provide an API key.".to_owned(),
+    };
+    Some(error_response(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        Some("invalid_api_key"),
+        &message,
+    ))
+}
+
+fn rate_limited(retry_after_secs: u64, message: &str) -> Response {
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "requests",
+        Some("rate_limit_exceeded"),
+        message,
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
+    response
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,27 +859,58 @@ struct ReplyContext {
     created: u64,
     logprobs: bool,
     prompt_words: usize,
+    /// The `max_tokens` the mock keeps to, if any.
+    limit: Option<usize>,
 }
 
 impl ReplyContext {
-    fn new(index: usize, request: &ChatRequest) -> Self {
+    fn new(index: usize, request: &ChatRequest, config: &MockConfig) -> Self {
         let model = if request.model.is_empty() { MOCK_MODEL } else { &request.model };
+        let limit = [request.max_tokens, request.max_completion_tokens].into_iter().flatten().min();
         ReplyContext {
             id: format!("chatcmpl-mock-{index}"),
             model: model.to_owned(),
             created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            logprobs: request.logprobs,
+            logprobs: request.logprobs && config.logprobs_supported,
             prompt_words: request.messages.iter().map(|(_, c)| c.split_whitespace().count()).sum(),
+            limit: limit.filter(|_| config.honour_max_tokens).map(|n| n as usize),
+        }
+    }
+
+    /// The content as sent: cut to the limit, if it is longer.
+    fn shape<'a>(&self, content: &'a str) -> Shaped<'a> {
+        let tokens = tokenize(content);
+        match self.limit {
+            Some(limit) if tokens.len() > limit => Shaped {
+                tokens: tokens[..limit].to_vec(),
+                finish_reason: "length",
+                completion_tokens: limit,
+            },
+            // Uncut replies count whitespace words, as the mock always has.
+            _ => Shaped {
+                completion_tokens: content.split_whitespace().count(),
+                tokens,
+                finish_reason: "stop",
+            },
         }
     }
 }
 
+/// A reply's content after `max_tokens`.
+struct Shaped<'a> {
+    tokens: Vec<&'a str>,
+    finish_reason: &'static str,
+    /// `usage.completion_tokens`: the tokens kept when cut, else whitespace words.
+    completion_tokens: usize,
+}
+
 fn completion_body(ctx: &ReplyContext, content: &str, verdict_prob: Option<f64>) -> Value {
-    let logprobs = ctx.logprobs.then(|| {
-        let tokens = tokenize(content);
-        json!({ "content": token_logprobs(&tokens, verdict_prob), "refusal": null })
-    });
-    let completion_words = content.split_whitespace().count();
+    let shaped = ctx.shape(content);
+    let logprobs = ctx.logprobs.then(
+        || json!({ "content": token_logprobs(&shaped.tokens, verdict_prob), "refusal": null }),
+    );
+    let content = shaped.tokens.concat();
+    let completion_words = shaped.completion_tokens;
     json!({
         "id": ctx.id,
         "object": "chat.completion",
@@ -582,7 +919,7 @@ fn completion_body(ctx: &ReplyContext, content: &str, verdict_prob: Option<f64>)
         "choices": [{
             "index": 0,
             "message": { "role": "assistant", "content": content },
-            "finish_reason": "stop",
+            "finish_reason": shaped.finish_reason,
             "logprobs": logprobs,
         }],
         "usage": {
@@ -630,10 +967,26 @@ fn chunk_event(
     format!("data: {chunk}\n\n")
 }
 
+/// The waits of a streamed body.
+#[derive(Clone, Copy)]
+struct Pacing {
+    /// Before the first chunk (the latency of a head-first stream).
+    first: Duration,
+    /// Between chunks.
+    between: Duration,
+}
+
 /// The SSE reply; `truncated` sends only the first half of the content chunks and neither the
-/// final chunk nor `[DONE]`.
-fn stream_response(ctx: &ReplyContext, reply: &MockReply, truncated: bool) -> Response {
-    let tokens = tokenize(&reply.content);
+/// final chunk nor `[DONE]`. The body holds `service` until its last chunk is out.
+fn stream_response(
+    ctx: &ReplyContext,
+    reply: &MockReply,
+    truncated: bool,
+    pacing: Pacing,
+    service: InService,
+) -> Response {
+    let shaped = ctx.shape(&reply.content);
+    let tokens = shaped.tokens;
     let mut logprobs = ctx.logprobs.then(|| token_logprobs(&tokens, reply.verdict_prob));
     let pieces: Vec<&[&str]> = tokens.chunks(TOKENS_PER_CHUNK).collect();
     let sent = if truncated { pieces.len().div_ceil(2) } else { pieces.len() };
@@ -646,16 +999,38 @@ fn stream_response(ctx: &ReplyContext, reply: &MockReply, truncated: bool) -> Re
         events.push(chunk_event(ctx, json!({ "content": piece.concat() }), None, piece_logprobs));
     }
     if !truncated {
-        events.push(chunk_event(ctx, json!({}), Some("stop"), None));
+        events.push(chunk_event(ctx, json!({}), Some(shaped.finish_reason), None));
         events.push("data: [DONE]\n\n".to_owned());
     }
-    let body = Body::from_stream(stream::iter(events.into_iter().map(Ok::<_, Infallible>)));
+    let body = Body::from_stream(paced(events, pacing, service));
     ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body)
         .into_response()
 }
 
-fn truncated_stream(ctx: &ReplyContext) -> Response {
-    stream_response(ctx, &MockReply::text(CUT_OFF_CONTENT), true)
+/// The events, each after its wait; the service completes after the last one. If hyper drops
+/// the body first (the client went away), the service ends uncompleted.
+fn paced(
+    events: Vec<String>,
+    pacing: Pacing,
+    service: InService,
+) -> impl futures_util::Stream<Item = Result<String, Infallible>> {
+    let start = (events.into_iter(), pacing.first, Some(service));
+    stream::unfold(start, move |(mut events, wait, mut service)| async move {
+        let Some(event) = events.next() else {
+            if let Some(service) = service.take() {
+                service.complete();
+            }
+            return None;
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Some((Ok(event), (events, pacing.between, service)))
+    })
+}
+
+fn truncated_stream(ctx: &ReplyContext, pacing: Pacing, service: InService) -> Response {
+    stream_response(ctx, &MockReply::text(CUT_OFF_CONTENT), true, pacing, service)
 }
 
 /// A response whose body fails before its first byte: hyper then closes the connection without
