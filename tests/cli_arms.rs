@@ -201,6 +201,7 @@ fn openai_arms_send_no_first_attempt_again_and_cross_critique_goes_to_its_endpoi
     let data = data.display().to_string();
     stdout(
         run.args(["run", "--name", "r", "--base-url", &url, "--model", "gen", "--quiet"])
+            .arg("--no-preflight")
             .args(["--dataset", &data]),
     );
     let before = generator.requests().len();

@@ -36,6 +36,8 @@ fn run_args(url: &str, dataset: &Path) -> Vec<String> {
         "--concurrency",
         "8",
         "--quiet",
+        // These tests count the mock's requests; the preflight has tests of its own.
+        "--no-preflight",
         "--dataset",
     ]
     .iter()
@@ -318,4 +320,52 @@ fn a_run_whose_every_episode_fails_exits_1_with_the_endpoint_message_and_keeps_t
     assert_eq!(m["failed"], 4, "the failures are kept for retry-failed");
     // Nothing reported usage, so usage is unknown rather than zero.
     assert!(m["usage"]["prompt_tokens"].is_null());
+}
+
+#[test]
+fn the_preflight_stops_a_run_against_a_server_that_refuses_every_request_before_any_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("items.jsonl");
+    world::write_dataset(&data, 4);
+    let mock = MockServer::start_blocking(MockConfig::replying(|_| {
+        support::mock::MockReply::rejected("model is overloaded for this account")
+    }));
+    let db = dir.path().join("db");
+    let args: Vec<String> = run_args(&mock.base_url(), &data)
+        .into_iter()
+        .filter(|a| a != "--no-preflight")
+        .collect();
+    let out = critloop(&db).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("overloaded") && err.contains(&mock.base_url()), "{err}");
+    assert!(err.contains("--no-preflight"), "says how to skip the check: {err}");
+    let list = ok(critloop(&db).args(["runs", "list"]));
+    assert!(!list.contains(" r "), "no run was created: {list}");
+    assert!(mock.requests().len() <= 5, "the check is small: {} requests", mock.requests().len());
+}
+
+#[test]
+fn the_preflight_names_the_served_models_when_the_model_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("items.jsonl");
+    world::write_dataset(&data, 2);
+    let mock = MockServer::start_blocking(MockConfig {
+        models: vec!["qwen2.5:7b".into(), "llama3.2:3b".into()],
+        strict_models: true,
+        ..MockConfig::replying(world::reply)
+    });
+    let db = dir.path().join("db");
+    let args: Vec<String> = run_args(&mock.base_url(), &data)
+        .into_iter()
+        .filter(|a| a != "--no-preflight")
+        .collect();
+    let out = critloop(&db).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("model `mock-model` is not served") && err.contains("qwen2.5:7b, llama3.2:3b"),
+        "{err}"
+    );
 }

@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::args::{
-    AnalysisArgs, ArmName, ArmsArgs, Cli, Command, CompareFormat, DatasetsAction, ExportFormat,
+    AnalysisArgs, ArmName, ArmsArgs, Cli, Command, CompareFormat, DatasetsAction, DoctorArgs,
+    ExportFormat,
     LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
 };
 use super::table;
@@ -23,6 +24,7 @@ use crate::domain::{
 };
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
+use crate::llm::doctor::DoctorTarget;
 use crate::metrics::{AnalysisOptions, BootstrapOptions, run_metrics, run_metrics_with};
 use crate::runner::{self, NewRun, RunEvent, RunOptions};
 use crate::store::Store;
@@ -57,7 +59,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             import(&open()?, &file, name, GradeOptions { qwen_compat })
         }
         Some(Command::Runs { action }) => runs(&open()?, action),
-        Some(Command::Doctor(_)) => bail!("doctor: not wired yet"),
+        Some(Command::Doctor(args)) => doctor(&config, args),
         Some(Command::Datasets { action }) => datasets(action),
     }
 }
@@ -232,10 +234,10 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
     }
     let Chosen { spec: provider_spec, model, critic_model, concurrency } =
         provider_spec(config, &a)?;
-    // Reach the endpoint before anything is stored, so a wrong URL costs nothing.
+    // Check the endpoint before anything is stored, so a wrong URL or model costs nothing.
     let provider = Provider::from_spec(&provider_spec)?;
-    if let Provider::OpenAi(p) = &provider {
-        runtime()?.block_on(p.reachable())?;
+    if let (Provider::OpenAi(p), false) = (&provider, a.no_preflight) {
+        preflight(p.spec(), &model, &critic_model, a.quiet)?;
     }
     let dataset_name = a
         .dataset
@@ -316,6 +318,78 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         record.name
     );
     Ok(())
+}
+
+/// The endpoints of an openai spec as `doctor` checks them.
+fn doctor_targets(spec: &OpenAiSpec, model: &str, critic_model: &str) -> Vec<DoctorTarget> {
+    let target = |role: &'static str, e: &EndpointSpec, model: &str| DoctorTarget {
+        role,
+        base_url: e.base_urls.first().cloned().unwrap_or_default(),
+        model: model.to_string(),
+        api_key_env: e.api_key_env.clone(),
+        connect_timeout: std::time::Duration::from_secs_f64(spec.connect_timeout_secs.max(0.1)),
+        request_timeout: std::time::Duration::from_secs_f64(spec.timeout_secs.max(0.1)),
+        want_logprobs: spec.logprobs,
+    };
+    let mut out = vec![target("generator", &spec.generator, model)];
+    match &spec.critic {
+        Some(c) => out.push(target("critic", c, critic_model)),
+        None if critic_model != model => out.push(target("critic", &spec.generator, critic_model)),
+        None => {}
+    }
+    out
+}
+
+/// Checks every endpoint of a run before anything is stored; prints the reports (unless
+/// quiet) and stops with the one line of the first endpoint that cannot work.
+fn preflight(spec: &OpenAiSpec, model: &str, critic_model: &str, quiet: bool) -> Result<()> {
+    let rt = runtime()?;
+    for t in doctor_targets(spec, model, critic_model) {
+        let report = rt.block_on(crate::llm::doctor::doctor(&t));
+        if let Some(fatal) = report.fatal() {
+            bail!("{fatal} (critloop doctor shows the whole check; --no-preflight skips it)");
+        }
+        if !quiet {
+            for line in report.lines() {
+                eprintln!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `critloop doctor`: the preflight's report, exit 1 when an endpoint cannot work.
+fn doctor(config: &Config, a: DoctorArgs) -> Result<()> {
+    let run_args = RunArgs {
+        profile: a.profile,
+        base_url: a.base_url,
+        model: a.model,
+        critic_base_url: a.critic_base_url,
+        critic_model: a.critic_model,
+        api_key_env: a.api_key_env,
+        logprobs: a.logprobs,
+        timeout: a.timeout,
+        connect_timeout: a.connect_timeout,
+        provider: Some(ProviderName::Openai),
+        ..RunArgs::default()
+    };
+    let Chosen { spec, model, critic_model, .. } = provider_spec(config, &run_args)?;
+    let ProviderSpec::OpenAi(spec) = spec else { bail!("doctor checks openai endpoints only") };
+    let rt = runtime()?;
+    let mut fatal = None;
+    for t in doctor_targets(&spec, &model, &critic_model) {
+        let report = rt.block_on(crate::llm::doctor::doctor(&t));
+        for line in report.lines() {
+            println!("{line}");
+        }
+        if fatal.is_none() {
+            fatal = report.fatal().map(str::to_string);
+        }
+    }
+    match fatal {
+        Some(f) => bail!("{f}"),
+        None => Ok(()),
+    }
 }
 
 /// Continues a stored run (`run --resume`) or retries its failed episodes (`retry-failed`).
