@@ -1,10 +1,12 @@
 //! Providers (DESIGN §8). `sim` is the offline default; `replay` serves imported transcripts.
 
+mod logprobs;
 mod openai;
 mod sim;
 mod transport;
 
-pub use openai::{OpenAiProvider, TokenLogprob, TopLogprob, p_true};
+pub use logprobs::{TokenLogprob, TopLogprob, p_true, p_true_at};
+pub use openai::OpenAiProvider;
 pub use sim::simulate;
 pub use transport::{Replicas, RetryPolicy, retry_after};
 
