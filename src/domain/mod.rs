@@ -16,7 +16,7 @@ pub use run::{
     Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord, RunStatus,
     Sampling, SimParams,
 };
-pub use turn::{MatchTier, Role, Turn, Verdict};
+pub use turn::{MatchTier, Role, Turn, Verdict, VerdictMethod};
 
 /// Free-form metadata carried through import and export untouched.
 pub type Meta = serde_json::Map<String, serde_json::Value>;

@@ -47,6 +47,34 @@ impl Verdict {
     }
 }
 
+/// Which rule of the verdict parser read a critique's verdict (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictMethod {
+    /// An explicit label: `Verdict: incorrect`, `**Verdict:** Correct`.
+    Labelled,
+    /// CriticBench brackets: `[[correct]]`.
+    Bracket,
+    /// A JSON object with a `verdict` key.
+    Json,
+    /// A statement about the whole attempt: "the solution is (not) correct", "Incorrect.".
+    Stated,
+    /// Other prose: "there is an error in step 2", "no mistakes", "I made a mistake".
+    Prose,
+}
+
+impl VerdictMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictMethod::Labelled => "labelled",
+            VerdictMethod::Bracket => "bracket",
+            VerdictMethod::Json => "json",
+            VerdictMethod::Stated => "stated",
+            VerdictMethod::Prose => "prose",
+        }
+    }
+}
+
 /// Which equivalence tier matched a graded answer (DESIGN §3); `None` means no tier matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,6 +113,9 @@ pub struct Turn {
     pub tier: Option<MatchTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// Which parser rule produced `verdict` (absent for imported or synthetic verdicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict_method: Option<VerdictMethod>,
     /// Verbalised confidence in [0,1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
@@ -129,6 +160,7 @@ impl Turn {
             correct: None,
             tier: None,
             verdict: None,
+            verdict_method: None,
             confidence: None,
             p_true: None,
             p_true_raw: None,
@@ -147,5 +179,35 @@ impl Turn {
     /// Attempts carry an answer that is graded (t1, t2, …).
     pub fn is_attempt(&self) -> bool {
         matches!(self.role, Role::Given | Role::Generate | Role::Revise)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_method_is_snake_case_and_optional() {
+        let mut t = Turn::new(Role::Critique, "No errors.");
+        let bare = serde_json::to_value(&t).unwrap();
+        assert!(bare.get("verdict_method").is_none(), "absent when None: {bare}");
+        t.verdict_method = Some(VerdictMethod::Prose);
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["verdict_method"], "prose");
+        let back: Turn = serde_json::from_value(json).unwrap();
+        assert_eq!(back.verdict_method, Some(VerdictMethod::Prose));
+        let old: Turn = serde_json::from_value(bare).unwrap();
+        assert_eq!(old.verdict_method, None);
+        let all = [
+            (VerdictMethod::Labelled, "labelled"),
+            (VerdictMethod::Bracket, "bracket"),
+            (VerdictMethod::Json, "json"),
+            (VerdictMethod::Stated, "stated"),
+            (VerdictMethod::Prose, "prose"),
+        ];
+        for (m, name) in all {
+            assert_eq!(serde_json::to_value(m).unwrap(), name);
+            assert_eq!(m.as_str(), name);
+        }
     }
 }

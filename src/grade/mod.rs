@@ -4,16 +4,19 @@
 mod equiv;
 mod extract;
 mod normalize;
+mod prose;
 mod verdict;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdict_tests;
 
 use crate::domain::{AnswerKind, MatchTier};
 
 pub use equiv::equivalent;
 pub use extract::{extract_answer, last_boxed};
-pub use verdict::{parse_confidence, parse_verdict};
+pub use verdict::{ParsedVerdict, parse_confidence, parse_verdict, parse_verdict_full};
 
 /// Switches of the grader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

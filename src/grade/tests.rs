@@ -250,9 +250,10 @@ const VERDICT_CASES: &[(&str, Verdict)] = &[
     ("Verdict: incorrect ... [[correct]]", Verdict::Correct),
     ("Verdict: Incorrect. The correct answer is 12.", Verdict::Incorrect),
     ("Verdict: incorrectly", Verdict::Unparsed),
-    ("Verdict: the solution has a flaw", Verdict::Unparsed),
-    ("The reasoning is incorrect in places.", Verdict::Unparsed),
-    ("This is correct.", Verdict::Unparsed),
+    // Prose verdicts (DESIGN §3): a careful reader reads these three as verdicts.
+    ("Verdict: the solution has a flaw", Verdict::Incorrect),
+    ("The reasoning is incorrect in places.", Verdict::Incorrect),
+    ("This is correct.", Verdict::Correct),
     ("I am not sure.", Verdict::Unparsed),
     ("", Verdict::Unparsed),
 ];

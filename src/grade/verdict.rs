@@ -1,22 +1,58 @@
 //! Critique parsing: the critic's verdict and its verbalised confidence.
+//!
+//! Verdicts (DESIGN §3): an explicit label anywhere in the text (`Verdict: X`, CriticBench
+//! `[[X]]`, a JSON `verdict` key) beats prose, and among labels the last one wins. Without a
+//! label, statements and prose are read by `super::prose`, whose header lists its rules.
+
+use std::ops::Range;
 
 use serde_json::Value;
 
-use super::{find_words_ci, leading_word, matching_brace, tail_after_is};
-use crate::domain::Verdict;
+use super::prose::prose_verdict;
+use super::{find_words_ci, leading_word};
+use crate::domain::{Verdict, VerdictMethod};
 
-/// Decoration skipped around labels and values: markdown, quotes, brackets.
-fn is_decor(c: char) -> bool {
-    c.is_whitespace() || "*_\"'`[({:".contains(c)
+/// A critique's verdict, the rule that read it and the word that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedVerdict {
+    pub verdict: Verdict,
+    /// The rule that matched; `None` when unparsed.
+    pub method: Option<VerdictMethod>,
+    /// Byte range in the text of the deciding word: the "incorrect" of "Verdict: incorrect",
+    /// the "error" of "there is an error in step 2"; `None` when unparsed.
+    pub span: Option<Range<usize>>,
 }
 
-/// The critic's verdict; when several are stated, the last one wins.
+/// One verdict read from the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Found {
+    pub span: Range<usize>,
+    pub verdict: Verdict,
+    pub method: VerdictMethod,
+}
+
+/// Decoration skipped around labels and values: markdown, quotes, brackets, escapes.
+fn is_decor(c: char) -> bool {
+    c.is_whitespace() || "*_\"'`[({:\\".contains(c)
+}
+
+/// The critic's verdict (see `parse_verdict_full`).
 pub fn parse_verdict(text: &str) -> Verdict {
-    let mut found = labelled_verdicts(text);
-    found.extend(bracket_verdicts(text));
-    found.extend(stated_verdicts(text));
-    found.extend(json_verdicts(text));
-    found.into_iter().max_by_key(|&(at, _)| at).map_or(Verdict::Unparsed, |(_, verdict)| verdict)
+    parse_verdict_full(text).verdict
+}
+
+/// The critic's verdict with the rule that read it and the span of its deciding word.
+pub fn parse_verdict_full(text: &str) -> ParsedVerdict {
+    let explicit = labelled_verdicts(text)
+        .into_iter()
+        .chain(bracket_verdicts(text))
+        .chain(json_verdicts(text))
+        // `"verdict": "x"` is read both as a label and as JSON at the same word: call it JSON.
+        .max_by_key(|f| (f.span.start, f.method == VerdictMethod::Json));
+    match explicit.or_else(|| prose_verdict(text)) {
+        Some(f) => ParsedVerdict { verdict: f.verdict, method: Some(f.method), span: Some(f.span) },
+        None => ParsedVerdict { verdict: Verdict::Unparsed, method: None, span: None },
+    }
 }
 
 /// One verdict word, matched whole ("incorrect" is never read as "correct").
@@ -29,78 +65,119 @@ fn verdict_word(word: &str) -> Option<Verdict> {
     }
 }
 
-/// The verdict at the start of `s`, after decoration; "not correct" is Incorrect.
-fn leading_verdict(s: &str) -> Option<Verdict> {
-    let (word, rest) = leading_word(s.trim_start_matches(is_decor));
-    if !word.eq_ignore_ascii_case("not") {
-        return verdict_word(word);
-    }
-    let (negated, _) = leading_word(rest.trim_start_matches(is_decor));
-    verdict_word(negated).map(|v| match v {
+fn flip(v: Verdict) -> Verdict {
+    match v {
         Verdict::Correct => Verdict::Incorrect,
-        _ => Verdict::Correct,
-    })
+        Verdict::Incorrect => Verdict::Correct,
+        Verdict::Unparsed => Verdict::Unparsed,
+    }
+}
+
+/// Offset of the first non-decoration character at or after `from`.
+fn skip_decor(text: &str, from: usize) -> Option<usize> {
+    let rest = text.get(from..)?;
+    Some(from + rest.len() - rest.trim_start_matches(is_decor).len())
+}
+
+/// The verdict whose word starts `text[from..]` after decoration, and that word's span;
+/// "not correct" is Incorrect, with the span on "correct".
+fn leading_verdict(text: &str, from: usize) -> Option<(Verdict, Range<usize>)> {
+    let start = skip_decor(text, from)?;
+    let (word, _) = leading_word(text.get(start..)?);
+    if !word.eq_ignore_ascii_case("not") {
+        return verdict_word(word).map(|v| (v, start..start + word.len()));
+    }
+    let start = skip_decor(text, start + word.len())?;
+    let (negated, _) = leading_word(text.get(start..)?);
+    verdict_word(negated).map(|v| (flip(v), start..start + negated.len()))
+}
+
+/// The verdict after a label word ending at `end`: `: X` or `= X` (decoration allowed).
+fn verdict_after_label(text: &str, end: usize) -> Option<(Verdict, Range<usize>)> {
+    let rest = text.get(end..)?;
+    let value = rest.trim_start_matches(|c: char| is_decor(c) && c != ':');
+    let value = value.strip_prefix(':').or_else(|| value.strip_prefix('='))?;
+    leading_verdict(text, text.len() - value.len())
 }
 
 /// `Verdict: correct`, `**Verdict:** [Incorrect]`, `"verdict": "wrong"`.
-fn labelled_verdicts(text: &str) -> Vec<(usize, Verdict)> {
+fn labelled_verdicts(text: &str) -> Vec<Found> {
     find_words_ci(text, "verdict")
         .into_iter()
         .filter_map(|at| {
-            let rest = text.get(at + "verdict".len()..)?;
-            let rest = rest.trim_start_matches(|c: char| is_decor(c) && c != ':');
-            let value = rest.strip_prefix(':').or_else(|| rest.strip_prefix('='))?;
-            leading_verdict(value).map(|v| (at, v))
+            let (verdict, span) = verdict_after_label(text, at + "verdict".len())?;
+            Some(Found { span, verdict, method: VerdictMethod::Labelled })
         })
         .collect()
 }
+
+/// The longest `[[…]]` label looked at; a bound keeps "[[[[…" without "]]" linear.
+const MAX_BRACKET: usize = 40;
 
 /// CriticBench: `[[correct]]`, `[[wrong]]`, `[[incorrect]]`.
-fn bracket_verdicts(text: &str) -> Vec<(usize, Verdict)> {
+fn bracket_verdicts(text: &str) -> Vec<Found> {
     text.match_indices("[[")
         .filter_map(|(at, _)| {
-            let rest = text.get(at + 2..)?;
-            let inner = rest.get(..rest.find("]]")?)?;
-            verdict_word(inner.trim()).map(|v| (at, v))
+            let inner_at = at + 2;
+            let rest = text.get(inner_at..)?;
+            let close = rest.as_bytes().windows(2).take(MAX_BRACKET).position(|w| w == b"]]")?;
+            let inner = rest.get(..close)?;
+            let pad = |c: char| c.is_whitespace() || "*_\"'`".contains(c);
+            let lead = inner.len() - inner.trim_start_matches(pad).len();
+            let word = inner.trim_matches(pad);
+            let start = inner_at + lead;
+            let verdict = verdict_word(word)?;
+            Some(Found { span: start..start + word.len(), verdict, method: VerdictMethod::Bracket })
         })
         .collect()
 }
 
-/// RealCritic: "The solution is Correct", "the answer is incorrect".
-fn stated_verdicts(text: &str) -> Vec<(usize, Verdict)> {
-    ["solution", "answer"]
-        .iter()
-        .flat_map(|subject| {
-            find_words_ci(text, subject).into_iter().filter_map(|at| {
-                let tail = tail_after_is(text, at, subject.len())?;
-                leading_verdict(tail).map(|v| (at, v))
-            })
-        })
-        .collect()
-}
+const JSON_KEY: &[u8] = b"\"verdict\"";
 
-/// A JSON object anywhere in the text with a `verdict` key.
-fn json_verdicts(text: &str) -> Vec<(usize, Verdict)> {
-    if find_words_ci(text, "verdict").is_empty() {
-        return Vec::new();
-    }
-    text.match_indices('{')
-        .filter_map(|(at, _)| {
-            let span = text.get(at..=matching_brace(text, at)?)?;
-            if !span.to_ascii_lowercase().contains("\"verdict\"") {
-                return None;
+/// JSON objects anywhere in the text with a `verdict` key. One pass pairs the braces, so
+/// each candidate object is parsed once (serde's depth limit bounds nested ones).
+fn json_verdicts(text: &str) -> Vec<Found> {
+    let bytes = text.as_bytes();
+    // Open braces, each with the offset of a `"verdict"` key directly inside it.
+    let mut open: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut found = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'{' => open.push((i, None)),
+            b'}' => {
+                if let Some((start, Some(key))) = open.pop()
+                    && let Some(f) = json_object_verdict(text, start..i + 1, key)
+                {
+                    found.push(f);
+                }
             }
-            let value: Value = serde_json::from_str(span).ok()?;
-            let (_, field) =
-                value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("verdict"))?;
-            json_verdict(field).map(|v| (at, v))
-        })
-        .collect()
+            b'"' if bytes
+                .get(i..i + JSON_KEY.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(JSON_KEY)) =>
+            {
+                if let Some((_, key)) = open.last_mut() {
+                    key.get_or_insert(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The verdict of the object at `object` whose `"verdict"` key starts at `key`.
+fn json_object_verdict(text: &str, object: Range<usize>, key: usize) -> Option<Found> {
+    let value: Value = serde_json::from_str(text.get(object)?).ok()?;
+    let (_, field) = value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("verdict"))?;
+    let verdict = json_verdict(field)?;
+    // The word in the text, read as a label would read it; it must say the same.
+    let (said, span) = verdict_after_label(text, key + JSON_KEY.len())?;
+    (said == verdict).then_some(Found { span, verdict, method: VerdictMethod::Json })
 }
 
 fn json_verdict(field: &Value) -> Option<Verdict> {
     match field {
-        Value::String(s) => leading_verdict(s),
+        Value::String(s) => leading_verdict(s, 0).map(|(v, _)| v),
         Value::Bool(true) => Some(Verdict::Correct),
         Value::Bool(false) => Some(Verdict::Incorrect),
         _ => None,

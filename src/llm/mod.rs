@@ -2,12 +2,14 @@
 
 pub mod doctor;
 mod flow;
+mod logprobs;
 mod openai;
 mod sim;
 mod transport;
 
 pub use flow::{Congestion, Flow, Permit};
-pub use openai::{OpenAiProvider, TokenLogprob, TopLogprob, p_true};
+pub use logprobs::{TokenLogprob, TopLogprob, p_true, p_true_at};
+pub use openai::OpenAiProvider;
 pub use sim::simulate;
 pub use transport::{Replicas, RetryPolicy, retry_after};
 

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::flow::{Congestion, Flow, Permit};
+use super::logprobs::{TokenLogprob, p_true};
 use super::transport::{
     AttemptHint, HINT, Replicas, RetryPolicy, Transport, TransportStats, transient,
 };
@@ -56,76 +57,12 @@ struct Logprobs {
     content: Option<Vec<TokenLogprob>>,
 }
 
-/// One generated token with its log probability and the alternatives the server returned.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct TokenLogprob {
-    pub token: String,
-    pub logprob: f64,
-    #[serde(default)]
-    pub top_logprobs: Vec<TopLogprob>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-pub struct TopLogprob {
-    pub token: String,
-    pub logprob: f64,
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct Usage {
     #[serde(default)]
     prompt_tokens: Option<u32>,
     #[serde(default)]
     completion_tokens: Option<u32>,
-}
-
-/// Which verdict a token spells, if any (tokenisers may split "incorrect" as "in"+"correct").
-fn verdict_class(token: &str) -> Option<bool> {
-    let w = token.trim().trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
-    if w.is_empty() {
-        None
-    } else if w.starts_with("in") || w.starts_with("wrong") || w.starts_with("false") {
-        Some(false)
-    } else if w.starts_with("cor") || w.starts_with("right") || w.starts_with("true") {
-        Some(true)
-    } else {
-        None
-    }
-}
-
-/// P(True)-style confidence from the token after the last "Verdict:": the probability of
-/// "correct", raw and renormalised over {correct, incorrect}.
-pub fn p_true(tokens: &[TokenLogprob]) -> Option<(f64, f64)> {
-    let mut text = String::new();
-    let mut after = None;
-    for (i, t) in tokens.iter().enumerate() {
-        text.push_str(&t.token);
-        let tail = text.trim_end().to_lowercase();
-        if tail.ends_with("verdict:") || tail.ends_with("verdict:**") {
-            after = Some(i + 1);
-        }
-    }
-    let rest = tokens.get(after?..)?;
-    let tok = rest.iter().find(|t| !t.token.trim().trim_matches('*').is_empty())?;
-    let chosen = verdict_class(&tok.token)?;
-    let (mut p_yes, mut p_no) = (0.0, 0.0);
-    let mut add = |token: &str, lp: f64| match verdict_class(token) {
-        Some(true) => p_yes += lp.exp(),
-        Some(false) => p_no += lp.exp(),
-        None => {}
-    };
-    if tok.top_logprobs.iter().any(|a| a.token == tok.token) {
-        for a in &tok.top_logprobs {
-            add(&a.token, a.logprob);
-        }
-    } else {
-        add(&tok.token, tok.logprob);
-        for a in tok.top_logprobs.iter().filter(|a| verdict_class(&a.token) != Some(chosen)) {
-            add(&a.token, a.logprob);
-        }
-    }
-    let sum = p_yes + p_no;
-    (sum > 0.0).then(|| (p_yes.min(1.0), p_yes / sum))
 }
 
 /// One endpoint: its client and replicas, its counters and its flow control.
@@ -615,44 +552,5 @@ impl From<OpenAIError> for Failure {
             _ => Kind::Fatal,
         };
         Failure::new(kind, describe(&e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tok(t: &str, p: f64, alts: &[(&str, f64)]) -> TokenLogprob {
-        TokenLogprob {
-            token: t.into(),
-            logprob: p.ln(),
-            top_logprobs: alts
-                .iter()
-                .map(|(t, p)| TopLogprob { token: (*t).into(), logprob: p.ln() })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn p_true_reads_the_verdict_token_and_renormalises() {
-        let toks = vec![
-            tok("Verdict", 0.9, &[]),
-            tok(":", 0.9, &[]),
-            tok(" correct", 0.6, &[(" correct", 0.6), (" incorrect", 0.3), (" unsure", 0.1)]),
-        ];
-        let (raw, norm) = p_true(&toks).unwrap();
-        assert!((raw - 0.6).abs() < 1e-12);
-        assert!((norm - 0.6 / 0.9).abs() < 1e-12);
-        // Chosen "incorrect": P(true) comes from the alternative.
-        let toks = vec![
-            tok("Verdict:", 0.9, &[]),
-            tok(" incorrect", 0.8, &[(" incorrect", 0.8), (" correct", 0.2)]),
-        ];
-        let (raw, norm) = p_true(&toks).unwrap();
-        assert!((raw - 0.2).abs() < 1e-12 && (norm - 0.2).abs() < 1e-12);
-        // Split token "in"+"correct" is "incorrect"; no alternatives → P(true) = 0.
-        let toks = vec![tok("Verdict:", 0.9, &[]), tok(" in", 0.7, &[]), tok("correct", 0.99, &[])];
-        assert_eq!(p_true(&toks), Some((0.0, 0.0)));
-        assert_eq!(p_true(&[tok("no verdict here", 0.5, &[])]), None);
     }
 }
