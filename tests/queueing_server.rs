@@ -162,7 +162,11 @@ async fn a_stalled_stream_times_out_on_the_idle_timeout_and_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_fails_on_time_and_lowers_concurrency() {
     let mock = MockServer::start(MockConfig {
-        faults: FaultPlan::Random { rate: 1.0, seed: 1, kinds: vec![Fault::Slow(Duration::from_secs(30))] },
+        faults: FaultPlan::Random {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![Fault::Slow(Duration::from_secs(30))],
+        },
         ..MockConfig::replying(world::reply)
     })
     .await;

@@ -331,10 +331,8 @@ fn the_preflight_stops_a_run_against_a_server_that_refuses_every_request_before_
         support::mock::MockReply::rejected("model is overloaded for this account")
     }));
     let db = dir.path().join("db");
-    let args: Vec<String> = run_args(&mock.base_url(), &data)
-        .into_iter()
-        .filter(|a| a != "--no-preflight")
-        .collect();
+    let args: Vec<String> =
+        run_args(&mock.base_url(), &data).into_iter().filter(|a| a != "--no-preflight").collect();
     let out = critloop(&db).args(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -357,10 +355,8 @@ fn the_preflight_names_the_served_models_when_the_model_is_wrong() {
         ..MockConfig::replying(world::reply)
     });
     let db = dir.path().join("db");
-    let args: Vec<String> = run_args(&mock.base_url(), &data)
-        .into_iter()
-        .filter(|a| a != "--no-preflight")
-        .collect();
+    let args: Vec<String> =
+        run_args(&mock.base_url(), &data).into_iter().filter(|a| a != "--no-preflight").collect();
     let out = critloop(&db).args(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

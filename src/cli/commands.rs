@@ -11,8 +11,7 @@ use tokio::sync::mpsc;
 
 use super::args::{
     AnalysisArgs, ArmName, ArmsArgs, Cli, Command, CompareFormat, DatasetsAction, DoctorArgs,
-    ExportFormat,
-    LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
+    ExportFormat, LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
 };
 use super::table;
 use crate::config::{Config, Paths};
@@ -590,7 +589,11 @@ fn execute_with_progress(
                         if failed > 0 { format!("{failed} failed · ") } else { String::new() };
                     if plain && last_plain.elapsed() >= std::time::Duration::from_secs(30) {
                         last_plain = std::time::Instant::now();
-                        eprintln!("{}: {done}/{total} episodes · {failed}{}", record.name, live.line());
+                        eprintln!(
+                            "{}: {done}/{total} episodes · {failed}{}",
+                            record.name,
+                            live.line()
+                        );
                     }
                     // The line fits the terminal: the least telling signs go first.
                     let used = record.name.chars().count() + 2 * total.to_string().len() + 22;

@@ -166,6 +166,8 @@ pub struct LongRow {
     pub correct_used: Option<bool>,
     pub tier: Option<String>,
     pub verdict: Option<String>,
+    /// Which rule read the verdict: labelled, bracket, json, stated, prose.
+    pub verdict_method: Option<String>,
     pub confidence: Option<f64>,
     pub p_true: Option<f64>,
     pub p_true_raw: Option<f64>,
@@ -215,6 +217,7 @@ pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreEr
                     .and_then(|x| serde_json::to_value(x).ok())
                     .and_then(|v| v.as_str().map(String::from)),
                 verdict: t.verdict.map(|v| v.as_str().to_string()),
+                verdict_method: t.verdict_method.map(|m| m.as_str().to_string()),
                 confidence: t.confidence,
                 p_true: t.p_true,
                 p_true_raw: t.p_true_raw,

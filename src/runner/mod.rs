@@ -148,7 +148,9 @@ pub fn create_run(
 pub fn grade_turn(t: &mut Turn, item: &Item, opts: GradeOptions, wants_answer: bool) {
     if t.role == Role::Critique {
         if t.verdict.is_none() {
-            t.verdict = Some(grade::parse_verdict(&t.content));
+            let parsed = grade::parse_verdict_full(&t.content);
+            t.verdict = Some(parsed.verdict);
+            t.verdict_method = parsed.method;
         }
         if t.confidence.is_none() {
             t.confidence = grade::parse_confidence(&t.content);
@@ -163,6 +165,31 @@ pub fn grade_turn(t: &mut Turn, item: &Item, opts: GradeOptions, wants_answer: b
         t.correct = Some(g.correct);
         t.tier = Some(g.tier);
     }
+}
+
+/// A provider's reply as a stored turn: graded, and for a critique with logprobs, P(True) read
+/// at the word that states the verdict (wherever it is; else after "Verdict:").
+pub fn reply_turn(
+    step: &protocol::Step,
+    mut reply: crate::llm::Reply,
+    started: Instant,
+    item: &Item,
+    opts: GradeOptions,
+) -> Turn {
+    let tokens = std::mem::take(&mut reply.tokens);
+    let mut turn = turn_from_reply(step.role, reply, started);
+    grade_turn(&mut turn, item, opts, step.wants_answer);
+    if turn.role == Role::Critique && !tokens.is_empty() {
+        let parsed = grade::parse_verdict_full(&turn.content);
+        let at_word = parsed
+            .span
+            .and_then(|span| crate::llm::p_true_at(&tokens, &turn.content, span, parsed.verdict));
+        if let Some((raw, norm)) = at_word {
+            turn.p_true_raw = Some(raw);
+            turn.p_true = Some(norm);
+        }
+    }
+    turn
 }
 
 /// A turn from a provider's reply (not yet graded).
@@ -454,12 +481,13 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
                 };
                 let started = Instant::now();
                 match sh.provider.complete(req).await {
-                    Ok(reply) => turn_from_reply(step.role, reply, started),
+                    Ok(reply) => reply_turn(&step, reply, started, item, sh.opts.grade),
                     Err(e) => return fail(sh, ep, e.to_string()),
                 }
             }
         };
         turn.request_key = Some(key.clone());
+        // Cached turns were graded when first made; this fills in only what is missing.
         grade_turn(&mut turn, item, sh.opts.grade, step.wants_answer);
         sh.store.put_turn(ep.id, step.index, &turn)?;
         if cacheable && !turn.meta.contains_key("cached") {

@@ -435,7 +435,7 @@ async fn step_next(
             let reply = provider.complete(req).await.map_err(|e| e.to_string());
             drop(dtx);
             let _ = forward.await;
-            runner::turn_from_reply(step.role, reply?, started)
+            runner::reply_turn(&step, reply?, started, it, GradeOptions::default())
         }
     };
     runner::grade_turn(&mut turn, it, GradeOptions::default(), step.wants_answer);
