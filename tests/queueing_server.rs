@@ -136,6 +136,19 @@ async fn a_one_at_a_time_server_is_waited_for_and_concurrency_adapts_down_and_up
         })
         .collect();
     assert!(shown.iter().all(|&(_, max)| max == 4), "{shown:?}");
+    // Signs of life at least once a second, whatever the replies do.
+    let elapsed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Progress { live, .. } => Some(live.elapsed_secs),
+            _ => None,
+        })
+        .collect();
+    let last = *elapsed.last().unwrap();
+    assert!(last >= 5, "the run took a while: {last} s");
+    for s in 1..last {
+        assert!(elapsed.contains(&s), "no progress in second {s}: {elapsed:?}");
+    }
     assert!(shown.iter().any(|&(now, _)| now < 4), "the progress shows the lowered value");
 }
 
