@@ -105,8 +105,8 @@ async fn a_good_server_is_ready_without_warnings() {
     assert!(matches!(report.parallel, Some(Parallelism::Parallel { .. })));
     assert!(report.latency.is_some_and(|l| l >= LATENCY));
 
-    // What was sent: one probe with logprobs at temperature 0, then three at temperature 1
-    // without, every one capped at 8 tokens; the pair shares the first probe's seed.
+    // What was sent: one probe with logprobs at temperature 0 capped at 8 tokens, then three
+    // at temperature 1 without, capped at 32 (timed); the pair shares the first probe's seed.
     let log = server.requests();
     let sent: Vec<_> = log
         .iter()
@@ -121,7 +121,9 @@ async fn a_good_server_is_ready_without_warnings() {
             (false, Some(1.0), Some(4242), false),
         ]
     );
-    assert!(log.iter().all(|r| r.request.max_tokens == Some(8) && r.authorization.is_none()));
+    let caps: Vec<_> = log.iter().map(|r| r.request.max_tokens).collect();
+    assert_eq!(caps, [Some(8), Some(32), Some(32), Some(32)]);
+    assert!(log.iter().all(|r| r.authorization.is_none()));
     assert_eq!(log[0].request.top_logprobs, Some(5));
     assert_eq!(server.max_in_service(), 2, "the pair was sent together");
 }
