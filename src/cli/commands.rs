@@ -200,6 +200,18 @@ fn provider_spec(config: &Config, a: &RunArgs) -> Result<Chosen> {
         }
         _ => None,
     };
+    for (flag, v) in [
+        ("timeout", a.timeout),
+        ("connect-timeout", a.connect_timeout),
+        ("first-token-timeout", a.first_token_timeout),
+        ("idle-timeout", a.idle_timeout),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v > 0.0)
+        {
+            bail!("--{flag} must be a positive number of seconds, got {v}");
+        }
+    }
     let spec = OpenAiSpec {
         generator: EndpointSpec { base_urls: urls, api_key_env: api_key_env.clone() },
         critic: (!critic_urls.is_empty())
@@ -326,8 +338,9 @@ fn doctor_targets(spec: &OpenAiSpec, model: &str, critic_model: &str) -> Vec<Doc
         base_url: e.base_urls.first().cloned().unwrap_or_default(),
         model: model.to_string(),
         api_key_env: e.api_key_env.clone(),
-        connect_timeout: std::time::Duration::from_secs_f64(spec.connect_timeout_secs.max(0.1)),
-        request_timeout: std::time::Duration::from_secs_f64(spec.timeout_secs.max(0.1)),
+        connect_timeout: crate::llm::secs(spec.connect_timeout_secs),
+        // A probe is tiny: a server silent for two minutes will not serve a run either.
+        request_timeout: crate::llm::secs(spec.timeout_secs.min(PROBE_TIMEOUT_SECS)),
         want_logprobs: spec.logprobs,
     };
     let mut out = vec![target("generator", &spec.generator, model)];
@@ -339,11 +352,18 @@ fn doctor_targets(spec: &OpenAiSpec, model: &str, critic_model: &str) -> Vec<Doc
     out
 }
 
+/// The longest one probe request of the preflight may take.
+const PROBE_TIMEOUT_SECS: f64 = 120.0;
+
 /// Checks every endpoint of a run before anything is stored; prints the reports (unless
 /// quiet) and stops with the one line of the first endpoint that cannot work.
 fn preflight(spec: &OpenAiSpec, model: &str, critic_model: &str, quiet: bool) -> Result<()> {
     let rt = runtime()?;
     for t in doctor_targets(spec, model, critic_model) {
+        // A slow server takes seconds to check: say so at a terminal (a script wants one line).
+        if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!("checking {} {} (model {}) …", t.role, t.base_url, t.model);
+        }
         let report = rt.block_on(crate::llm::doctor::doctor(&t));
         if let Some(fatal) = report.fatal() {
             bail!("{fatal} (critloop doctor shows the whole check; --no-preflight skips it)");

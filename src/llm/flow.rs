@@ -145,6 +145,10 @@ impl Flow {
         s.limit = limit.clamp(1.0, self.max as f64);
         let after = s.limit.floor() as usize;
         if after != before {
+            // A long run may swing for hours: keep the first value and the recent ones.
+            if s.history.len() >= 1000 {
+                s.history.remove(1);
+            }
             s.history.push(after);
             tracing::info!(endpoint = %self.label, from = before, to = after, "concurrency {before} → {after}: {why}");
         }

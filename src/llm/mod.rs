@@ -61,6 +61,12 @@ pub enum LlmError {
     Config(String),
 }
 
+/// Seconds from a flag or a stored spec, kept within 0.1 s … ~30 years (NaN and ∞ included).
+pub fn secs(v: f64) -> std::time::Duration {
+    let v = if v.is_nan() { 0.1 } else { v.clamp(0.1, 1e9) };
+    std::time::Duration::from_secs_f64(v)
+}
+
 /// What a provider is doing right now (openai: summed over its endpoints).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LiveStats {

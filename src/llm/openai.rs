@@ -27,6 +27,9 @@ use crate::protocol::ChatMessage;
 struct Completion {
     #[serde(default)]
     model: Option<String>,
+    /// An error sent as a stream event instead of a chunk.
+    #[serde(default)]
+    error: Option<StreamedError>,
     #[serde(default)]
     choices: Vec<Choice>,
     #[serde(default)]
@@ -49,6 +52,19 @@ struct Choice {
 struct Message {
     #[serde(default)]
     content: Option<String>,
+    /// A thinking model's tokens (llama.cpp, vLLM: `reasoning_content`; Ollama: `reasoning`):
+    /// not the reply, but signs that the server is working on it. Two fields, not an alias:
+    /// a server may send both.
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StreamedError {
+    #[serde(default)]
+    message: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +87,17 @@ struct Endpoint {
     label: String,
     stats: Arc<TransportStats>,
     flow: Arc<Flow>,
+    /// `--rpm`: waited for before a request takes its place in flight, so the wait is no
+    /// request's timeout.
+    limiter: Option<Arc<super::transport::RateLimiter>>,
+    /// The key, only to blank it out of error messages a server may echo it in.
+    key: String,
+}
+
+impl Endpoint {
+    fn redact(&self, message: String) -> String {
+        if self.key.len() >= 8 { message.replace(&self.key, "[key]") } else { message }
+    }
 }
 
 /// The timeouts of one request (see `critloop run --help`).
@@ -107,10 +134,6 @@ fn check_url(url: &str) -> Result<(), LlmError> {
     }
 }
 
-fn secs(v: f64) -> Duration {
-    Duration::from_secs_f64(if v.is_finite() { v.max(0.1) } else { 0.1 })
-}
-
 fn endpoint(
     spec: &EndpointSpec,
     o: &OpenAiSpec,
@@ -126,7 +149,7 @@ fn endpoint(
     let _ = rustls::crypto::ring::default_provider().install_default();
     // No overall reqwest timeout: the provider's clocks leave out time in a server's queue.
     let http = reqwest::Client::builder()
-        .connect_timeout(secs(o.connect_timeout_secs))
+        .connect_timeout(super::secs(o.connect_timeout_secs))
         .pool_max_idle_per_host(256)
         // Drop idle connections before servers do (uvicorn closes them after 5 s), so a
         // request never lands on a socket that is being closed.
@@ -134,14 +157,14 @@ fn endpoint(
         .build()
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
     let key = std::env::var(&spec.api_key_env).unwrap_or_default();
-    let config = OpenAIConfig::new().with_api_base(first.trim_end_matches('/')).with_api_key(key);
+    let config =
+        OpenAIConfig::new().with_api_base(first.trim_end_matches('/')).with_api_key(key.clone());
     let stats = Arc::new(TransportStats::default());
     let transport = Transport {
         client: http,
         replicas: Arc::new(Replicas::new(spec.base_urls.clone())),
         policy,
         stats: stats.clone(),
-        limiter: o.rpm.map(|r| Arc::new(super::transport::RateLimiter::per_minute(r))),
     };
     let label = spec.base_urls.join(",");
     Ok(Endpoint {
@@ -149,6 +172,8 @@ fn endpoint(
         flow: Flow::new(label.clone(), o.concurrency),
         label,
         stats,
+        limiter: o.rpm.map(|r| Arc::new(super::transport::RateLimiter::per_minute(r))),
+        key,
     })
 }
 
@@ -180,9 +205,9 @@ impl OpenAiProvider {
         let generator = endpoint(&spec.generator, spec, policy)?;
         let critic = spec.critic.as_ref().map(|c| endpoint(c, spec, policy)).transpose()?;
         let timeouts = Timeouts {
-            cap: secs(spec.timeout_secs),
-            first_token: secs(spec.first_token_timeout_secs),
-            idle: secs(spec.idle_timeout_secs),
+            cap: super::secs(spec.timeout_secs),
+            first_token: super::secs(spec.first_token_timeout_secs),
+            idle: super::secs(spec.idle_timeout_secs),
         };
         Ok(OpenAiProvider { generator, critic, spec: spec.clone(), policy, timeouts })
     }
@@ -295,6 +320,9 @@ impl OpenAiProvider {
         let body = self.body(req, stream);
         let mut attempt = 0u32;
         loop {
+            if let Some(l) = &ep.limiter {
+                l.acquire().await;
+            }
             let permit = ep.flow.acquire().await;
             let hint = Arc::new(Mutex::new(AttemptHint::default()));
             let started = Instant::now();
@@ -324,14 +352,15 @@ impl OpenAiProvider {
             if !failure.kind.retry() || attempt >= self.policy.max_retries {
                 return Err(LlmError::Endpoint {
                     endpoint: ep.label.clone(),
-                    message: failure.message,
+                    message: ep.redact(failure.message),
                 });
             }
             let wait = hint
                 .retry_after
                 .map(|d| d.min(self.policy.cap))
                 .unwrap_or_else(|| self.policy.backoff(attempt));
-            tracing::debug!(attempt, delay_ms = wait.as_millis() as u64, msg = %failure.message, "retrying");
+            let msg = ep.redact(failure.message);
+            tracing::debug!(attempt, delay_ms = wait.as_millis() as u64, %msg, "retrying");
             ep.stats.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             attempt += 1;
             tokio::time::sleep(wait).await;
@@ -401,24 +430,39 @@ impl OpenAiProvider {
         loop {
             let next = match last {
                 None => until(chunks.next(), first_deadline).await.ok_or_else(no_first)?,
-                Some(at) => until(chunks.next(), || (at + idle).min(permit.clock() + cap))
-                    .await
-                    .ok_or_else(|| {
-                        let why = if Instant::now() >= permit.clock() + cap {
-                            format!("no complete reply within {} (--timeout)", show(cap))
-                        } else {
-                            format!("the stream stalled for {} (--idle-timeout)", show(idle))
-                        };
-                        Failure::timeout(why)
-                    })?,
+                Some(at) => {
+                    match until(chunks.next(), || (at + idle).min(permit.clock() + cap)).await {
+                        Some(next) => next,
+                        // The reply is whole; a server that then neither sends [DONE] nor closes
+                        // the connection has still answered.
+                        None if finish.is_some() => break,
+                        None => {
+                            let why = if Instant::now() >= permit.clock() + cap {
+                                format!("no complete reply within {} (--timeout)", show(cap))
+                            } else {
+                                format!("the stream stalled for {} (--idle-timeout)", show(idle))
+                            };
+                            return Err(Failure::timeout(why));
+                        }
+                    }
+                }
             };
             let Some(chunk) = next else { break };
             let chunk = chunk.map_err(Failure::from)?;
+            if let Some(e) = chunk.error {
+                let msg = e.message.unwrap_or_else(|| "an error event without a message".into());
+                return Err(Failure::new(Kind::Server, format!("error in the stream: {msg}")));
+            }
             model = model.or(chunk.model);
             usage = usage.or(chunk.usage);
             let mut alive = false;
             for choice in chunk.choices {
-                if let Some(d) = choice.delta.and_then(|d| d.content)
+                let delta = choice.delta.unwrap_or_default();
+                let thinking = [&delta.reasoning_content, &delta.reasoning];
+                if thinking.iter().any(|r| r.as_deref().is_some_and(|r| !r.is_empty())) {
+                    alive = true;
+                }
+                if let Some(d) = delta.content
                     && !d.is_empty()
                 {
                     if let Some(tx) = req.deltas {
@@ -472,6 +516,8 @@ async fn until<F: Future>(fut: F, deadline: impl Fn() -> Instant) -> Option<F::O
     loop {
         let at = deadline();
         tokio::select! {
+            // A reply ready as the deadline passes is a reply, not a timeout.
+            biased;
             out = &mut fut => return Some(out),
             () = tokio::time::sleep_until(at) => {
                 if Instant::now() >= deadline() {
@@ -521,17 +567,20 @@ impl Failure {
         Failure::new(Kind::Timeout, message)
     }
 
-    /// A client error status the body could not explain (a non-JSON 404, say) is final.
+    /// An error status decides, whatever its body (a plain-text 429 from a proxy, a non-JSON
+    /// 404): rate limits and overload lower concurrency, other client errors are final.
     fn with_status(mut self, status: Option<u16>) -> Failure {
-        if let Some(s) = status
-            && (400..500).contains(&s)
-            && s != 408
-            && s != 429
-            && self.kind == Kind::Malformed
-        {
-            self.kind = Kind::Fatal;
+        let Some(s) = status.filter(|s| *s >= 400) else { return self };
+        let kind = match s {
+            429 | 503 => Kind::RateLimited,
+            408 => Kind::Server,
+            s if s >= 500 => Kind::Server,
+            _ => Kind::Fatal,
+        };
+        if self.kind == Kind::Malformed && !self.message.starts_with("HTTP") {
             self.message = format!("HTTP {s}: {}", self.message);
         }
+        self.kind = kind;
         self
     }
 }
@@ -540,7 +589,8 @@ impl From<OpenAIError> for Failure {
     fn from(e: OpenAIError) -> Self {
         let kind = match &e {
             OpenAIError::ApiError(r) => match r.status_code.as_u16() {
-                429 => Kind::RateLimited,
+                // 503: Ollama's and vLLM's "busy", as much a sign to slow down as a 429.
+                429 | 503 => Kind::RateLimited,
                 408 => Kind::Server,
                 s if s >= 500 => Kind::Server,
                 _ => Kind::Fatal,
@@ -552,5 +602,91 @@ impl From<OpenAIError> for Failure {
             _ => Kind::Fatal,
         };
         Failure::new(kind, describe(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_status_decides_whatever_the_body() {
+        let cut = || Failure::new(Kind::Malformed, "malformed response (EOF): <html>");
+        assert_eq!(cut().with_status(Some(429)).kind, Kind::RateLimited, "a proxy's plain 429");
+        assert_eq!(cut().with_status(Some(503)).kind, Kind::RateLimited, "Ollama's busy");
+        assert_eq!(cut().with_status(Some(502)).kind, Kind::Server);
+        assert_eq!(cut().with_status(Some(408)).kind, Kind::Server);
+        let not_found = cut().with_status(Some(404));
+        assert_eq!(not_found.kind, Kind::Fatal, "asking again cannot help");
+        assert!(not_found.message.starts_with("HTTP 404: malformed"), "{}", not_found.message);
+        assert_eq!(cut().with_status(Some(200)).kind, Kind::Malformed, "a cut 200 is retried");
+        assert_eq!(cut().with_status(None).kind, Kind::Malformed);
+        assert!(Kind::RateLimited.retry() && Kind::Server.retry() && !Kind::Fatal.retry());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reply_ready_as_the_deadline_passes_is_a_reply() {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        for _ in 0..20 {
+            let reply = async {
+                tokio::time::sleep_until(deadline).await;
+                42
+            };
+            assert_eq!(until(reply, || deadline).await, Some(42));
+        }
+        let late = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            1
+        };
+        let soon = Instant::now() + Duration::from_secs(1);
+        assert_eq!(until(late, || soon).await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_that_moves_later_keeps_the_request_waiting() {
+        let start = Instant::now();
+        let moved = std::sync::atomic::AtomicU64::new(1);
+        let reply = async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            7
+        };
+        // The clock restarts twice (queued behind others), each time just before it expires.
+        let pending = until(reply, || {
+            let now = Instant::now();
+            if now >= start + Duration::from_millis(900)
+                && moved.load(std::sync::atomic::Ordering::Relaxed) < 3
+            {
+                moved.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            start
+                + Duration::from_secs(moved.load(std::sync::atomic::Ordering::Relaxed))
+                + Duration::from_millis(500)
+        });
+        assert_eq!(pending.await, Some(7));
+    }
+
+    #[test]
+    fn seconds_are_kept_sane() {
+        assert_eq!(crate::llm::secs(f64::NAN), Duration::from_millis(100));
+        assert_eq!(crate::llm::secs(0.0), Duration::from_millis(100));
+        assert_eq!(crate::llm::secs(f64::INFINITY), Duration::from_secs(1_000_000_000));
+        assert_eq!(crate::llm::secs(2.5), Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn a_key_the_server_echoes_is_blanked_out() {
+        let spec = OpenAiSpec::new(
+            EndpointSpec {
+                base_urls: vec!["http://127.0.0.1:9/v1".into()],
+                api_key_env: "X".into(),
+            },
+            1,
+        );
+        let mut ep = endpoint(&spec.generator, &spec, RetryPolicy::default()).unwrap();
+        ep.key = "sk-secret-0123456789".into();
+        assert_eq!(
+            ep.redact("HTTP 401: Incorrect API key provided: sk-secret-0123456789.".into()),
+            "HTTP 401: Incorrect API key provided: [key]."
+        );
     }
 }

@@ -177,7 +177,6 @@ pub struct Transport {
     pub replicas: Arc<Replicas>,
     pub policy: RetryPolicy,
     pub stats: Arc<TransportStats>,
-    pub limiter: Option<Arc<RateLimiter>>,
 }
 
 /// Points a request built for the first replica at replica `i`.
@@ -199,9 +198,6 @@ impl Transport {
         let i = self.replicas.pick();
         if let (Some(first), Some(to)) = (self.replicas.urls.first(), self.replicas.urls.get(i)) {
             retarget(&mut req, first, to);
-        }
-        if let Some(l) = &self.limiter {
-            l.acquire().await;
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let result = self.client.execute(req).await;
