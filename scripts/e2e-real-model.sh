@@ -220,22 +220,32 @@ for phase in $PHASES; do
         log "streamed run took $(( $(date +%s) - t ))s"
         ;;
     kill)
-        log "killed run: SIGKILL after the first stored turns, then run --resume"
+        log "killed run: SIGKILL after two replies, then run --resume"
         t=$(date +%s)
-        "$BIN" --db "$DB" run --name "$NAME" "${COMMON[@]}" --stream > "$OUT/$NAME.log" 2>&1 &
+        # Plain requests: the server logs each one as it completes (streams as they start).
+        served() { grep -c '"POST /v1/chat/completions HTTP/1.1" 200' "$SERVER_LOG" || true; }
+        before=$(served)
+        "$BIN" --db "$DB" run --name "$NAME" "${COMMON[@]}" --no-preflight > "$OUT/$NAME.log" 2>&1 &
         RUN_PID=$!
-        # The database is locked while the run holds it: kill after a fixed time, long enough
-        # for a few turns to be stored and short enough that the run is not finished.
-        while kill -0 "$RUN_PID" 2>/dev/null && (( $(date +%s) - t < ${E2E_KILL_AFTER:-25} )); do
-            sleep 0.5
+        while kill -0 "$RUN_PID" 2>/dev/null && (( $(served) - before < 2 )); do
+            (( $(date +%s) - t < 600 )) || fail "$NAME: no reply within 600 s"
+            sleep 0.2
         done
-        kill -0 "$RUN_PID" 2>/dev/null || fail "$NAME: the run ended before it could be killed (raise E2E_LIMIT)"
+        kill -0 "$RUN_PID" 2>/dev/null || fail "$NAME: the run ended before it could be killed"
         kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true
         "$BIN" --db "$DB" export "$NAME" --format jsonl --out "$OUT/$NAME.before.jsonl" \
             || fail "$NAME: the database does not open after SIGKILL"
-        "$BIN" --db "$DB" run --resume "$NAME" > "$OUT/$NAME.resume.log" 2>&1 \
+        stored=$(python3 -c 'import json,sys; print(sum(len(json.loads(l)["turns"]) for l in open(sys.argv[1]) if l.strip()))' "$OUT/$NAME.before.jsonl")
+        # The server finishes the abandoned requests first; count only what the resume asks.
+        settled=$(served)
+        for _ in $(seq 1 60); do sleep 3; now=$(served); [[ "$now" == "$settled" ]] && break; settled=$now; done
+        "$BIN" --db "$DB" run --resume "$NAME" --quiet > "$OUT/$NAME.resume.log" 2>&1 \
             || { tail -n 20 "$OUT/$NAME.resume.log"; fail "$NAME: run --resume exited non-zero"; }
+        asked=$(( $(served) - settled ))
         check "$NAME" "$DB" || fail "$NAME: $(cat "$OUT/check.err")"
+        echo "  $NAME: $stored turn(s) stored before the kill; the resume asked for $asked more of $((3 * LIMIT))"
+        (( asked == 3 * LIMIT - stored )) \
+            || fail "$NAME: the resume sent $asked requests, want $((3 * LIMIT - stored)) (a stored turn was asked again?)"
         python3 "$ROOT/scripts/e2e-check.py" --kept "$OUT/$NAME.before.jsonl" "$OUT/$NAME.jsonl" \
             2>"$OUT/check.err" || fail "$NAME: $(cat "$OUT/check.err")"
         log "killed + resumed run took $(( $(date +%s) - t ))s"
