@@ -31,13 +31,15 @@ pub struct Live {
 }
 
 impl Live {
-    /// The signs, most telling first: in flight, concurrency, tokens/s, ETA, retries, elapsed.
+    /// The signs, most telling first: in flight, elapsed (it changes every second, so a slow
+    /// run visibly lives), concurrency, tokens/s, ETA, retries.
     pub fn parts(&self) -> Vec<String> {
         let mut parts = Vec::new();
         match self.requests_in_flight {
             Some(r) => parts.push(format!("{r} req in flight")),
             None => parts.push(format!("{} in flight", self.episodes_in_flight)),
         }
+        parts.push(duration(self.elapsed_secs));
         if let Some((now, max)) = self.concurrency {
             parts.push(format!("conc {now}/{max}"));
         }
@@ -52,11 +54,10 @@ impl Live {
             let s = if self.retries == 1 { "y" } else { "ies" };
             parts.push(format!("{} retr{s}", self.retries));
         }
-        parts.push(format!("{} elapsed", duration(self.elapsed_secs)));
         parts
     }
 
-    /// One line: "2 req in flight · conc 2/4 · 14.2 tok/s · eta 3m05s · 3 retries · 1m12s elapsed".
+    /// One line: "2 req in flight · 1m12s · conc 2/4 · 14.2 tok/s · eta 3m05s · 3 retries".
     pub fn line(&self) -> String {
         self.parts().join(" · ")
     }
@@ -100,12 +101,13 @@ mod tests {
         };
         assert_eq!(
             l.line(),
-            "2 req in flight · conc 2/4 · 14.2 tok/s · eta 3m05s · 3 retries · 1m12s elapsed"
+            "2 req in flight · 1m12s · conc 2/4 · 14.2 tok/s · eta 3m05s · 3 retries"
         );
-        assert_eq!(l.fit(60), "2 req in flight · conc 2/4 · 14.2 tok/s · eta 3m05s");
+        assert_eq!(l.fit(60), "2 req in flight · 1m12s · conc 2/4 · 14.2 tok/s · eta 3m05s");
+        assert_eq!(l.fit(30), "2 req in flight · 1m12s");
         assert_eq!(l.fit(5), "2 req in flight");
         let sim = Live { episodes_in_flight: 16, elapsed_secs: 5, ..Live::default() };
-        assert_eq!(sim.line(), "16 in flight · eta — · 5s elapsed");
+        assert_eq!(sim.line(), "16 in flight · 5s · eta —");
         assert_eq!(duration(7260), "2h01m");
     }
 }

@@ -48,7 +48,9 @@ fn badges(turn: &Turn, is_attempt: bool, blind: bool, t: &Theme) -> Vec<Span<'st
         }
     }
     if let Some(v) = turn.verdict {
-        out.push(Span::styled(format!(" verdict {} ", v.as_str()), t.neutral));
+        // How the verdict was read tells an annotator how much to trust it.
+        let how = turn.verdict_method.map_or(String::new(), |m| format!("({}) ", m.as_str()));
+        out.push(Span::styled(format!(" verdict {} {how}", v.as_str()), t.neutral));
     }
     if let Some(c) = turn.confidence {
         out.push(Span::styled(format!(" conf {:.0}% ", c * 100.0), t.muted));
