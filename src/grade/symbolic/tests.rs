@@ -1,4 +1,5 @@
 use super::{Decision, equivalent};
+use std::time::{Duration, Instant};
 
 use Decision::{Equal as E, NotComparable as X, NotEqual as N};
 
@@ -265,4 +266,241 @@ fn hand_written_suite_is_large_and_has_negatives() {
     let neg = all.iter().filter(|c| c.2 == N).count();
     assert!(all.len() >= 100, "{} cases", all.len());
     assert!(neg * 3 >= all.len(), "{neg} negatives of {}", all.len());
+}
+
+#[test]
+fn adversarial_inputs_end_quickly() {
+    let deep_parens = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
+    let deep_braces = format!("{}x{}", "{".repeat(1000), "}".repeat(1000));
+    let deep_bars = format!("{}x{}", "|".repeat(500), "|".repeat(500));
+    let deep_minus = format!("{}x", "-".repeat(1000));
+    let tower = format!("x{}", "^x".repeat(500));
+    let sines = format!("{}x", r"\sin ".repeat(500));
+    let long_sum = format!("1{}", "+1".repeat(1500));
+    let big = "x+".repeat(25_000) + "x";
+    let many_symbols = "a+b+c+d+f+g+h+j+k+l+m+n+p+q";
+    let cases: &[(&str, &str, Decision)] = &[
+        (&deep_parens, "1", X),
+        (&deep_braces, "x", X),
+        (&deep_bars, "x", X),
+        (&deep_minus, "x", X),
+        (&tower, "x", X),
+        (&sines, "x", X),
+        (&long_sum, "1501", X),
+        (&big, "25001x", X),
+        (many_symbols, many_symbols, X),
+        (r"10^{10^{10}}", "1", X),
+        (r"10^{10^{10}}", r"10^{10^{10}}", X),
+        ("2^{10^{40}}", "2", X),
+        ("1000!", "1000!", X),
+        ("1000!", "5", X),
+        ("(10^{10})!", "1", X),
+        ("1^{10^{30}}", "1", E),
+        (r"(-1)^{10^{30}+1}", "-1", E),
+        ("x^{100000}", "x^{100001}", X),
+        ("1e999999999", "1", X),
+        ("123456789012345678901234567890123456789012345", "1", X),
+        (r"\frac{1}{0}", r"\frac{1}{0}", X),
+        ("0^{-1}", "1", X),
+        ("\\", "1", X),
+        (r"\é", "1", X),
+        (r"\text{", "1", X),
+        ("x_{", "x", X),
+    ];
+    for &(a, b, want) in cases {
+        let t = Instant::now();
+        assert_eq!(equivalent(a, b), want, "{:.60}… vs {b:.60}", a);
+        assert_eq!(equivalent(b, a), want, "swapped: {:.60}…", a);
+        assert!(t.elapsed() < Duration::from_secs(1), "slow: {:.60}…", a);
+    }
+    // A long sum under the limits still decides.
+    let sum = format!("x{}", "+x".repeat(299));
+    assert_eq!(equivalent(&sum, "300x"), E);
+    assert_eq!(equivalent(&sum, "301x"), N);
+}
+
+/// Seeded generator of expression trees (no proptest: a loop keeps the build lean).
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Debug, Clone)]
+enum T {
+    Int(i64),
+    Sym(&'static str),
+    Add(Box<T>, Box<T>),
+    Sub(Box<T>, Box<T>),
+    Mul(Box<T>, Box<T>),
+    /// Numerator over `(den)^2 + k`, never zero at real points.
+    Div(Box<T>, Box<T>, i64),
+    Pow(Box<T>, u32),
+    /// √((t)^2 + k), real and positive.
+    Sqrt(Box<T>, i64),
+    Sin(Box<T>),
+    /// e^{sin t}: bounded.
+    ExpSin(Box<T>),
+}
+
+const SYMS: &[&str] = &["x", "y", "z", "a_{1}", r"\theta"];
+
+fn tree(g: &mut Gen, depth: u32) -> T {
+    if depth == 0 || g.below(4) == 0 {
+        return if g.below(2) == 0 {
+            T::Int(1 + g.below(9) as i64)
+        } else {
+            T::Sym(SYMS[g.below(SYMS.len() as u64) as usize])
+        };
+    }
+    let sub = |g: &mut Gen| Box::new(tree(g, depth - 1));
+    match g.below(8) {
+        0 => T::Add(sub(g), sub(g)),
+        1 => T::Sub(sub(g), sub(g)),
+        2 => T::Mul(sub(g), sub(g)),
+        3 => T::Div(sub(g), sub(g), 1 + g.below(5) as i64),
+        4 => T::Pow(sub(g), 2 + g.below(2) as u32),
+        5 => T::Sqrt(sub(g), 1 + g.below(5) as i64),
+        6 => T::Sin(sub(g)),
+        _ => T::ExpSin(sub(g)),
+    }
+}
+
+/// Prints `t` as LaTeX, choosing among equivalent spellings at random.
+fn latex(t: &T, g: &mut Gen) -> String {
+    let wrap = |s: String, g: &mut Gen| match g.below(3) {
+        0 => format!("({s})"),
+        1 => format!(r"\left({s}\right)"),
+        _ => format!("{{({s})}}"),
+    };
+    match t {
+        T::Int(n) => n.to_string(),
+        T::Sym(s) => (*s).to_string(),
+        T::Add(a, b) => {
+            let (a, b) = (latex(a, g), latex(b, g));
+            format!("{} + {}", wrap(a, g), wrap(b, g))
+        }
+        T::Sub(a, b) => {
+            let (a, b) = (latex(a, g), latex(b, g));
+            format!("{} - {}", wrap(a, g), wrap(b, g))
+        }
+        T::Mul(a, b) => {
+            let (a, b) = (latex(a, g), latex(b, g));
+            let op = [r" \cdot ", r" \times ", "", "*"][g.below(4) as usize];
+            format!("{}{op}{}", wrap(a, g), wrap(b, g))
+        }
+        T::Div(a, b, k) => {
+            let (a, b) = (latex(a, g), latex(b, g));
+            let den = format!("{}^{{2}} + {k}", wrap(b, g));
+            match g.below(3) {
+                0 => format!(r"\frac{{{a}}}{{{den}}}"),
+                1 => format!(r"\dfrac{{{a}}}{{{den}}}"),
+                _ => format!("{}/{}", wrap(a, g), wrap(den, g)),
+            }
+        }
+        T::Pow(a, n) => {
+            let a = latex(a, g);
+            if g.below(2) == 0 {
+                format!("{}^{{{n}}}", wrap(a, g))
+            } else {
+                format!("{}^{n}", wrap(a, g))
+            }
+        }
+        T::Sqrt(a, k) => {
+            let a = latex(a, g);
+            format!(r"\sqrt{{{}^2+{k}}}", wrap(a, g))
+        }
+        T::Sin(a) => {
+            let a = latex(a, g);
+            format!(r"\sin{}", wrap(a, g))
+        }
+        T::ExpSin(a) => {
+            let a = latex(a, g);
+            if g.below(2) == 0 {
+                format!(r"e^{{\sin{}}}", wrap(a, g))
+            } else {
+                format!(r"\exp\left(\sin{}\right)", wrap(a, g))
+            }
+        }
+    }
+}
+
+const PROPERTY_CASES: u64 = 300;
+
+fn add(a: &T, b: &T) -> T {
+    T::Add(Box::new(a.clone()), Box::new(b.clone()))
+}
+
+fn mul(a: &T, b: &T) -> T {
+    T::Mul(Box::new(a.clone()), Box::new(b.clone()))
+}
+
+#[test]
+fn property_reflexive_and_symmetric() {
+    let mut g = Gen(1);
+    for _ in 0..PROPERTY_CASES {
+        let (t, u) = (tree(&mut g, 3), tree(&mut g, 3));
+        let (a1, a2, b) = (latex(&t, &mut g), latex(&t, &mut g), latex(&u, &mut g));
+        assert_eq!(equivalent(&a1, &a2), E, "{a1}  vs  {a2}");
+        assert_eq!(equivalent(&a1, &b), equivalent(&b, &a1), "{a1}  vs  {b}");
+    }
+}
+
+#[test]
+fn property_algebraic_rewrites_stay_equal() {
+    let mut g = Gen(2);
+    for _ in 0..PROPERTY_CASES {
+        let (a, b, c) = (tree(&mut g, 2), tree(&mut g, 2), tree(&mut g, 2));
+        let pairs = [
+            (add(&a, &b), add(&b, &a)),
+            (mul(&a, &b), mul(&b, &a)),
+            (mul(&a, &add(&b, &c)), add(&mul(&a, &b), &mul(&a, &c))),
+            (add(&add(&a, &b), &c), add(&a, &add(&b, &c))),
+            (mul(&mul(&a, &b), &c), mul(&a, &mul(&b, &c))),
+        ];
+        for (l, r) in pairs {
+            let (l, r) = (latex(&l, &mut g), latex(&r, &mut g));
+            assert_eq!(equivalent(&l, &r), E, "{l}  vs  {r}");
+        }
+    }
+}
+
+#[test]
+fn property_perturbing_a_constant_is_not_equal() {
+    let mut g = Gen(3);
+    // Nonzero at every real point, so c·m and (c±1)·m always differ.
+    let monomials: [T; 4] = [
+        T::Sym("x"),
+        T::Pow(Box::new(T::Sym("y")), 2),
+        T::ExpSin(Box::new(T::Sym("z"))),
+        T::Sqrt(Box::new(T::Sym("x")), 1),
+    ];
+    for _ in 0..PROPERTY_CASES {
+        let t = tree(&mut g, 2);
+        let m = &monomials[g.below(4) as usize];
+        let c = 1 + g.below(9) as i64;
+        let c2 = if g.below(2) == 0 { c + 1 } else { c - 1 };
+        let (e1, e2) = (add(&t, &mul(&T::Int(c), m)), add(&t, &mul(&T::Int(c2), m)));
+        // Wrapped in a context that keeps the difference nonzero.
+        let w = tree(&mut g, 1);
+        let (e1, e2) = match g.below(3) {
+            0 => (e1, e2),
+            1 => (mul(&T::Int(c + 2), &e1), mul(&T::Int(c + 2), &e2)),
+            _ => {
+                (T::Div(Box::new(e1), Box::new(w.clone()), 1), T::Div(Box::new(e2), Box::new(w), 1))
+            }
+        };
+        let (l, r) = (latex(&e1, &mut g), latex(&e2, &mut g));
+        assert_eq!(equivalent(&l, &r), N, "{l}  vs  {r}");
+        assert_eq!(equivalent(&r, &l), N, "{r}  vs  {l}");
+    }
 }
