@@ -269,44 +269,122 @@ fn func(f: Func, z: C) -> C {
     }
 }
 
-/// The value of `n` with symbol k set to `vals[k]`; NaN or ∞ parts mean undefined.
-pub(crate) fn eval(n: &Node, vals: &[C]) -> C {
+pub(crate) const EPS: f64 = f64::EPSILON;
+
+/// The value of `n` with symbol k set to `vals[k]` (NaN or ∞ parts mean undefined), and a
+/// first-order bound on its rounding error (running error analysis). The bound, not a fixed
+/// absolute tolerance, says when a tiny difference is noise: `\sin\pi` is 0, yet `10^{-12}x`
+/// is not `2 \cdot 10^{-12}x`.
+pub(crate) fn eval(n: &Node, vals: &[C]) -> (C, f64) {
+    ev(n, vals)
+}
+
+fn ev(n: &Node, vals: &[C]) -> (C, f64) {
+    let exact_leaf = |v: C| (v, EPS * v.abs());
     match n {
-        Node::Num(v) | Node::Dec { value: v, .. } => C::real(v.to_f64()),
-        Node::Sym(k) => vals.get(*k).copied().unwrap_or(NAN),
-        Node::Pi => C::real(PI),
-        Node::E => C::real(std::f64::consts::E),
-        Node::I => I,
-        Node::Inf => NAN,
-        Node::Neg(a) => eval(a, vals).neg(),
-        Node::Add(a, b) => eval(a, vals).add(eval(b, vals)),
-        Node::Sub(a, b) => eval(a, vals).sub(eval(b, vals)),
-        Node::Mul(a, b) => eval(a, vals).mul(eval(b, vals)),
-        Node::Div(a, b) => eval(a, vals).div(eval(b, vals)),
+        Node::Num(v) | Node::Dec { value: v, .. } => {
+            let f = v.to_f64();
+            // Integers below 2^53 are exact in f64.
+            let err = if v.is_integer() && f.abs() < 9.0e15 { 0.0 } else { EPS * f.abs() };
+            (C::real(f), err)
+        }
+        Node::Sym(k) => (vals.get(*k).copied().unwrap_or(NAN), 0.0),
+        Node::Pi => exact_leaf(C::real(PI)),
+        Node::E => exact_leaf(C::real(std::f64::consts::E)),
+        Node::I => (I, 0.0),
+        Node::Inf => (NAN, 0.0),
+        Node::Neg(a) => {
+            let (x, e) = ev(a, vals);
+            (x.neg(), e)
+        }
+        Node::Add(a, b) | Node::Sub(a, b) => {
+            let ((x, ex), (y, ey)) = (ev(a, vals), ev(b, vals));
+            let v = if matches!(n, Node::Add(..)) { x.add(y) } else { x.sub(y) };
+            (v, ex + ey + EPS * (x.abs() + y.abs()))
+        }
+        Node::Mul(a, b) => {
+            let ((x, ex), (y, ey)) = (ev(a, vals), ev(b, vals));
+            let v = x.mul(y);
+            (v, x.abs() * ey + y.abs() * ex + 2.0 * EPS * v.abs())
+        }
+        Node::Div(a, b) => {
+            let ((x, ex), (y, ey)) = (ev(a, vals), ev(b, vals));
+            let v = x.div(y);
+            (v, (ex + v.abs() * ey) / y.abs() + 2.0 * EPS * v.abs())
+        }
         Node::Pow(a, b) => {
-            let base = eval(a, vals);
+            let ((x, ex), (y, ey)) = (ev(a, vals), ev(b, vals));
             // e^x through exp keeps e^{iπ} = −1 accurate.
-            if **a == Node::E { eval(b, vals).exp() } else { base.pow(eval(b, vals)) }
+            let v = if **a == Node::E { y.exp() } else { x.pow(y) };
+            let rel_base = if x.abs() == 0.0 { 0.0 } else { y.abs() * ex / x.abs() };
+            let rel_exp = if x.abs() == 0.0 { 0.0 } else { x.ln().abs() * ey };
+            (v, v.abs() * (rel_base + rel_exp + 4.0 * EPS * (1.0 + y.abs())))
         }
-        Node::Func(f, a) => func(*f, eval(a, vals)),
-        Node::Log(b, a) => eval(a, vals).ln().div(eval(b, vals).ln()),
+        Node::Func(f, a) => {
+            let (x, ex) = ev(a, vals);
+            let v = func(*f, x);
+            let m = v.abs();
+            // |f'(x)|, roughly: enough to scale the argument's error.
+            let d = match f {
+                Func::Sin | Func::Cos | Func::Sinh | Func::Cosh => m + 1.0,
+                Func::Tan | Func::Cot | Func::Sec | Func::Csc => (m + 1.0) * (m + 1.0),
+                Func::Asin | Func::Acos => 1.0 / C::real(1.0).sub(x.mul(x)).sqrt().abs(),
+                Func::Atan => 1.0 / C::real(1.0).add(x.mul(x)).abs(),
+                Func::Tanh => 1.0 + m * m,
+                Func::Ln => 1.0 / x.abs(),
+                Func::Exp => m,
+            };
+            // Periodic functions also lose the argument's reduction modulo 2π.
+            let periodic =
+                matches!(f, Func::Sin | Func::Cos | Func::Tan | Func::Cot | Func::Sec | Func::Csc);
+            let arg_err = ex + if periodic { 2.0 * EPS * x.abs() } else { 0.0 };
+            // An exact argument at a singular derivative (`\arcsin 1`) adds nothing, not 0·∞.
+            let prop = if arg_err == 0.0 { 0.0 } else { d * arg_err };
+            (v, prop + 4.0 * EPS * m)
+        }
+        Node::Log(b, a) => {
+            let ((x, ex), (y, ey)) = (ev(a, vals), ev(b, vals));
+            let (lx, ly) = (x.ln(), y.ln());
+            let (elx, ely) = (ex / x.abs() + EPS, ey / y.abs() + EPS);
+            let v = lx.div(ly);
+            (v, (elx + v.abs() * ely) / ly.abs() + 2.0 * EPS * v.abs())
+        }
         Node::Root(k, a) => {
-            let (k, x) = (eval(k, vals), eval(a, vals));
-            if k == C::real(2.0) {
-                return x.sqrt();
-            }
-            if !k.is_real() || k.re == 0.0 {
-                return NAN;
-            }
-            if x.is_real() && x.re < 0.0 && k.re.fract() == 0.0 && k.re.rem_euclid(2.0) == 1.0 {
-                return C::real(-(-x.re).powf(1.0 / k.re));
-            }
-            x.pow(C::real(1.0).div(k))
+            let ((kv, _), (x, ex)) = (ev(k, vals), ev(a, vals));
+            let v = root(kv, x);
+            let rel = if x.abs() == 0.0 { 0.0 } else { ex / (kv.abs() * x.abs()) };
+            (v, v.abs() * (rel + 4.0 * EPS))
         }
-        Node::Fact(a) => factorial(eval(a, vals)),
-        Node::Abs(a) => C::real(eval(a, vals).abs()),
-        Node::Deg(a) => eval(a, vals).mul(C::real(PI / 180.0)),
+        Node::Fact(a) => {
+            let (x, ex) = ev(a, vals);
+            let v = factorial(x);
+            (v, v.abs() * (ex * ((x.abs() + 2.0).ln() + 1.0) + 64.0 * EPS))
+        }
+        Node::Abs(a) => {
+            let (x, ex) = ev(a, vals);
+            let m = x.abs();
+            (C::real(m), ex + EPS * m)
+        }
+        Node::Deg(a) => {
+            let (x, ex) = ev(a, vals);
+            let v = x.mul(C::real(PI / 180.0));
+            (v, ex * PI / 180.0 + 2.0 * EPS * v.abs())
+        }
     }
+}
+
+fn root(k: C, x: C) -> C {
+    if k == C::real(2.0) {
+        return x.sqrt();
+    }
+    if !k.is_real() || k.re == 0.0 {
+        return NAN;
+    }
+    // Odd roots of negative reals are real, as `\sqrt[3]{-8}` = −2 is meant.
+    if x.is_real() && x.re < 0.0 && k.re.fract() == 0.0 && k.re.rem_euclid(2.0) == 1.0 {
+        return C::real(-(-x.re).powf(1.0 / k.re));
+    }
+    x.pow(C::real(1.0).div(k))
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@
 //!   an answer is compared exactly). When both sides are such decimals, the coarser one rounds.
 //! - Otherwise both sides are evaluated in complex arithmetic; constants once, expressions at
 //!   5 random points with every symbol positive and 4 with mixed signs (seeded: decisions are
-//!   deterministic). Values agree within 1e-9 relative + 1e-9 absolute. Points where either
-//!   side is undefined or infinite are skipped; fewer than 3 usable points decline. A
+//!   deterministic). Values agree within 1e-9 relative plus 10^4 times a first-order bound on
+//!   their rounding error (running error analysis; no fixed absolute tolerance, so `\sin\pi`
+//!   = 0 but `10^{-12}x` ≠ `2 \cdot 10^{-12}x`). Points where either side is undefined or
+//!   infinite are skipped; fewer than 3 usable points decline. A
 //!   disagreement at a positive point is NotEqual; agreement there but not at a mixed-sign one
 //!   (`\sqrt{x^2}` vs `x`, `\ln x^2` vs `2\ln x`) declines: equal only on a domain.
 //! - `e`, `i` and `\pi` are constants (`e_1`, `x_i` are names). `\log` is base 10.
@@ -31,7 +33,7 @@ mod rational;
 #[cfg(test)]
 mod tests;
 
-use eval::{C, Inexact, eval, exact};
+use eval::{C, EPS, Inexact, eval, exact};
 use parse::{MAX_SYMBOLS, Node, Parsed, Symbols, parse};
 use rational::Rational;
 
@@ -72,13 +74,22 @@ pub fn equivalent(a: &str, b: &str) -> Decision {
 }
 
 const REL_TOL: f64 = 1e-9;
-const ABS_TOL: f64 = 1e-9;
+/// Safety factor over the first-order rounding-error bound of each side.
+const NOISE_FACTOR: f64 = 1e4;
 const POSITIVE_POINTS: usize = 5;
 const MIXED_POINTS: usize = 4;
 const MIN_POINTS: usize = 3;
 
-fn close(a: C, b: C) -> bool {
-    a.sub(b).abs() <= REL_TOL * a.abs().max(b.abs()) + ABS_TOL
+/// A value with its rounding-error bound, as [`eval`] returns it.
+type Val = (C, f64);
+
+fn close((a, ea): Val, (b, eb): Val) -> bool {
+    a.sub(b).abs() <= REL_TOL * a.abs().max(b.abs()) + NOISE_FACTOR * (ea + eb)
+}
+
+/// Usable for a comparison: finite, with a finite error bound.
+fn usable((v, e): Val) -> bool {
+    v.is_finite() && e.is_finite()
 }
 
 /// ±1 for `\infty` / `-\infty`.
@@ -128,7 +139,7 @@ fn compare_exprs(x: &Node, y: &Node, nsyms: usize) -> Decision {
     }
     compare_at_points(nsyms, |vals| {
         let (a, b) = (eval(x, vals), eval(y, vals));
-        if !a.is_finite() || !b.is_finite() {
+        if !usable(a) || !usable(b) {
             return Point::Skip;
         }
         if close(a, b) { Point::Agree } else { Point::Differ }
@@ -148,18 +159,18 @@ fn compare_constants(x: &Node, y: &Node) -> Decision {
         };
     }
     let (a, b) = (eval(x, &[]), eval(y, &[]));
-    if !a.is_finite() || !b.is_finite() {
+    if !usable(a) || !usable(b) {
         return Decision::NotComparable;
     }
     if let Some((d, places, d_is_x)) = rounding {
-        let other = if d_is_x { b } else { a };
+        let other = if d_is_x { b.0 } else { a.0 };
         let half = 0.5 * 10f64.powi(-(places as i32));
         let dist = other.sub(C::real(d.to_f64())).abs();
         return decide(dist <= half * (1.0 + 1e-9) + 1e-15 * d.to_f64().abs());
     }
     if close(a, b) {
         let overflowed = ex == Err(Inexact::Overflow) || ey == Err(Inexact::Overflow);
-        if overflowed && a.abs() > 9.007_199_254_740_992e15 {
+        if overflowed && a.0.abs() > 9.007_199_254_740_992e15 {
             return Decision::NotComparable;
         }
         return Decision::Equal;
@@ -180,20 +191,23 @@ fn compare_equations(e1: (&Node, &Node), e2: (&Node, &Node), nsyms: usize) -> De
         return Decision::NotComparable;
     }
     // The ratio (lhs1 − rhs1)/(lhs2 − rhs2) must be one nonzero constant.
-    let mut ratio: Option<C> = None;
+    let mut ratio: Option<Val> = None;
     compare_at_points(nsyms, |vals| {
         let (l1, r1, l2, r2) =
             (eval(e1.0, vals), eval(e1.1, vals), eval(e2.0, vals), eval(e2.1, vals));
-        if ![l1, r1, l2, r2].iter().all(|v| v.is_finite()) {
+        if ![l1, r1, l2, r2].into_iter().all(usable) {
             return Point::Skip;
         }
-        let zero = |l: C, r: C| l.sub(r).abs() <= ABS_TOL * l.abs().max(r.abs()).max(1.0);
-        match (zero(l1, r1), zero(l2, r2)) {
+        let diff = |(l, el): Val, (r, er): Val| (l.sub(r), el + er + EPS * (l.abs() + r.abs()));
+        let (f1, f2) = (diff(l1, r1), diff(l2, r2));
+        let zero = |(f, e): Val| f.abs() <= NOISE_FACTOR * e;
+        match (zero(f1), zero(f2)) {
             (true, true) => return Point::Skip,
             (false, false) => {}
             _ => return Point::Differ,
         }
-        let q = l1.sub(r1).div(l2.sub(r2));
+        let q = f1.0.div(f2.0);
+        let q = (q, q.abs() * (f1.1 / f1.0.abs() + f2.1 / f2.0.abs() + EPS));
         match ratio {
             None => {
                 ratio = Some(q);

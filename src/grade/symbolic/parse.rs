@@ -398,6 +398,12 @@ fn lex<'a>(s: &'a str) -> R<Vec<Token<'a>>> {
             let tok = match ch {
                 '+' => Tok::Plus,
                 '-' | '−' => Tok::Minus,
+                // Python-style `x**2` is a power.
+                '*' if b.get(i + 1) == Some(&b'*') => {
+                    push(&mut out, Tok::Caret, &s[i..i + 2]);
+                    i += 2;
+                    continue;
+                }
                 '*' | '×' | '·' => Tok::Mul,
                 '/' | '÷' => Tok::Div,
                 '^' => Tok::Caret,
