@@ -21,7 +21,10 @@
 //! - `e`, `i` and `\pi` are constants (`e_1`, `x_i` are names). `\log` is base 10.
 //! - A whole side in degrees (`30^\circ`) drops the unit; inside a function it is an angle.
 //! - Equations compare lhs − rhs up to a nonzero constant factor (`x=2y` ≡ `2x=4y`); `y = …`
-//!   against `y = …` compares the right-hand sides as values, and `x = 5` against `5` too.
+//!   against `y = …` compares the right-hand sides as values, and `x = 5` (or `5 = x`) against
+//!   `5` too.
+//! - An integer literal before `\frac` of two integer literals is a mixed number: `2\frac12`
+//!   is 5/2.
 //! - `\infty` only compares structurally (`\infty`, `-\infty`).
 //! - Bounded work: inputs over 4000 bytes, 64 levels of nesting, 1000 nodes or 12 symbols
 //!   decline; exponents and factorials overflow into floating point and then to "undefined".
@@ -65,8 +68,8 @@ pub fn equivalent(a: &str, b: &str) -> Decision {
             compare_equations((&l1, &r1), (&l2, &r2), n)
         }
         (Parsed::Equation(l, r), Parsed::Expr(y)) | (Parsed::Expr(y), Parsed::Equation(l, r)) => {
-            match l {
-                Node::Sym(s) if !r.uses(s) => compare_exprs(&r, &y, n),
+            match (l, r) {
+                (Node::Sym(s), v) | (v, Node::Sym(s)) if !v.uses(s) => compare_exprs(&v, &y, n),
                 _ => Decision::NotComparable,
             }
         }

@@ -419,6 +419,8 @@ fn lex<'a>(s: &'a str) -> R<Vec<Token<'a>>> {
                 '=' => Tok::Eq,
                 '%' => Tok::Percent,
                 'π' => Tok::Pi,
+                '√' => Tok::Sqrt,
+                '⋅' => Tok::Mul,
                 '∞' => Tok::Inf,
                 '°' => Tok::Degree,
                 _ => return Err(Fail),
@@ -732,13 +734,16 @@ impl<'a> Parser<'a, '_> {
         let tok = self.peek().ok_or(Fail)?;
         self.pos += 1;
         match tok {
-            Tok::Num(t) => parse_number(t),
+            Tok::Num(t) => {
+                let n = parse_number(t)?;
+                self.mixed_number(n)
+            }
             Tok::Letter(c) => {
                 let sub = self.subscript()?;
                 match (c, sub.is_empty()) {
                     ('e', true) => Ok(Node::E),
                     ('i', true) => Ok(Node::I),
-                    _ => self.symbol(&c.to_string(), &sub),
+                    _ => self.symbol(c.encode_utf8(&mut [0; 4]), &sub),
                 }
             }
             Tok::Greek(g) => {
@@ -804,6 +809,33 @@ impl<'a> Parser<'a, '_> {
             },
             _ => Err(Fail),
         }
+    }
+
+    /// `2\frac{1}{2}` is the mixed number 2½, as answers write it, not 2·½ (a product of a
+    /// literal and a fraction of literals would be written with `\cdot`).
+    fn mixed_number(&mut self, n: Node) -> R<Node> {
+        let Node::Num(whole) = n else { return Ok(n) };
+        if !whole.is_integer() || self.peek() != Some(Tok::Frac) {
+            return Ok(n);
+        }
+        let tok = |p: usize| self.toks.get(p).map(|t| t.tok);
+        let int = |p: usize| match tok(p) {
+            Some(Tok::Num(t)) if t.bytes().all(|c| c.is_ascii_digit()) => Some(t),
+            _ => None,
+        };
+        let braced = |p: usize| {
+            (tok(p) == Some(Tok::LBrace) && tok(p + 2) == Some(Tok::RBrace)).then(|| int(p + 1))?
+        };
+        let p = self.pos + 1;
+        let (num, den, used) = match (braced(p), braced(p + 3), int(p)) {
+            (Some(a), Some(b), _) => (a, b, 7),
+            (_, _, Some(t)) if t.len() == 2 => (&t[..1], &t[1..], 2),
+            _ => return Ok(n),
+        };
+        let parse = |t: &str| t.parse::<i128>().map_err(|_| Fail);
+        let frac = Rational::new(parse(num)?, parse(den)?).ok_or(Fail)?;
+        self.pos += used;
+        Ok(Node::Num(whole.add(frac).ok_or(Fail)?))
     }
 
     fn symbol(&mut self, name: &str, sub: &str) -> R<Node> {
