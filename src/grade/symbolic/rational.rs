@@ -11,6 +11,13 @@ pub(crate) struct Rational {
 }
 
 fn gcd(mut a: u128, mut b: u128) -> u128 {
+    // u128 division is a slow library call; answers' numbers nearly always fit u64.
+    if let (Ok(mut x), Ok(mut y)) = (u64::try_from(a), u64::try_from(b)) {
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        return u128::from(x);
+    }
     while b != 0 {
         (a, b) = (b, a % b);
     }
