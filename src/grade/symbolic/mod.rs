@@ -246,7 +246,7 @@ fn compare_at_points(nsyms: usize, mut point: impl FnMut(&[C]) -> Point) -> Deci
     let mut rng = Rng(0x5EED_C0DE_2026);
     let mut vals = [C::real(0.0); MAX_SYMBOLS];
     let nsyms = nsyms.min(MAX_SYMBOLS);
-    let (mut pos_ok, mut pos_bad, mut mix_ok, mut mix_bad) = (0, 0, 0, 0);
+    let (mut pos_ok, mut mix_ok, mut mix_bad) = (0, 0, 0);
     for p in 0..POSITIVE_POINTS + MIXED_POINTS {
         let m = p.checked_sub(POSITIVE_POINTS);
         for (k, v) in vals.iter_mut().enumerate().take(nsyms) {
@@ -265,13 +265,14 @@ fn compare_at_points(nsyms: usize, mut point: impl FnMut(&[C]) -> Point) -> Deci
         let r = point(&vals[..nsyms]);
         match (r, m.is_none()) {
             (Point::Agree, true) => pos_ok += 1,
-            (Point::Differ, true) => pos_bad += 1,
+            // One disagreement at a positive point decides: the rest cannot undo it.
+            (Point::Differ, true) => return Decision::NotEqual,
             (Point::Agree, false) => mix_ok += 1,
             (Point::Differ, false) => mix_bad += 1,
             (Point::Skip, _) => {}
         }
     }
-    if pos_bad > 0 || (mix_bad > 0 && pos_ok == 0) {
+    if mix_bad > 0 && pos_ok == 0 {
         return Decision::NotEqual;
     }
     if mix_bad > 0 || pos_ok + mix_ok < MIN_POINTS {
