@@ -520,3 +520,99 @@ fn property_perturbing_a_constant_is_not_equal() {
         assert_eq!(equivalent(&r, &l), N, "{r}  vs  {l}");
     }
 }
+
+fn has_sym(t: &T) -> bool {
+    match t {
+        T::Int(_) => false,
+        T::Sym(_) => true,
+        T::Add(a, b) | T::Sub(a, b) | T::Mul(a, b) | T::Div(a, b, _) => has_sym(a) || has_sym(b),
+        T::Pow(a, _) | T::Sqrt(a, _) | T::Sin(a) | T::ExpSin(a) => has_sym(a),
+    }
+}
+
+#[test]
+fn property_equations_survive_swapping_and_scaling() {
+    let mut g = Gen(4);
+    let mut checked = 0;
+    for _ in 0..PROPERTY_CASES {
+        let (t, u) = (tree(&mut g, 2), tree(&mut g, 2));
+        let (lt, lu) = (latex(&t, &mut g), latex(&u, &mut g));
+        // Identical sides make every point a solution: nothing to compare.
+        if !(has_sym(&t) || has_sym(&u)) || equivalent(&lt, &lu) != N {
+            continue;
+        }
+        checked += 1;
+        let k = 2 + g.below(7);
+        let eq = format!("{lt} = {lu}");
+        let swapped = format!("{} = {}", latex(&u, &mut g), latex(&t, &mut g));
+        let scaled = format!("{k}({}) = {k}({})", latex(&t, &mut g), latex(&u, &mut g));
+        let moved = format!("{} - ({}) = 0", latex(&t, &mut g), latex(&u, &mut g));
+        let shifted = format!("{lt} = {lu} + 1");
+        assert_eq!(equivalent(&eq, &swapped), E, "{eq}  vs  {swapped}");
+        assert_eq!(equivalent(&eq, &scaled), E, "{eq}  vs  {scaled}");
+        assert_eq!(equivalent(&eq, &moved), E, "{eq}  vs  {moved}");
+        assert_ne!(equivalent(&eq, &shifted), E, "{eq}  vs  {shifted}");
+    }
+    assert!(checked > PROPERTY_CASES / 2, "only {checked} equations checked");
+}
+
+/// Random token soup: never a panic, never slow, and the tier is symmetric on it.
+#[test]
+fn garbage_never_panics_or_hangs() {
+    const VOCAB: &[&str] = &[
+        "x",
+        "2",
+        "10",
+        "1.5",
+        "e",
+        "i",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        "|",
+        "^",
+        "_",
+        "+",
+        "-",
+        "*",
+        "/",
+        "!",
+        "=",
+        ",",
+        ".",
+        r"\frac",
+        r"\sqrt",
+        r"\sin",
+        r"\log",
+        r"\ln",
+        r"\left",
+        r"\right",
+        r"\pi",
+        r"\infty",
+        r"\circ",
+        r"\text{cm}",
+        r"\,",
+        "%",
+        "1e5",
+        "sin",
+        "**",
+        r"\cdot",
+        " ",
+        r"\\",
+        "é",
+        "{,}",
+        "°",
+    ];
+    let mut g = Gen(5);
+    let started = Instant::now();
+    for _ in 0..3000 {
+        let len = 1 + g.below(30) as usize;
+        let a: String = (0..len).map(|_| VOCAB[g.below(VOCAB.len() as u64) as usize]).collect();
+        let b = if g.below(2) == 0 { a.clone() } else { "x".to_string() };
+        assert_eq!(equivalent(&a, &b), equivalent(&b, &a), "{a:?} vs {b:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
