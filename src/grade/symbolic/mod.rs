@@ -15,9 +15,10 @@
 //!   deterministic). Values agree within 1e-9 relative plus 10^4 times a first-order bound on
 //!   their rounding error (running error analysis; no fixed absolute tolerance, so `\sin\pi`
 //!   = 0 but `10^{-12}x` ≠ `2 \cdot 10^{-12}x`). Points where either side is undefined or
-//!   infinite are skipped; fewer than 3 usable points decline. A
-//!   disagreement at a positive point is NotEqual; agreement there but not at a mixed-sign one
-//!   (`\sqrt{x^2}` vs `x`, `\ln x^2` vs `2\ln x`) declines: equal only on a domain.
+//!   infinite are skipped; fewer than 3 usable points decline. A disagreement at a positive
+//!   point is NotEqual; agreement there but not at a mixed-sign one (`\sqrt{x^2}` vs `x`,
+//!   `\ln x^2` vs `2\ln x`) declines: equal only on a domain. A symbol's values depend on its
+//!   name's rank, not on which side named it first, so the tier is symmetric.
 //! - `e`, `i` and `\pi` are constants (`e_1`, `x_i` are names). `\log` is base 10.
 //! - A whole side in degrees (`30^\circ`) drops the unit; inside a function it is an angle.
 //! - Equations compare lhs − rhs up to a nonzero constant factor (`x=2y` ≡ `2x=4y`); `y = …`
@@ -37,7 +38,7 @@ mod rational;
 mod tests;
 
 use eval::{C, EPS, Inexact, eval, exact};
-use parse::{MAX_SYMBOLS, Node, Parsed, Symbols, parse};
+use parse::{MAX_SYMBOLS, Node, Parsed, Ranks, Symbols, parse};
 use rational::Rational;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub fn equivalent(a: &str, b: &str) -> Decision {
     let (Ok(pa), Ok(pb)) = (parse(a, &mut syms), parse(b, &mut syms)) else {
         return Decision::NotComparable;
     };
-    let n = syms.len();
+    let n = &syms.ranks();
     match (pa, pb) {
         (Parsed::Expr(x), Parsed::Expr(y)) => compare_exprs(&x, &y, n),
         (Parsed::Equation(l1, r1), Parsed::Equation(l2, r2)) => {
@@ -128,7 +129,7 @@ fn decide(eq: bool) -> Decision {
     if eq { Decision::Equal } else { Decision::NotEqual }
 }
 
-fn compare_exprs(x: &Node, y: &Node, nsyms: usize) -> Decision {
+fn compare_exprs(x: &Node, y: &Node, nsyms: &Ranks) -> Decision {
     if x.has_inf() || y.has_inf() {
         return match (infinity_sign(x), infinity_sign(y)) {
             (Some(a), Some(b)) => decide(a == b),
@@ -188,7 +189,7 @@ fn within_half_unit(x: Rational, d: Rational, places: u32) -> Option<bool> {
     Some(dist.checked_cmp(half)? != std::cmp::Ordering::Greater)
 }
 
-fn compare_equations(e1: (&Node, &Node), e2: (&Node, &Node), nsyms: usize) -> Decision {
+fn compare_equations(e1: (&Node, &Node), e2: (&Node, &Node), nsyms: &Ranks) -> Decision {
     let all = [e1.0, e1.1, e2.0, e2.1];
     if all.iter().any(|n| n.has_inf()) || !all.iter().any(|n| n.has_sym()) {
         return Decision::NotComparable;
@@ -242,14 +243,14 @@ impl Rng {
     }
 }
 
-fn compare_at_points(nsyms: usize, mut point: impl FnMut(&[C]) -> Point) -> Decision {
+fn compare_at_points(syms: &Ranks, mut point: impl FnMut(&[C]) -> Point) -> Decision {
     let mut rng = Rng(0x5EED_C0DE_2026);
-    let mut vals = [C::real(0.0); MAX_SYMBOLS];
-    let nsyms = nsyms.min(MAX_SYMBOLS);
+    let (mut by_rank, mut vals) = ([C::real(0.0); MAX_SYMBOLS], [C::real(0.0); MAX_SYMBOLS]);
+    let nsyms = syms.len.min(MAX_SYMBOLS);
     let (mut pos_ok, mut mix_ok, mut mix_bad) = (0, 0, 0);
     for p in 0..POSITIVE_POINTS + MIXED_POINTS {
         let m = p.checked_sub(POSITIVE_POINTS);
-        for (k, v) in vals.iter_mut().enumerate().take(nsyms) {
+        for (k, v) in by_rank.iter_mut().enumerate().take(nsyms) {
             // Away from 0 and 1, where distinct expressions often coincide.
             let mag = 0.35 + 2.5 * rng.next_f64();
             // Mixed points: all negative, even symbols negative, odd ones, then random.
@@ -261,6 +262,9 @@ fn compare_at_points(nsyms: usize, mut point: impl FnMut(&[C]) -> Point) -> Deci
                 Some(_) => rng.next_f64() < 0.5,
             };
             *v = C::real(if negative { -mag } else { mag });
+        }
+        for k in 0..nsyms {
+            vals[k] = by_rank[syms.rank[k]];
         }
         let r = point(&vals[..nsyms]);
         match (r, m.is_none()) {

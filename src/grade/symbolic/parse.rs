@@ -111,8 +111,14 @@ pub(crate) struct Symbols {
 }
 
 impl Symbols {
-    pub(crate) fn len(&self) -> usize {
-        self.names.len()
+    /// Each symbol's rank among the names in sorted order. Values are drawn by rank, so that
+    /// a symbol gets the same value whichever side named it first: the tier is symmetric.
+    pub(crate) fn ranks(&self) -> Ranks {
+        let mut rank = [0; MAX_SYMBOLS];
+        for (k, name) in self.names.iter().enumerate() {
+            rank[k] = self.names.iter().filter(|o| *o < name).count();
+        }
+        Ranks { rank, len: self.names.len() }
     }
 
     fn intern(&mut self, name: &str) -> R<usize> {
@@ -125,6 +131,12 @@ impl Symbols {
         self.names.push(name.to_owned());
         Ok(self.names.len() - 1)
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ranks {
+    pub(crate) rank: [usize; MAX_SYMBOLS],
+    pub(crate) len: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
