@@ -45,6 +45,8 @@ use rational::Rational;
 pub enum Decision {
     Equal,
     NotEqual,
+    /// Declined: a side did not parse whole, hit a limit, had too few defined points, or the
+    /// sides agree only where every symbol is positive. Callers treat it as "no match here".
     NotComparable,
 }
 
