@@ -5,6 +5,7 @@ mod equiv;
 mod extract;
 mod normalize;
 mod prose;
+pub mod symbolic;
 mod verdict;
 
 #[cfg(test)]
