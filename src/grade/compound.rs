@@ -48,6 +48,8 @@ enum Shape {
     /// Two or more intervals (or sets) joined by `\cup`.
     Union(Vec<String>),
     Matrix(Vec<Vec<String>>),
+    /// Too many elements to compare: equal to nothing.
+    Declined,
 }
 
 /// `Some(equal)` when either side is a compound answer (this tier then decides), `None` when
@@ -158,9 +160,9 @@ fn parse_shape(s: &str, kind: AnswerKind) -> Option<Shape> {
     let too_many = match &shape {
         Shape::Seq { items, .. } | Shape::Union(items) => items.len() > MAX_ITEMS,
         Shape::Matrix(rows) => rows.iter().map(Vec::len).sum::<usize>() > MAX_ITEMS,
+        Shape::Declined => true,
     };
-    // Too many elements: a compound all the same, compared as not equal.
-    Some(if too_many { Shape::Seq { brackets: Brackets::Bare, items: Vec::new() } } else { shape })
+    Some(if too_many { Shape::Declined } else { shape })
 }
 
 fn parse_matrix(s: &str) -> Option<Shape> {

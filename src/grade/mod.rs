@@ -11,6 +11,8 @@ mod verdict;
 mod words;
 
 #[cfg(test)]
+mod equiv_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod verdict_tests;

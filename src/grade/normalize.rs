@@ -426,6 +426,14 @@ fn fix_sqrt(s: &str) -> String {
 
 /// `\frac12` → `\frac{1}{2}`, `\frac1{x}` → `\frac{1}{x}`; nested fractions too.
 fn fix_fracs(s: &str) -> String {
+    fix_fracs_within(s, 0)
+}
+
+/// Nested fractions recurse: past the nesting bound an argument is kept as written.
+fn fix_fracs_within(s: &str, depth: usize) -> String {
+    if depth > super::equiv::MAX_NESTING {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len() + 4);
     let mut rest = s;
     while let Some(at) = rest.find("\\frac") {
@@ -437,7 +445,7 @@ fn fix_fracs(s: &str) -> String {
                 break;
             };
             out.push('{');
-            out.push_str(&fix_fracs(arg));
+            out.push_str(&fix_fracs_within(arg, depth + 1));
             out.push('}');
             rest = after;
         }
