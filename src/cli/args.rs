@@ -163,7 +163,11 @@ word always means the file check: to grade the literal answer \"check\", write \
 
 /// `critloop grade ANSWER REFERENCE` or `critloop grade check FILE…`.
 #[derive(Debug, Clone, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
 pub struct GradeArgs {
     #[command(subcommand)]
     pub action: Option<GradeAction>,
