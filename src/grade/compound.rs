@@ -7,7 +7,8 @@
 //!   root is harmless, a missing one is not); a one-element set equals its element;
 //! - a bare list never equals a 2-element `(a, b)` (a point, or an open interval); against a
 //!   parenthesised tuple of 3 or more it is read as that tuple without its parentheses (in order);
-//! - unions of intervals `(0,1) \cup (2,3)`: the same intervals in any order;
+//! - `\pm`: `1 \pm \sqrt{2}` is the bare list `1+\sqrt{2}, 1-\sqrt{2}`;
+//! - unions of intervals `(0,1) \cup (2,3)` (also `U`, `∪`): the same intervals in any order;
 //! - `pmatrix`/`bmatrix`: the same rows and cells.
 //!
 //! Commas inside braces or brackets (`\frac{1,000}{3}`, `f(1,2)`) never separate. In a bare
@@ -182,10 +183,12 @@ fn parse_matrix(s: &str) -> Option<Shape> {
 
 /// `(0,1) \cup [2,3]`: two or more bracketed parts.
 fn parse_union(s: &str) -> Option<Shape> {
-    let parts: Vec<String> =
-        split_top(s, "\\cup").into_iter().map(|p| p.trim().to_string()).collect();
     let bracketed = |p: &String| enclosing_brackets(p).is_some() || set_body(p).is_some();
-    (parts.len() >= 2 && parts.iter().all(bracketed)).then_some(Shape::Union(parts))
+    // Models also write the union as a capital U between intervals: `(0,1) U (2,3)`.
+    ["\\cup", "U"].iter().find_map(|sep| {
+        let parts = trimmed(split_top(s, sep));
+        (parts.len() >= 2 && parts.iter().all(bracketed)).then_some(Shape::Union(parts))
+    })
 }
 
 /// A set, a bracketed tuple/interval enclosing the whole string, or a bare comma list; two
@@ -204,10 +207,43 @@ fn parse_seq(s: &str) -> Option<Shape> {
             (Brackets::Pair(open, close), trimmed(split_top(inner, ",")))
         }
         None if is_grouped_number(s) => return None,
-        None => (Brackets::Bare, merge_thousands(split_top(s, ","))),
+        None => {
+            let items = merge_thousands(split_top(s, ","));
+            (Brackets::Bare, items.into_iter().flat_map(expand_pm).collect())
+        }
     };
     (items.len() >= 2 && items.iter().all(|i| !i.is_empty()))
         .then_some(Shape::Seq { brackets, items })
+}
+
+/// `\pm 2` → `2`, `-2`; `1 \pm \sqrt{2}` → `1+\sqrt{2}`, `1-\sqrt{2}`; `x = \pm 3` → `x=3`, `x=-3`.
+/// One top-level `\pm` only; anything else stays one element.
+fn expand_pm(item: String) -> Vec<String> {
+    let at = item.match_indices("\\pm").map(|(at, _)| at).find(|&at| {
+        let next = item.get(at + 3..).and_then(|r| r.chars().next());
+        !next.is_some_and(|c| c.is_ascii_alphabetic())
+    });
+    let Some(at) = at else {
+        return vec![item];
+    };
+    let (head, tail) = (item.get(..at).unwrap_or_default(), item.get(at + 3..).unwrap_or_default());
+    let tail = tail.trim();
+    let depth_ok = split_top(&item, "\\pm").len() == 2;
+    if tail.is_empty() || tail.contains("\\pm") || !depth_ok {
+        return vec![item];
+    }
+    let (prefix, head) = match head.rsplit_once('=') {
+        Some((lhs, rest)) => (format!("{lhs}="), rest.trim()),
+        None => (String::new(), head.trim()),
+    };
+    // `-(x+1)`, not `-x+1`.
+    let compound_tail = split_top(tail, "+").len() > 1 || split_top(tail, "-").len() > 1;
+    let minus = if compound_tail { format!("-({tail})") } else { format!("-{tail}") };
+    if head.is_empty() {
+        vec![format!("{prefix}{tail}"), format!("{prefix}{minus}")]
+    } else {
+        vec![format!("{prefix}{head}+{tail}"), format!("{prefix}{head}{minus}")]
+    }
 }
 
 fn trimmed(parts: Vec<&str>) -> Vec<String> {

@@ -39,6 +39,13 @@ fn bracket_semantics() {
         ("2,500, 3", "3, 2500", T::Elementwise),
         ("2,500, 3", "2, 500, 3", T::None),
         ("f(1,2)", "f(2,1)", T::None),
+        ("\\pm 2", "2, -2", T::Elementwise),
+        ("x = \\pm 3", "3, -3", T::Elementwise),
+        ("1 \\pm \\sqrt{2}", "1-\\sqrt{2}, 1+\\sqrt{2}", T::Elementwise),
+        ("2 \\pm (x+1)", "2-(x+1), 2+(x+1)", T::Elementwise),
+        ("\\pm 2", "2", T::None),
+        ("(0,1) U (2,3)", "(2,3)\\cup(0,1)", T::Elementwise),
+        ("(U, V)", "(V, U)", T::None),
     ];
     for &(a, r, want) in cases {
         assert_eq!(eq(a, r, Math), want, "{a:?} vs {r:?}");
