@@ -98,24 +98,27 @@ pub(crate) fn core_tier(
     {
         return if same { MatchTier::Normalized } else { MatchTier::None };
     }
-    // `a = 2` and `b = 2` answer different questions, though both normalise to `2`.
-    if let (Some(x), Some(y)) = (assigned_name(answer), assigned_name(reference))
-        && x != y
-    {
-        return MatchTier::None;
-    }
-    let (a, r) = (normalize(answer, kind), normalize(reference, kind));
-    if a.is_empty() || r.is_empty() {
-        return MatchTier::None;
-    }
-    if a == r {
-        return MatchTier::Normalized;
-    }
-    if let Some(tier) = value_tier(&a, &r) {
-        return tier;
-    }
-    if words::same_words(answer, reference) {
-        return MatchTier::Normalized;
+    // `a = 2` and `b = 2` answer different questions, though both normalise to `2`: the string
+    // and value tiers (which drop the names) stay out; `y = 2x+1` vs `x = (y-1)/2` is left to
+    // the symbolic tier, which sees whole equations.
+    let names_differ = matches!(
+        (assigned_name(answer), assigned_name(reference)),
+        (Some(x), Some(y)) if x != y
+    );
+    if !names_differ {
+        let (a, r) = (normalize(answer, kind), normalize(reference, kind));
+        if a.is_empty() || r.is_empty() {
+            return MatchTier::None;
+        }
+        if a == r {
+            return MatchTier::Normalized;
+        }
+        if let Some(tier) = value_tier(&a, &r) {
+            return tier;
+        }
+        if words::same_words(answer, reference) {
+            return MatchTier::Normalized;
+        }
     }
     if let Some(equal) = compound::compare(answer, reference, kind, depth) {
         return if equal { MatchTier::Elementwise } else { MatchTier::None };
