@@ -133,23 +133,30 @@ fn unordered(
     let (sx, sy): (HashSet<&str>, HashSet<&str>) =
         (kx.iter().map(String::as_str).collect(), ky.iter().map(String::as_str).collect());
     let mut budget = MAX_PAIRS;
-    let mut covered = |from: &[String],
-                       from_keys: &[String],
-                       other_keys: &HashSet<&str>,
-                       to: &[String],
-                       forward: bool| {
-        from.iter().zip(from_keys).all(|(x, key)| {
-            other_keys.contains(key.as_str())
-                || to.iter().any(|y| {
-                    if budget == 0 {
-                        return false;
-                    }
-                    budget -= 1;
-                    if forward { same(x, y) } else { same(y, x) }
-                })
-        })
-    };
-    covered(xs, &kx, &sy, ys, true) && covered(ys, &ky, &sx, xs, false)
+    let forward = covered(xs, &kx, &sy, ys, &mut budget, same);
+    forward && covered(ys, &ky, &sx, xs, &mut budget, &|y: &str, x: &str| same(x, y))
+}
+
+/// Every element of `from` has a twin key in `other_keys` or an equal element in `to`; each
+/// pairwise comparison spends one unit of `budget`, and an empty budget finds no match.
+fn covered(
+    from: &[String],
+    from_keys: &[String],
+    other_keys: &HashSet<&str>,
+    to: &[String],
+    budget: &mut usize,
+    same: &dyn Fn(&str, &str) -> bool,
+) -> bool {
+    from.iter().zip(from_keys).all(|(x, key)| {
+        other_keys.contains(key.as_str())
+            || to.iter().any(|y| {
+                if *budget == 0 {
+                    return false;
+                }
+                *budget -= 1;
+                same(x, y)
+            })
+    })
 }
 
 fn parse_shape(s: &str, kind: AnswerKind) -> Option<Shape> {
