@@ -121,10 +121,11 @@ pub(crate) fn normalize(s: &str, kind: AnswerKind) -> String {
 }
 
 /// Remove presentation only: outer `\boxed{}`, `$`, `\left`/`\right`, `\!`-style spacing,
-/// a trailing period. Keeps the structure (brackets, `&`, `\\`) intact.
+/// a trailing period; `∞` and the Unicode minus `−` are spelled `\infty` and `-`. Keeps the
+/// structure (brackets, `&`, `\\`) intact.
 pub(crate) fn light_clean(s: &str) -> String {
     let s = unwrap_box(s.trim()).replace('\n', " ");
-    let s = s.replace("\\$", "").replace('$', "").replace('∞', "\\infty");
+    let s = s.replace("\\$", "").replace('$', "").replace('∞', "\\infty").replace('−', "-");
     let s = ["\\left", "\\right", "\\displaystyle", "\\qquad", "\\quad"]
         .iter()
         .fold(s, |acc, cmd| remove_command(&acc, cmd));
