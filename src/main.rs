@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use critloop::cli::{Cli, dispatch};
+use critloop::cli::{Cli, QuietExit, dispatch};
 
 fn main() -> ExitCode {
     // Panics get color-eyre's report; errors below are printed as one line.
@@ -13,6 +13,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `critloop export RUN | head` is normal use, not an error.
         Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
+        // The command has said what it had to (`critloop grade`: "not equal").
+        Err(e) if e.downcast_ref::<QuietExit>().is_some() => {
+            ExitCode::from(e.downcast_ref::<QuietExit>().map_or(1, |q| q.0))
+        }
         Err(e) => {
             // Join the causes, skipping one already quoted by the message above it.
             let mut line = String::new();

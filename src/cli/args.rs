@@ -149,6 +149,65 @@ report per endpoint and exits 1 when an endpoint cannot work.\n\nExample: critlo
         #[command(subcommand)]
         action: DatasetsAction,
     },
+    /// Grade an answer against a reference (exit 0 equal, 1 not), or check a file of cases.
+    #[command(long_about = "Grade ANSWER against REFERENCE the way runs do and print the \
+decision and the tier that matched, e.g. `equal (symbolic)` or `not equal`. Exit 0 when \
+equivalent, 1 when not, 2 on a usage error.\n\n`critloop grade check FILE.jsonl…` checks \
+grading cases, one JSON object per line: `answer`, `reference`, `expected` (true = equal), \
+optional `kind`, `question` and `note`. It prints every disagreement as FILE:LINE and the \
+agreement, and exits 1 when a case disagrees or a line is malformed.\n\n`check` as the first \
+word always means the file check: to grade the literal answer \"check\", write \
+`critloop grade -- check REFERENCE`.")]
+    Grade(GradeArgs),
+}
+
+/// `critloop grade ANSWER REFERENCE` or `critloop grade check FILE…`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
+pub struct GradeArgs {
+    #[command(subcommand)]
+    pub action: Option<GradeAction>,
+    /// The answer to grade (a leading `-` is fine: `-3`, `-\frac{1}{2}`).
+    #[arg(required = true, allow_hyphen_values = true)]
+    pub answer: Option<String>,
+    /// The reference answer.
+    #[arg(required = true, allow_hyphen_values = true)]
+    pub reference: Option<String>,
+    /// How the answers compare.
+    #[arg(long, value_enum, default_value = "math")]
+    pub kind: KindArg,
+    /// The question: when it asks for a percentage, x·100 and x/100 are accepted too.
+    #[arg(long, value_name = "TEXT")]
+    pub question: Option<String>,
+    /// Also accept x·100 and x/100 as equal (Qwen2.5-Math quirk).
+    #[arg(long)]
+    pub qwen_compat: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum GradeAction {
+    /// Check grading cases (JSONL: answer, reference, expected, optional kind, question, note).
+    Check {
+        /// Case files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Grade with --qwen-compat.
+        #[arg(long)]
+        qwen_compat: bool,
+    },
+}
+
+/// `--kind` of `critloop grade` (an item's `answer_kind`).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum KindArg {
+    Number,
+    Choice,
+    Math,
+    Text,
 }
 
 /// The endpoint flags `critloop doctor` shares with `critloop run`.

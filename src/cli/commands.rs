@@ -30,6 +30,10 @@ use crate::store::Store;
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<()> {
+    // Grading needs no database, config or log file.
+    if let Some(Command::Grade(args)) = &cli.command {
+        return super::grade::grade(args);
+    }
     let paths = Paths::discover();
     let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file.clone());
     let config = Config::load(&config_path, cli.config.is_some())?;
@@ -60,6 +64,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Runs { action }) => runs(&open()?, action),
         Some(Command::Doctor(args)) => doctor(&config, args),
         Some(Command::Datasets { action }) => datasets(action),
+        Some(Command::Grade(args)) => super::grade::grade(&args),
     }
 }
 

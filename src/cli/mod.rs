@@ -2,8 +2,10 @@
 
 mod args;
 mod commands;
+mod grade;
 mod logging;
 mod table;
 
 pub use args::{Cli, Command};
 pub use commands::dispatch;
+pub use grade::QuietExit;

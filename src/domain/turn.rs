@@ -83,7 +83,7 @@ pub enum MatchTier {
     Exact,
     /// Identical after LaTeX/unit/format normalisation.
     Normalized,
-    /// Numerically equal within relative tolerance 1e-4.
+    /// Numerically equal: a decimal within its written precision and 1e-4 relative.
     Numeric,
     /// Equal as exact rationals.
     Rational,
@@ -93,6 +93,10 @@ pub enum MatchTier {
     Choice,
     /// Accepted only under `--qwen-compat` (x·100 or x/100).
     QwenCompat,
+    /// x·100 or x/100 of the reference, accepted because the question asks for a percentage.
+    Percent,
+    /// Equal as math expressions (the symbolic tier, `grade::symbolic`).
+    Symbolic,
     /// No tier matched: the answer is wrong.
     None,
 }

@@ -1,6 +1,6 @@
 //! Final-answer extraction from model text.
 
-use super::equiv::parse_number;
+use super::equiv::{MAX_LEN, parse_number};
 use super::normalize::normalize;
 use super::{find_words_ci, matching_brace, tail_after_is};
 use crate::domain::AnswerKind;
@@ -100,7 +100,8 @@ fn clean_stated(s: &str) -> String {
 
 /// `s` when it already reads as one number, else the first number inside it.
 fn number_part(s: String) -> Option<String> {
-    if parse_number(&normalize(&s, AnswerKind::Number)).is_some() {
+    // Past the grader's length bound a stated answer is no single number anyway.
+    if s.len() <= MAX_LEN && parse_number(&normalize(&s, AnswerKind::Number)).is_some() {
         return Some(s);
     }
     number_tokens(&s).first().map(|t| t.replace(',', ""))

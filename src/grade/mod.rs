@@ -1,13 +1,17 @@
 //! Answer extraction, equivalence tiers and critique parsing (DESIGN §3).
 //! Pure functions over strings: no I/O, no global state.
 
+mod compound;
 mod equiv;
 mod extract;
 mod normalize;
 mod prose;
 pub mod symbolic;
 mod verdict;
+mod words;
 
+#[cfg(test)]
+mod equiv_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -15,7 +19,7 @@ mod verdict_tests;
 
 use crate::domain::{AnswerKind, MatchTier};
 
-pub use equiv::equivalent;
+pub use equiv::{equivalent, equivalent_with_question};
 pub use extract::{extract_answer, last_boxed};
 pub use verdict::{ParsedVerdict, parse_confidence, parse_verdict, parse_verdict_full};
 
@@ -45,11 +49,26 @@ pub fn grade(
     kind: AnswerKind,
     opts: GradeOptions,
 ) -> Grade {
+    grade_with_question(text, explicit_answer, reference, kind, opts, None)
+}
+
+/// [`grade`], knowing the item's question (a question asking for a percentage also accepts
+/// x·100 and x/100 of the reference; see [`equivalent_with_question`]).
+pub fn grade_with_question(
+    text: &str,
+    explicit_answer: Option<&str>,
+    reference: &str,
+    kind: AnswerKind,
+    opts: GradeOptions,
+    question: Option<&str>,
+) -> Grade {
     let answer = match explicit_answer {
         Some(given) => Some(given.trim().to_string()).filter(|a| !a.is_empty()),
         None => extract_answer(text, kind),
     };
-    let tier = answer.as_deref().map_or(MatchTier::None, |a| equivalent(a, reference, kind, opts));
+    let tier = answer
+        .as_deref()
+        .map_or(MatchTier::None, |a| equivalent_with_question(a, reference, kind, opts, question));
     Grade { answer, correct: tier != MatchTier::None, tier }
 }
 

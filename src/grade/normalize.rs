@@ -97,7 +97,7 @@ const TEXT_COMMANDS: &[&str] = &["text", "textbf", "textit", "textrm", "mathrm",
 /// Normalise an answer the way Hendrycks' `strip_string` does, with a few extensions
 /// (thousands separators, unit words, `\,` spacing). `Text` answers are also lower-cased.
 pub(crate) fn normalize(s: &str, kind: AnswerKind) -> String {
-    let s = light_clean(s);
+    let s = connectives_to_commas(&light_clean(s), kind);
     let s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac");
     let s = remove_degrees(&s);
     let s = s.replace("\\%", "").replace('%', "");
@@ -107,10 +107,13 @@ pub(crate) fn normalize(s: &str, kind: AnswerKind) -> String {
     let s = strip_trailing_dots(&s);
     let s = strip_assignment(&s);
     let s = strip_thousands(s);
+    let s = strip_list_thousands(s);
     let s = fix_leading_zero(&s);
     let s = fix_sqrt(&s);
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     let s = fix_fracs(&s);
+    let s = single_token_scripts(&s);
+    let s = s.strip_prefix('+').filter(|rest| !rest.is_empty()).unwrap_or(&s).to_string();
     // Hendrycks' one decimal special case.
     let s = if s == "0.5" { "\\frac{1}{2}".to_string() } else { s };
     let s = fix_slash(s);
@@ -118,10 +121,11 @@ pub(crate) fn normalize(s: &str, kind: AnswerKind) -> String {
 }
 
 /// Remove presentation only: outer `\boxed{}`, `$`, `\left`/`\right`, `\!`-style spacing,
-/// a trailing period. Keeps the structure (brackets, `&`, `\\`) intact.
+/// a trailing period; `∞` and the Unicode minus `−` are spelled `\infty` and `-`. Keeps the
+/// structure (brackets, `&`, `\\`) intact.
 pub(crate) fn light_clean(s: &str) -> String {
     let s = unwrap_box(s.trim()).replace('\n', " ");
-    let s = s.replace("\\$", "").replace('$', "");
+    let s = s.replace("\\$", "").replace('$', "").replace('∞', "\\infty").replace('−', "-");
     let s = ["\\left", "\\right", "\\displaystyle", "\\qquad", "\\quad"]
         .iter()
         .fold(s, |acc, cmd| remove_command(&acc, cmd));
@@ -245,6 +249,100 @@ fn strip_trailing_dots(s: &str) -> String {
     s.trim_end_matches(|c: char| c == '.' || c.is_whitespace()).trim_start().to_string()
 }
 
+/// The short name of an assignment `x = 5` (as [`strip_assignment`] reads it), if `s` is one.
+pub(crate) fn assigned_name(s: &str) -> Option<String> {
+    let s = light_clean(s);
+    let mut parts = s.split('=');
+    let (Some(lhs), Some(_), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let lhs = lhs.trim();
+    let short_name = (1..=2).contains(&lhs.len())
+        && lhs.starts_with(|c: char| c.is_ascii_alphabetic())
+        && lhs.chars().all(|c| c.is_ascii_alphanumeric());
+    short_name.then(|| lhs.to_string())
+}
+
+/// `s` with `\text{…}`-like commands unwrapped, after the light clean-up: what words see.
+pub(crate) fn plain_text(s: &str) -> String {
+    unwrap_text(&light_clean(s))
+}
+
+/// `4 \text{ and } 9` and `x=1 \text{ or } x=2` are lists: the connective becomes a comma.
+/// Outside text answers a bare ` and ` / ` or ` word does too ("salt and pepper" stays whole).
+pub(crate) fn connectives_to_commas(s: &str, kind: AnswerKind) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some((start, open)) = find_text_command(rest) {
+        let Some(close) = matching_brace(rest, open) else {
+            break;
+        };
+        let inner = rest.get(open + 1..close).unwrap_or_default().trim();
+        out.push_str(rest.get(..start).unwrap_or_default());
+        if inner.eq_ignore_ascii_case("and") || inner.eq_ignore_ascii_case("or") {
+            push_comma(&mut out);
+        } else {
+            out.push_str(rest.get(start..=close).unwrap_or_default());
+        }
+        rest = rest.get(close + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    if kind == AnswerKind::Text {
+        return out;
+    }
+    for word in ["and", "or"] {
+        let mut joined = String::with_capacity(out.len());
+        let mut last = 0;
+        for at in super::find_words_ci(&out, word) {
+            let before = out.get(..at).unwrap_or_default();
+            let after = out.get(at + word.len()..).unwrap_or_default();
+            // Only a word between two operands: "x or" and "and 3" stay as written.
+            if before.trim().is_empty() || after.trim().is_empty() || at < last {
+                continue;
+            }
+            joined.push_str(out.get(last..at).unwrap_or_default());
+            push_comma(&mut joined);
+            last = at + word.len();
+        }
+        joined.push_str(out.get(last..).unwrap_or_default());
+        out = joined;
+    }
+    out
+}
+
+/// A list separator, once: "1, 2, and 3" has one comma before the 3.
+fn push_comma(out: &mut String) {
+    let kept = out.trim_end().len();
+    out.truncate(kept);
+    if !out.ends_with(',') {
+        out.push(',');
+    }
+    out.push(' ');
+}
+
+/// `x^{4}` → `x^4`, `T_{2}` → `T_2`: braces around one character say nothing.
+fn single_token_scripts(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let window = (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2), bytes.get(i + 3));
+        if let (Some(&mark @ (b'^' | b'_')), Some(b'{'), Some(&c), Some(b'}')) = window
+            && c.is_ascii_alphanumeric()
+        {
+            out.push(char::from(mark));
+            out.push(char::from(c));
+            i += 4;
+            continue;
+        }
+        // Copy one whole char (multi-byte ones too).
+        let c = s.get(i..).and_then(|r| r.chars().next()).unwrap_or_default();
+        out.push(c);
+        i += c.len_utf8().max(1);
+    }
+    out
+}
+
 /// `x = 5` → `5` when there is a single `=` and the left side is a short name (Hendrycks).
 fn strip_assignment(s: &str) -> String {
     let mut parts = s.split('=');
@@ -263,7 +361,19 @@ fn strip_thousands(s: String) -> String {
     if is_grouped_number(s.trim()) { s.replace(',', "").trim().to_string() } else { s }
 }
 
-fn is_grouped_number(s: &str) -> bool {
+/// In a list written with `, `, a glued `2,500` is one number: `2,500, 3` → `2500, 3`, so that
+/// removing the spaces cannot make it the list `2, 500, 3`.
+fn strip_list_thousands(s: String) -> String {
+    let parts = super::compound::split_top(&s, ",");
+    if parts.len() < 2 || !parts.iter().skip(1).any(|p| p.starts_with(char::is_whitespace)) {
+        return s;
+    }
+    let items = super::compound::merge_thousands(parts);
+    let plain = |i: &String| if is_grouped_number(i) { i.replace(',', "") } else { i.clone() };
+    items.iter().map(plain).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn is_grouped_number(s: &str) -> bool {
     let body = s.strip_prefix('-').unwrap_or(s);
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
     let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
@@ -317,6 +427,14 @@ fn fix_sqrt(s: &str) -> String {
 
 /// `\frac12` → `\frac{1}{2}`, `\frac1{x}` → `\frac{1}{x}`; nested fractions too.
 fn fix_fracs(s: &str) -> String {
+    fix_fracs_within(s, 0)
+}
+
+/// Nested fractions recurse: past the nesting bound an argument is kept as written.
+fn fix_fracs_within(s: &str, depth: usize) -> String {
+    if depth > super::equiv::MAX_NESTING {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len() + 4);
     let mut rest = s;
     while let Some(at) = rest.find("\\frac") {
@@ -328,7 +446,7 @@ fn fix_fracs(s: &str) -> String {
                 break;
             };
             out.push('{');
-            out.push_str(&fix_fracs(arg));
+            out.push_str(&fix_fracs_within(arg, depth + 1));
             out.push('}');
             rest = after;
         }

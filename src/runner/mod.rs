@@ -159,8 +159,14 @@ pub fn grade_turn(t: &mut Turn, item: &Item, opts: GradeOptions, wants_answer: b
     let carries_answer = t.is_attempt() || wants_answer;
     if carries_answer && t.correct.is_none() {
         let explicit = t.answer.clone();
-        let g =
-            grade::grade(&t.content, explicit.as_deref(), &item.reference, item.answer_kind, opts);
+        let g = grade::grade_with_question(
+            &t.content,
+            explicit.as_deref(),
+            &item.reference,
+            item.answer_kind,
+            opts,
+            Some(&item.question),
+        );
         t.answer = g.answer;
         t.correct = Some(g.correct);
         t.tier = Some(g.tier);

@@ -7,9 +7,11 @@
 //!   54329 ≠ 54321. A constant whose exact value overflows but agrees in floating point with the
 //!   other side beyond 2^53 is not comparable (the bits to tell them apart are gone).
 //! - A side that is a bare decimal literal with ≥ 1 place and ≥ 2 significant digits is an
-//!   answer rounded to its places: it equals a constant x when |x − d| ≤ ½·10^−places (ties
-//!   count), so `0.33` = 1/3 and `3.14` = π, but `0.3` ≠ 1/3 (one significant digit only: such
-//!   an answer is compared exactly). When both sides are such decimals, the coarser one rounds.
+//!   answer rounded to its places: it equals an exact rational x when |x − d| ≤ ½·10^−places
+//!   (ties count), so `0.33` = 1/3, but `0.3` ≠ 1/3 (one significant digit only: such an answer
+//!   is compared exactly). When both sides are such decimals, the coarser one rounds. Against an
+//!   irrational constant a decimal is an approximation, another answer: `3.14` ≠ π, while
+//!   `0.5` = sin(π/6) (numerically equal).
 //! - Otherwise both sides are evaluated in complex arithmetic; constants once, expressions at
 //!   5 random points with every symbol positive and 4 with mixed signs (seeded: decisions are
 //!   deterministic). Values agree within 1e-9 relative plus 10^4 times a first-order bound on
@@ -168,12 +170,8 @@ fn compare_constants(x: &Node, y: &Node) -> Decision {
     if !usable(a) || !usable(b) {
         return Decision::NotComparable;
     }
-    if let Some((d, places, d_is_x)) = rounding {
-        let other = if d_is_x { b.0 } else { a.0 };
-        let half = 0.5 * 10f64.powi(-(places as i32));
-        let dist = other.sub(C::real(d.to_f64())).abs();
-        return decide(dist <= half * (1.0 + 1e-9) + 1e-15 * d.to_f64().abs());
-    }
+    // Against a constant that is not an exact rational (π, √2, e), a rounded decimal is an
+    // approximation, another answer: only a numerically equal value (sin(π/6) = 0.5) matches.
     if close(a, b) {
         let overflowed = ex == Err(Inexact::Overflow) || ey == Err(Inexact::Overflow);
         if overflowed && a.0.abs() > 9.007_199_254_740_992e15 {

@@ -83,11 +83,15 @@ const NUMBERS: &[(&str, &str, Decision)] = &[
     ("0.34", r"\frac13", N),
     ("0.333", r"\frac13", E),
     ("0.3", r"\frac13", N),
-    ("3.14", r"\pi", E),
+    // A decimal approximation of an irrational constant is another answer (the corpus's
+    // adversarial.jsonl agrees); a constant that is exactly the decimal still equals it.
+    ("3.14", r"\pi", N),
     ("3.15", r"\pi", N),
-    ("3.1416", r"\pi", E),
-    ("1.41", r"\sqrt2", E),
+    ("3.1416", r"\pi", N),
+    ("1.41", r"\sqrt2", N),
     ("1.42", r"\sqrt2", N),
+    ("0.5", r"\sin\frac{\pi}{6}", E),
+    ("0.50", r"\cos\frac{\pi}{3}", E),
     ("0.33", "0.333", E),
     ("0.33", "0.34", N),
     ("3", r"\pi", N),
