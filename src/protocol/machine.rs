@@ -148,12 +148,13 @@ fn synthetic_critique(source: CritiqueSource, item: &Item, turns: &[Turn]) -> Tu
     let right = turns.iter().rev().find(|t| t.is_attempt()).is_some_and(|a| {
         a.correct.unwrap_or_else(|| {
             let opts = crate::grade::GradeOptions::default();
-            let g = crate::grade::grade(
+            let g = crate::grade::grade_with_question(
                 &a.content,
                 a.answer.as_deref(),
                 &item.reference,
                 item.answer_kind,
                 opts,
+                Some(&item.question),
             );
             g.correct
         })
