@@ -46,6 +46,11 @@ fn run_args(url: &str, dataset: &Path) -> Vec<String> {
     .collect()
 }
 
+/// The same arguments with the endpoint check left in.
+fn with_preflight(args: Vec<String>) -> Vec<String> {
+    args.into_iter().filter(|a| a != "--no-preflight").collect()
+}
+
 fn ok(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -335,8 +340,7 @@ fn the_preflight_stops_a_run_against_a_server_that_refuses_every_request_before_
         support::mock::MockReply::rejected("model is overloaded for this account")
     }));
     let db = dir.path().join("db");
-    let args: Vec<String> =
-        run_args(&mock.base_url(), &data).into_iter().filter(|a| a != "--no-preflight").collect();
+    let args = with_preflight(run_args(&mock.base_url(), &data));
     let out = critloop(&db).args(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -359,8 +363,7 @@ fn the_preflight_names_the_served_models_when_the_model_is_wrong() {
         ..MockConfig::replying(world::reply)
     });
     let db = dir.path().join("db");
-    let args: Vec<String> =
-        run_args(&mock.base_url(), &data).into_iter().filter(|a| a != "--no-preflight").collect();
+    let args = with_preflight(run_args(&mock.base_url(), &data));
     let out = critloop(&db).args(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

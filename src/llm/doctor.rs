@@ -573,11 +573,7 @@ impl Probe<'_> {
 
     /// The innermost cause of a transport error, which says what happened on the wire.
     fn cause(&self, error: &reqwest::Error) -> String {
-        let mut inner: &dyn std::error::Error = error;
-        while let Some(next) = inner.source() {
-            inner = next;
-        }
-        self.clean(&inner.to_string())
+        self.clean(&super::innermost_cause(error))
     }
 
     /// Why a request got no HTTP answer, in a few words.

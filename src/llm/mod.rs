@@ -61,6 +61,15 @@ pub enum LlmError {
     Config(String),
 }
 
+/// The innermost cause of an error: what actually happened on the wire.
+pub(crate) fn innermost_cause(e: &dyn std::error::Error) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
 /// Seconds from a flag or a stored spec, kept within 0.1 s … ~30 years (NaN and ∞ included).
 pub fn secs(v: f64) -> std::time::Duration {
     let v = if v.is_nan() { 0.1 } else { v.clamp(0.1, 1e9) };

@@ -179,11 +179,7 @@ fn endpoint(
 
 /// The error with its innermost cause, which says what actually happened on the wire.
 fn with_cause(e: &dyn std::error::Error) -> String {
-    let mut inner = e;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    let (top, cause) = (e.to_string(), inner.to_string());
+    let (top, cause) = (e.to_string(), super::innermost_cause(e));
     if top.contains(&cause) { top } else { format!("{top}: {cause}") }
 }
 
@@ -262,10 +258,7 @@ impl OpenAiProvider {
                 .map_err(|err| LlmError::Config(err.to_string()))?;
             // Any HTTP answer (even 404) proves the server is there.
             if let Err(err) = probe.get(format!("{url}/models")).send().await {
-                let mut cause: &dyn std::error::Error = &err;
-                while let Some(next) = cause.source() {
-                    cause = next;
-                }
+                let cause = super::innermost_cause(&err);
                 return Err(LlmError::Config(format!("cannot reach endpoint {url}: {cause}")));
             }
         }

@@ -184,17 +184,21 @@ pub fn reply_turn(
 ) -> Turn {
     let tokens = std::mem::take(&mut reply.tokens);
     let mut turn = turn_from_reply(step.role, reply, started);
-    grade_turn(&mut turn, item, opts, step.wants_answer);
-    if turn.role == Role::Critique && !tokens.is_empty() {
+    // The verdict is parsed once here: its span also locates P(True); grade_turn keeps it.
+    if turn.role == Role::Critique {
         let parsed = grade::parse_verdict_full(&turn.content);
-        let at_word = parsed
-            .span
-            .and_then(|span| crate::llm::p_true_at(&tokens, &turn.content, span, parsed.verdict));
+        let at_word =
+            parsed.span.clone().filter(|_| !tokens.is_empty()).and_then(|span| {
+                crate::llm::p_true_at(&tokens, &turn.content, span, parsed.verdict)
+            });
         if let Some((raw, norm)) = at_word {
             turn.p_true_raw = Some(raw);
             turn.p_true = Some(norm);
         }
+        turn.verdict = Some(parsed.verdict);
+        turn.verdict_method = parsed.method;
     }
+    grade_turn(&mut turn, item, opts, step.wants_answer);
     turn
 }
 
@@ -472,6 +476,8 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
         let mut turn = match cached {
             Some(mut t) => {
                 t.meta.insert("cached".into(), serde_json::Value::Bool(true));
+                // Graded when first made; this fills in only what an older version left out.
+                grade_turn(&mut t, item, sh.opts.grade, step.wants_answer);
                 t
             }
             None => {
@@ -493,8 +499,6 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
             }
         };
         turn.request_key = Some(key.clone());
-        // Cached turns were graded when first made; this fills in only what is missing.
-        grade_turn(&mut turn, item, sh.opts.grade, step.wants_answer);
         sh.store.put_turn(ep.id, step.index, &turn)?;
         if cacheable && !turn.meta.contains_key("cached") {
             sh.store.cache_put(&key, &turn)?;
