@@ -106,6 +106,20 @@ fn turns_of_run_groups_by_episode_in_order() {
     assert_eq!(grouped[1].0, b);
 }
 
+/// Opens a database this process just closed: sled lets go of its lock a moment after the
+/// last handle is dropped (seen failing under load without the wait).
+fn open_after_close(path: &std::path::Path) -> std::result::Result<Store, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(path) {
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("in use") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 #[test]
 fn reopening_keeps_data_and_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,7 +131,7 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         store.flush().unwrap();
     }
     {
-        let store = Store::open(&path).unwrap();
+        let store = open_after_close(&path).unwrap();
         assert!(store.run_by_name("kept").unwrap().is_some());
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         store
@@ -126,7 +140,7 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
             .unwrap();
         store.flush().unwrap();
     }
-    let err = Store::open(&path).err().unwrap();
+    let err = open_after_close(&path).err().unwrap();
     assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
     assert!(err.to_string().contains("upgrade critloop"));
 }
