@@ -4,8 +4,9 @@
 //!
 //! Queue clock: a server that answers one request at a time (llama.cpp, llama-cpp-python on a
 //! CPU) works on the requests sent before ours while ours waits. So while an earlier request to
-//! the same endpoint is still making progress (a chunk or a whole reply arrives), ours is taken
-//! to be queued behind it and its clock restarts. Once every earlier request is done, or ours has
+//! the same endpoint (or one sent at about the same time: sends race) is still making progress
+//! (a chunk or a whole reply arrives), ours is taken to be queued behind it and its clock
+//! restarts. Once every earlier request is done, or ours has
 //! started to stream, the clock runs. A dead server makes no progress at all, so its requests
 //! still time out on time.
 
@@ -14,6 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+/// How far apart two sends may be and still reach the server in either order.
+const SEND_RACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Why concurrency went down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,8 @@ impl Congestion {
 
 #[derive(Debug)]
 struct Pending {
+    /// When it took its place in flight.
+    acquired: Instant,
     /// When this request's timeout clocks (re)started.
     clock: Instant,
     /// The request's own reply has begun to stream: it is being served.
@@ -105,7 +111,7 @@ impl Flow {
                     let seq = s.next_seq;
                     s.next_seq += 1;
                     let now = Instant::now();
-                    s.pending.insert(seq, Pending { clock: now, started: false });
+                    s.pending.insert(seq, Pending { acquired: now, clock: now, started: false });
                     return Permit { flow: self.clone(), seq, acquired: now };
                 }
             }
@@ -131,10 +137,15 @@ impl Flow {
         self.lock().history.clone()
     }
 
-    /// Restarts the queue clocks of the requests sent after `seq` that have not begun.
-    fn progress_after(s: &mut State, seq: u64, now: Instant) {
-        for (_, p) in s.pending.range_mut(seq + 1..) {
-            if !p.started {
+    /// Restarts the queue clocks of the requests that have not begun and may be queued behind
+    /// request `seq` (acquired at `acquired`): those sent after it, and those sent at most
+    /// [`SEND_RACE`] before it, since two requests sent together can reach the server in
+    /// either order. Requests sent long after ours never move its clock, so a stuck request
+    /// still times out.
+    fn progress_by(s: &mut State, seq: u64, acquired: Instant, now: Instant) {
+        for (&other, p) in s.pending.iter_mut() {
+            let behind = other > seq || (other < seq && acquired <= p.acquired + SEND_RACE);
+            if behind && !p.started {
                 p.clock = now;
             }
         }
@@ -168,14 +179,14 @@ impl Permit {
         if let Some(p) = s.pending.get_mut(&self.seq) {
             p.started = true;
         }
-        Flow::progress_after(&mut s, self.seq, now);
+        Flow::progress_by(&mut s, self.seq, self.acquired, now);
     }
 
     /// The reply arrived whole: additive increase (about +1 per window of successes).
     pub fn succeeded(self) {
         let flow = self.flow.clone();
         let mut s = flow.lock();
-        Flow::progress_after(&mut s, self.seq, Instant::now());
+        Flow::progress_by(&mut s, self.seq, self.acquired, Instant::now());
         if s.limit < flow.max as f64 {
             let step = 1.0 / s.limit.floor().max(1.0);
             let limit = s.limit + step;
@@ -272,7 +283,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn queue_clock_restarts_while_earlier_requests_progress() {
-        let flow = Flow::new("t", 4);
+        let flow = Flow::new("t", 8);
         let a = flow.acquire().await;
         let b = flow.acquire().await;
         let b_sent = b.clock();
@@ -285,12 +296,19 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         a.progress();
         assert_eq!(b.clock(), b_sent + Duration::from_secs(5));
-        // Progress of a later request never moves an earlier one's clock.
+        // Progress of a request sent well after an earlier one never moves its clock...
+        tokio::time::advance(Duration::from_secs(1)).await;
         let c = flow.acquire().await;
         let a_clock = a.clock();
         tokio::time::advance(Duration::from_secs(1)).await;
         c.progress();
         assert_eq!(a.clock(), a_clock);
+        // ... but one sent together with it may have reached the server first.
+        let e = flow.acquire().await;
+        let f = flow.acquire().await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        f.progress();
+        assert_eq!(e.clock(), Instant::now());
         // A whole reply restarts the clocks of the requests sent after it.
         let d = flow.acquire().await;
         tokio::time::advance(Duration::from_secs(2)).await;
