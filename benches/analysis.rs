@@ -104,7 +104,7 @@ fn main() {
             overrides_used: 0,
             grader: None,
             usage: Default::default(),
-            human: Default::default(),
+            labelled: Vec::new(),
         };
         critloop::metrics::report_of(&run, &data, &Default::default())
     };

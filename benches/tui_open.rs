@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use critloop::browse;
-use critloop::domain::{ProviderSpec, RunRecord, Sampling, SimParams};
+use critloop::domain::{LabelSchema, ProviderSpec, RunRecord, Sampling, SimParams};
 use critloop::grade::GradeOptions;
 use critloop::llm::Provider;
 use critloop::runner::{self, NewRun, RunEvent, RunOptions};
@@ -196,10 +196,12 @@ fn dir_size(p: &Path) -> u64 {
 // ---------- in-process measurements ----------
 
 fn new_app() -> App {
+    let schema = LabelSchema::load(&[]).expect("schema");
     App::new(
-        Keymap::load(&Default::default()).expect("keymap"),
+        Keymap::load(&Default::default(), &schema).expect("keymap"),
+        schema,
         Theme::dark(),
-        "bench".into(),
+        Some("bench".into()),
         || 0,
     )
 }
@@ -249,7 +251,9 @@ fn open_once(db: &Path) -> Open {
     let shown = screen(&term);
     assert!(shown.contains("critloop"), "header missing from the first frame:\n{shown}");
 
-    let (rows, browse_runs) = timed(|| browse::runs(&store).expect("browse::runs"));
+    let (rows, browse_runs) = timed(|| {
+        browse::runs(&store, &LabelSchema::load(&[]).expect("schema")).expect("browse::runs")
+    });
     app.update(Event::Runs(rows));
     draw(&mut term, &mut app);
     let runs_shown = ms(t0.elapsed());
@@ -264,7 +268,7 @@ fn open_once(db: &Path) -> Open {
         let r = browse::run_by_id(&store, run).expect("run_by_id");
         browse::episodes(&store, &r).expect("browse::episodes")
     });
-    app.update(Event::Episodes { run, rows });
+    app.update(Event::Episodes { run, rows, queue: None });
     draw(&mut term, &mut app);
     let episodes_shown = ms(t_open.elapsed());
     assert!(app.visible.len() >= 50_000, "expected 50k episodes, got {}", app.visible.len());
@@ -319,11 +323,14 @@ fn in_process(db: &Path, reps: usize) {
     // d. Scrolling the loaded 50k list.
     let mut app = new_app();
     let mut term = term();
-    app.update(Event::Runs(browse::runs(&store).expect("runs")));
+    app.update(Event::Runs(
+        browse::runs(&store, &LabelSchema::load(&[]).expect("schema")).expect("runs"),
+    ));
     let _ = app.act(Action::Open);
     app.update(Event::Episodes {
         run: run.id,
         rows: browse::episodes(&store, &run).expect("episodes"),
+        queue: None,
     });
     draw(&mut term, &mut app);
     let n = app.visible.len();
@@ -420,7 +427,10 @@ fn substeps(db: &Path, reps: usize) {
     });
     step!("runner::totals (store.episodes + count)", runner::totals(&store, run.id).expect("t"));
     step!("metrics::run_metrics", critloop::metrics::run_metrics(&store, &run).expect("m"));
-    step!("browse::runs (= runs + run_metrics + totals per run)", browse::runs(&store).expect("r"));
+    step!(
+        "browse::runs (= runs + run_metrics + totals per run)",
+        browse::runs(&store, &LabelSchema::load(&[]).expect("schema")).expect("r")
+    );
     step!("browse::episodes", browse::episodes(&store, &run).expect("e"));
     drop(store);
     println!("  ({} episodes, {} turns, {} labels)", sizes.0, sizes.1, sizes.2);

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use crate::domain::{
-    EpisodeId, EpisodeStatus, Item, Label, ProtocolKind, Role, RunId, RunRecord, Turn,
+    EpisodeId, EpisodeStatus, Item, Label, LabelSchema, ProtocolKind, Queue, Role, RunId,
+    RunRecord, Turn, TurnShape,
 };
-use crate::metrics::{AnalysisOptions, GRADE_OVERRIDE, run_metrics_with};
+use crate::metrics::{AnalysisOptions, run_metrics_with};
 use crate::protocol::attempt_indices;
 use crate::runner::{Totals, totals};
 use crate::store::{Store, StoreError};
@@ -20,6 +21,54 @@ pub struct RunRow {
     pub acc_t2: Option<f64>,
     pub cl: Option<f64>,
     pub cs: Option<f64>,
+    /// Progress of the run's annotation queue, when it has one.
+    pub queue: Option<QueueProgress>,
+}
+
+/// Per annotator of a queue: episodes whose labels are complete, of those assigned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueProgress {
+    pub annotators: Vec<(String, usize, usize)>,
+    /// Episodes assigned to every annotator.
+    pub overlap: usize,
+    pub blind: bool,
+}
+
+impl QueueProgress {
+    /// `ana 12/60 · ben 8/60`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> =
+            self.annotators.iter().map(|(a, done, n)| format!("{a} {done}/{n}")).collect();
+        parts.join(" · ")
+    }
+}
+
+/// The turns of an episode as the label schema sees them.
+pub fn shapes(kind: ProtocolKind, turns: &[Turn]) -> Vec<TurnShape> {
+    let attempts = attempt_indices(kind, turns);
+    turns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TurnShape { role: t.role, is_attempt: attempts.contains(&i) })
+        .collect()
+}
+
+/// How far each annotator of `queue` is, from the run's episode rows.
+pub fn queue_progress(queue: &Queue, rows: &[EpisodeRow], schema: &LabelSchema) -> QueueProgress {
+    let by_id: HashMap<EpisodeId, &EpisodeRow> = rows.iter().map(|r| (r.id, r)).collect();
+    let annotators = queue
+        .annotators
+        .iter()
+        .map(|a| {
+            let mine = queue.of(a);
+            let done = mine
+                .iter()
+                .filter(|id| by_id.get(id).is_some_and(|r| r.complete_for(schema, a)))
+                .count();
+            (a.clone(), done, mine.len())
+        })
+        .collect();
+    QueueProgress { annotators, overlap: queue.overlap_set().len(), blind: queue.blind }
 }
 
 /// The t1 → t2 cell of an episode.
@@ -58,10 +107,26 @@ pub struct EpisodeRow {
     pub item_id: String,
     pub status: EpisodeStatus,
     pub transition: Option<Transition>,
-    /// Labels on the episode or its turns.
-    pub labels: usize,
+    /// Label entries on the episode or its turns, history included.
+    pub labels: Vec<Label>,
+    /// The episode's turns as the label schema sees them.
+    pub shapes: Vec<TurnShape>,
     /// First line of the question, for display and search.
     pub question: String,
+}
+
+impl EpisodeRow {
+    /// Effective labels (what the table shows and the unlabelled filter reads).
+    pub fn effective_labels(&self) -> usize {
+        crate::domain::label::effective(&self.labels).len()
+    }
+
+    /// Whether `annotator` has set every required field; a failed or unfinished episode has
+    /// nothing to label and counts as complete.
+    pub fn complete_for(&self, schema: &LabelSchema, annotator: &str) -> bool {
+        self.status != EpisodeStatus::Done
+            || schema.missing(&self.shapes, &self.labels, annotator).is_empty()
+    }
 }
 
 /// Everything the episode screen shows.
@@ -99,19 +164,25 @@ pub fn runs_quick(store: &Store) -> Result<Vec<RunRow>, StoreError> {
                 acc_t2: None,
                 cl: None,
                 cs: None,
+                queue: None,
                 record,
             })
         })
         .collect()
 }
 
-pub fn runs(store: &Store) -> Result<Vec<RunRow>, StoreError> {
+pub fn runs(store: &Store, schema: &LabelSchema) -> Result<Vec<RunRow>, StoreError> {
     store
         .runs()?
         .into_iter()
         .map(|record| {
             let m = run_metrics_with(store, &record, &AnalysisOptions::quick())?;
+            let queue = match store.queue(record.id)? {
+                Some(q) => Some(queue_progress(&q, &episodes(store, &record)?, schema)),
+                None => None,
+            };
             Ok(RunRow {
+                queue,
                 totals: totals(store, record.id)?,
                 acc_t1: m.summary.acc_t1,
                 acc_t2: m.summary.acc_t2,
@@ -126,12 +197,9 @@ pub fn runs(store: &Store) -> Result<Vec<RunRow>, StoreError> {
 fn transition(kind: ProtocolKind, turns: &[Turn], labels: &[Label]) -> Option<Transition> {
     let a = attempt_indices(kind, turns);
     let (first, last) = (*a.first()?, *a.last()?);
+    let over = crate::metrics::overrides(labels);
     let grade = |i: usize| {
-        let over = labels
-            .iter()
-            .filter(|l| l.name == GRADE_OVERRIDE && l.turn == u32::try_from(i).ok())
-            .max_by_key(|l| l.time)
-            .map(|l| l.value == "correct");
+        let over = u32::try_from(i).ok().and_then(|i| over.get(&i).copied());
         over.or(turns.get(i)?.correct)
     };
     // An early stop after a `correct` verdict keeps t1 as the final answer.
@@ -169,7 +237,8 @@ pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, Store
                 } else {
                     None
                 },
-                labels: l.len(),
+                shapes: shapes(run.protocol.kind, &t),
+                labels: l,
                 question,
             }
         })

@@ -47,6 +47,9 @@ pub struct Config {
     /// Named endpoint settings: `critloop run --profile NAME`.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, Profile>,
+    /// Label fields laid over assets/labels.toml by name (`[[labels]]`, same shape).
+    #[serde(default)]
+    pub labels: Vec<crate::domain::LabelField>,
 }
 
 /// An endpoint profile. Every field is optional; command-line flags win over it.
@@ -103,6 +106,28 @@ pub struct RunDefaults {
 pub enum ConfigError {
     #[error("config {path}: {message}")]
     Invalid { path: String, message: String },
+}
+
+/// Records the annotator's name in the config file (created if missing). Asked only when the
+/// file names none, so the key goes first, where a top-level key is always valid TOML.
+pub fn save_annotator(path: &Path, name: &str) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    let err = |message: String| ConfigError::Invalid { path: shown.clone(), message };
+    let old = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let line = format!("annotator = {}\n", toml::Value::String(name.to_string()));
+    let text = format!("{line}{old}");
+    let parsed: Config = toml::from_str(&text).map_err(|e| err(e.message().to_string()))?;
+    if parsed.annotator.as_deref() != Some(name) {
+        return Err(err("could not record the annotator".into()));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::write(path, text).map_err(|e| err(e.to_string()))
 }
 
 impl Config {

@@ -188,6 +188,8 @@ fn arms_leave_out_episodes_without_a_first_attempt_and_refuse_bad_sources() {
         name: critloop::metrics::GRADE_OVERRIDE.into(),
         value: "correct".into(),
         time: 1,
+        millis: 0,
+        retracted: false,
     };
     let graded = store.episodes(source.id).unwrap().remove(7);
     store.add_label(graded.id, &over).unwrap();

@@ -885,13 +885,20 @@ fn human_label_statistics_from_an_imported_transcript() {
     assert_eq!(h["overrides"]["disagreements"], serde_json::json!(["h3#0@0"]));
     // ana vs bob: (yes,yes) (n/a,no) (no,no) (partial,yes): p_o = 1/2; ana ¼ each of four
     // values, bob ½ yes ½ no → p_e = ¼·½ + ¼·½ = ¼; κ = (½ − ¼)/(¾) = 1/3.
-    let k = &h["kappa_annotators"]["error_found"][0];
+    let k = &h["agreement"]["error_found"]["pairs"][0];
     assert_eq!((k["a"].as_str(), k["b"].as_str(), &k["n"]), (Some("ana"), Some("bob"), &4.into()));
     rate(k, "/kappa", Some(1.0 / 3.0));
+    rate(k, "/percent", Some(0.5));
+    // Krippendorff's α over the same four units: values yes 3, no 3, n/a 1, partial 1 (n = 8);
+    // disagreeing coincidences (n/a,no) (no,n/a) (partial,yes) (yes,partial) = 4;
+    // Σ_{c≠k} n_c·n_k = 8² − (9 + 9 + 1 + 1) = 44; α = 1 − 7·4/44 = 4/11.
+    rate(h, "/agreement/error_found/alpha/alpha", Some(4.0 / 11.0));
+    assert_eq!(h["agreement"]["error_found"]["alpha"]["units"], 4);
     // Human grade of the critiqued t1 vs critic verdict: (incorrect, incorrect), (correct,
     // correct), (correct, correct) → p_o = 1, p_e = 1/9 + 4/9 → κ = 1.
-    rate(h, "/kappa_human_critic/kappa", Some(1.0));
-    assert_eq!(h["kappa_human_critic"]["n"], 3);
+    rate(h, "/human_critic/kappa", Some(1.0));
+    rate(h, "/human_critic/percent", Some(1.0));
+    assert_eq!(h["human_critic"]["n"], 3);
     // The override also moves t1: acc_t1 = 3/4 (h2, h3, h4 right).
     rate(&m, "/acc_t1", Some(0.75));
 }

@@ -76,6 +76,10 @@ struct Tui {
 
 impl Tui {
     fn start(dir: &Path, db: &Path, extra: &[&str]) -> Tui {
+        Tui::start_with_config(dir, db, extra, Path::new("/nonexistent/x.toml"))
+    }
+
+    fn start_with_config(dir: &Path, db: &Path, extra: &[&str], config: &Path) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
             .expect("openpty");
@@ -85,7 +89,7 @@ impl Tui {
         for a in extra {
             cmd.arg(a);
         }
-        cmd.env("CRITLOOP_CONFIG", "/nonexistent/x.toml");
+        cmd.env("CRITLOOP_CONFIG", config);
         cmd.env("TERM", "xterm-256color");
         cmd.cwd(dir);
         let child = pair.slave.spawn_command(cmd).expect("spawn critloop in the pty");
@@ -241,13 +245,39 @@ fn label_one_key_then_quit_and_export_shows_it() {
     let mut tui = Tui::start(dir.path(), &db, &["--annotator", "ana"]);
     open_first_demo_episode(&mut tui);
     tui.keys("y");
-    tui.wait_for("saved error_found=yes on turn 1 (ana)");
+    tui.wait_for("saved error_found=yes on turn #1 (ana)");
     tui.keys("q");
     let status = tui.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit status {status:?}; the screen:\n{}", tui.contents());
     drop(tui);
 
     assert_one_label_on_first_episode(&export(&db, "demo"), "ana", since);
+}
+
+#[test]
+fn the_first_label_asks_the_annotator_name_once_and_saves_it() {
+    let (dir, db) = temp();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "theme = \"light\"\n").unwrap();
+    let mut tui = Tui::start_with_config(dir.path(), &db, &[], &config);
+    open_first_demo_episode(&mut tui);
+    tui.wait_for("(name asked on first");
+    tui.keys("y");
+    tui.wait_for("your name for labels:");
+    tui.keys("ben\r");
+    tui.wait_for("saved error_found=yes on turn #1 (ben)");
+    tui.keys("q");
+    let status = tui.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}; the screen:\n{}", tui.contents());
+    drop(tui);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.starts_with("annotator = \"ben\"\n"), "{text}");
+    assert!(text.contains("theme = \"light\""), "the rest of the config is kept: {text}");
+    // The next session knows the name and does not ask again.
+    let mut tui = Tui::start_with_config(dir.path(), &db, &[], &config);
+    tui.wait_for("annotator ben");
+    tui.keys("q");
+    tui.wait_exit(Duration::from_secs(10));
 }
 
 #[test]

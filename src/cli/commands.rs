@@ -41,7 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     super::logging::init(&db_path);
     let open = || Store::open(&db_path).map_err(|e| eyre!(e));
     match cli.command {
-        None => tui(open()?, &config, cli.theme.as_deref(), cli.annotator.clone()),
+        None => tui(open()?, &config, &config_path, cli.theme.as_deref(), cli.annotator.clone()),
         Some(Command::Run(args)) => run(&open()?, &config, *args),
         Some(Command::RetryFailed { name, concurrency, quiet }) => {
             resume(&open()?, &name, concurrency, true, quiet, true)
@@ -72,21 +72,22 @@ pub fn dispatch(cli: Cli) -> Result<()> {
 fn tui(
     store: Store,
     config: &Config,
+    config_path: &Path,
     theme: Option<&str>,
     annotator: Option<String>,
 ) -> Result<()> {
     use crate::tui::{App, Keymap, Theme};
-    let keymap = Keymap::load(&config.keys).map_err(|e| eyre!("keys: {e}"))?;
+    let schema = crate::domain::LabelSchema::load(&config.labels).map_err(|e| eyre!(e))?;
+    let keymap = Keymap::load(&config.keys, &schema).map_err(|e| eyre!("keys: {e}"))?;
     let theme =
         Theme::load(theme.or(config.theme.as_deref()).unwrap_or("dark")).map_err(|e| eyre!(e))?;
-    let annotator = annotator
-        .or_else(|| config.annotator.clone())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "anonymous".into());
+    // No silent default: without a flag or config the first label asks for the name.
+    let annotator = annotator.or_else(|| config.annotator.clone());
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         bail!("the workbench needs a terminal; for scripts use the subcommands (critloop --help)");
     }
-    let app = App::new(keymap, theme, annotator, runner::now_secs);
+    let mut app = App::new(keymap, schema, theme, annotator, runner::now_millis);
+    app.config_file = Some(config_path.to_path_buf());
     crate::tui::launch(store, app)
 }
 

@@ -223,20 +223,15 @@ fn human(out: &mut String, r: &MetricsReport) {
             }
         );
     }
-    for (name, pairs) in &h.kappa_annotators {
-        for p in pairs {
-            let _ = writeln!(
-                out,
-                "  κ {name} {} vs {}: {} (n {})",
-                p.a,
-                p.b,
-                num(p.kappa.kappa),
-                p.kappa.n
-            );
-        }
+    for line in crate::metrics::agreement_lines(h) {
+        let _ = writeln!(out, "  {line}");
     }
-    if let Some(k) = &h.kappa_human_critic {
-        let _ = writeln!(out, "  κ human grade vs critic verdict: {} (n {})", num(k.kappa), k.n);
+    for a in h.agreement.values() {
+        for p in &a.pairs {
+            for line in crate::metrics::confusion_lines(p) {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
     }
 }
 
@@ -260,8 +255,22 @@ pub fn csv(r: &MetricsReport) -> String {
             let _ = writeln!(out, "{key},{},{},{}", f(v), f(lo), f(hi));
         }
     }
-    if let Some(k) = &r.human.kappa_human_critic {
-        let _ = writeln!(out, "human.kappa_human_critic,{},,", f(k.kappa));
+    let g = |ci: Option<[f64; 2]>| ci.map_or((None, None), |[a, b]| (Some(a), Some(b)));
+    for (name, a) in &r.human.agreement {
+        if let Some(x) = &a.alpha {
+            let (lo, hi) = g(x.ci);
+            let _ = writeln!(out, "human.alpha.{name},{},{},{}", f(x.alpha), f(lo), f(hi));
+        }
+        for p in &a.pairs {
+            let (lo, hi) = g(p.kappa_ci);
+            let key = format!("human.kappa.{name}.{}.{}", p.a, p.b);
+            let _ = writeln!(out, "{key},{},{},{}", f(p.kappa), f(lo), f(hi));
+            let _ = writeln!(out, "human.percent.{name}.{}.{},{},,", p.a, p.b, p.percent);
+        }
+    }
+    if let Some(k) = &r.human.human_critic {
+        let (lo, hi) = g(k.kappa_ci);
+        let _ = writeln!(out, "human.kappa_human_critic,{},{},{}", f(k.kappa), f(lo), f(hi));
     }
     out
 }

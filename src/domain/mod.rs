@@ -3,19 +3,23 @@
 
 mod episode;
 mod item;
-mod label;
+pub mod label;
+mod queue;
 mod run;
+mod schema;
 mod turn;
 
 pub use episode::{Episode, EpisodeId, EpisodeStatus};
 pub use item::{AnswerKind, GivenSolution, Item, ItemId};
-pub use label::Label;
+pub use label::{GRADE_OVERRIDE, Label, override_value};
+pub use queue::Queue;
 pub use run::{
     CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
     DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, OpenAiSpec,
     Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord, RunStatus,
     Sampling, SimParams,
 };
+pub use schema::{AppliesTo, LabelField, LabelSchema, LabelValue, TurnShape};
 pub use turn::{MatchTier, Role, Turn, Verdict, VerdictMethod};
 
 /// Free-form metadata carried through import and export untouched.

@@ -179,7 +179,8 @@ pub struct LongRow {
     pub simulated: bool,
     /// A control arm's critique made without a model (`empty` or `oracle`), else empty.
     pub synthetic: Option<String>,
-    /// Labels on this turn, and episode labels on every row, as `name=value (annotator)`.
+    /// Effective labels on this turn, and episode labels on every row, as
+    /// `name=value (annotator)`.
     pub labels: String,
     pub error: Option<String>,
     pub content: String,
@@ -192,9 +193,9 @@ pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreEr
         let attempts = crate::protocol::attempt_indices(run.protocol.kind, &line.turns);
         let overrides = crate::metrics::overrides(&line.labels);
         for (i, t) in line.turns.iter().enumerate() {
-            let labels: Vec<String> = line
-                .labels
-                .iter()
+            // Effective labels only; the transcript keeps the history.
+            let labels: Vec<String> = crate::domain::label::effective(&line.labels)
+                .into_iter()
                 .filter(|l| l.turn.is_none_or(|x| x as usize == i))
                 .map(|l| format!("{}={} ({})", l.name, l.value, l.annotator))
                 .collect();

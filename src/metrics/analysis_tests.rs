@@ -93,7 +93,15 @@ fn agreement_among_samples_scores_each_first_answer() {
 }
 
 fn label(who: &str, turn: Option<u32>, name: &str, value: &str, time: u64) -> Label {
-    Label { annotator: who.into(), turn, name: name.into(), value: value.into(), time }
+    Label {
+        annotator: who.into(),
+        turn,
+        name: name.into(),
+        value: value.into(),
+        time,
+        millis: 0,
+        retracted: false,
+    }
 }
 
 #[test]
@@ -114,11 +122,11 @@ fn human_label_statistics() {
         label("bob", Some(1), "error_found", "no", 2),
         label("ana", None, "note", "free text", 3),
         label("ana", None, "tags", "a", 3),
-        label("ana", None, "tags", "b", 4),
+        label("ana", None, "tags", "a, b", 4), // the latest list of tags counts
     ];
-    let mk = |name: &str, labels, cell, auto0: bool, verdict| LabelledEpisode {
+    let mk = |name: &str, labels: &[Label], cell, auto0: bool, verdict| LabelledEpisode {
         name: name.into(),
-        labels,
+        labels: labels.to_vec(),
         overrides: overrides(labels),
         cell: Some(cell),
         auto: HashMap::from([(0, auto0)]),
@@ -129,8 +137,11 @@ fn human_label_statistics() {
         mk("q2#0", &l2[..], (true, true), true, Correct),
         mk("q3#0", &l3[..], (true, false), true, Correct),
     ];
-    let h = human(&eps);
+    let opts = crate::metrics::AgreementOptions { resamples: 200, seed: 3, level: 0.95 };
+    let h = human(&eps, &opts);
     assert_eq!(h.labels, 12);
+    // Effective: l1 3, l2 3, l3 error_found ×2 + tags (the note is left out of counts).
+    assert_eq!(h.effective, 9);
     assert_eq!(h.annotators, ["ana", "bob"]);
     // error_found, latest per annotator: ana yes/no/no, bob yes/yes/no.
     assert_eq!(h.counts["error_found"]["yes"], 3);
@@ -148,13 +159,25 @@ fn human_label_statistics() {
     assert_eq!(h.overrides.disagreements, ["q2#0@0"]);
     // ana vs bob on error_found: (yes,yes) (no,yes) (no,no): p_o = 2/3,
     // p_e = 1/3·2/3 + 2/3·1/3 = 4/9, κ = (2/9)/(5/9) = 0.4.
-    let k = &h.kappa_annotators["error_found"][0];
-    assert_eq!((k.a.as_str(), k.b.as_str(), k.kappa.n), ("ana", "bob", 3));
-    close(k.kappa.kappa.unwrap(), 0.4);
+    let ag = &h.agreement["error_found"];
+    let k = &ag.pairs[0];
+    assert_eq!((k.a.as_str(), k.b.as_str(), k.n), ("ana", "bob", 3));
+    close(k.kappa.unwrap(), 0.4);
+    close(k.percent, 2.0 / 3.0);
+    // Rows ana, columns bob, values [no, yes]: (no,no) 1, (no,yes) 1, (yes,yes) 1.
+    assert_eq!(k.values, ["no", "yes"]);
+    assert_eq!(k.confusion, vec![vec![1, 1], vec![0, 1]]);
+    // α nominal: coincidences o_yy = 2, o_nn = 2, o_yn = o_ny = 1; n_y = n_n = 3, n = 6:
+    // α = 1 − (n−1)·Σ_{c≠k} o_ck / Σ_{c≠k} n_c·n_k = 1 − 5·2/18 = 4/9.
+    let alpha = ag.alpha.as_ref().unwrap();
+    close(alpha.alpha.unwrap(), 4.0 / 9.0);
+    let [lo, hi] = alpha.ci.unwrap();
+    assert!(lo <= 4.0 / 9.0 && 4.0 / 9.0 <= hi);
     // Human vs critic on the overridden attempts: (incorrect, incorrect), (incorrect, correct):
     // p_o = 1/2, p_e = 1·1/2 = 1/2 → κ = 0.
-    let hc = h.kappa_human_critic.unwrap();
+    let hc = h.human_critic.unwrap();
     assert_eq!(hc.n, 2);
+    close(hc.percent, 0.5);
     close(hc.kappa.unwrap(), 0.0);
 }
 

@@ -6,6 +6,7 @@
 //! `None` (serialised as `null`), never 0 and never NaN.
 
 mod aggregate;
+pub mod agreement;
 mod bootstrap;
 mod calibration;
 mod compare;
@@ -27,17 +28,21 @@ use serde::Serialize;
 use crate::domain::Verdict;
 
 pub use aggregate::{Aggregate, CritCounts, ItemAgg, RoundAgg, aggregate};
+pub use agreement::{AgreementOptions, Alpha, LabelAgreement, PairAgreement};
 pub use bootstrap::{BootstrapOptions, differences, intervals, paired_intervals, scalar_rates};
 pub use calibration::{WhatIf, WhatIfPoint};
 pub use compare::{
     Comparison, McNemar, Pairing, RateDiff, compare, compare_with, default_pairing, pairing_for,
 };
 pub use critique::CritiqueStats;
-pub use human::{HumanStats, OverrideAgreement, PairKappa};
+pub use human::{
+    HumanCritic, HumanStats, LabelledEpisode, OverrideAgreement, agreement_lines, confusion_lines,
+};
 pub use observe::{GRADE_OVERRIDE, observe, override_value, overrides};
 pub use report::{
     AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary,
-    compare_runs, provenance, report_of, run_data, run_metrics, run_metrics_with, run_prompts_hash,
+    agreement_options, compare_runs, provenance, report_of, run_data, run_metrics,
+    run_metrics_with, run_prompts_hash,
 };
 pub use rounds::RoundStats;
 pub use transitions::Transitions;

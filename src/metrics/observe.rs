@@ -6,29 +6,14 @@ use super::{CritiqueObs, EpisodeObs};
 use crate::domain::{Episode, EpisodeStatus, Label, ProtocolKind, Role, Turn, Verdict};
 use crate::protocol::{SYNTHETIC, attempt_indices};
 
-/// Label name that overrides the automatic grade of an attempt (DESIGN §6).
-pub const GRADE_OVERRIDE: &str = "grade_override";
+pub use crate::domain::{GRADE_OVERRIDE, override_value};
 
-/// The grade a `grade_override` value stands for: `correct`, or `wrong` (alias `incorrect`).
-pub fn override_value(value: &str) -> Option<bool> {
-    match value {
-        "correct" => Some(true),
-        "wrong" | "incorrect" => Some(false),
-        _ => None,
-    }
-}
-
-/// The latest `grade_override` per turn index; values `correct` / `wrong`.
+/// The grade override in force per turn index (see [`crate::domain::label::applied_overrides`]).
 pub fn overrides(labels: &[Label]) -> HashMap<u32, bool> {
-    let mut out = HashMap::new();
-    let mut sorted: Vec<&Label> = labels.iter().filter(|l| l.name == GRADE_OVERRIDE).collect();
-    sorted.sort_by_key(|l| l.time);
-    for l in sorted {
-        if let (Some(turn), Some(v)) = (l.turn, override_value(&l.value)) {
-            out.insert(turn, v);
-        }
-    }
-    out
+    crate::domain::label::applied_overrides(labels)
+        .into_iter()
+        .map(|(turn, o)| (turn, o.correct))
+        .collect()
 }
 
 /// Builds the observation of one episode; `used` counts overrides that changed a grade input.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::agreement::AgreementOptions;
 use super::bootstrap::{BootstrapOptions, intervals};
 use super::calibration::{WhatIf, what_if};
 use super::human::{HumanStats, LabelledEpisode};
@@ -142,7 +143,8 @@ pub struct RunData {
     pub overrides_used: u64,
     pub grader: Option<GraderAgreement>,
     pub usage: UsageSummary,
-    pub human: HumanStats,
+    /// Episodes with labels, for the human statistics.
+    pub labelled: Vec<LabelledEpisode>,
 }
 
 /// Reads a run's records and turns them into observations.
@@ -218,18 +220,17 @@ pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
             (prompt as f64 * p.prompt_per_mtok + completion as f64 * p.completion_per_mtok) / 1e6,
         );
     }
-    let human = super::human::compute(&labelled);
-    Ok(RunData { obs, overrides_used: used, grader: any_label.then_some(grader), usage, human })
+    Ok(RunData { obs, overrides_used: used, grader: any_label.then_some(grader), usage, labelled })
 }
 
-fn labelled_episode<'a>(
+fn labelled_episode(
     run: &RunRecord,
     ep: &crate::domain::Episode,
     turns: &[crate::domain::Turn],
-    labels: &'a [crate::domain::Label],
+    labels: &[crate::domain::Label],
     overrides: HashMap<u32, bool>,
     o: &EpisodeObs,
-) -> LabelledEpisode<'a> {
+) -> LabelledEpisode {
     let attempts = attempt_indices(run.protocol.kind, turns);
     let idx = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
     let auto = attempts
@@ -247,7 +248,7 @@ fn labelled_episode<'a>(
     }
     LabelledEpisode {
         name: format!("{}#{}", ep.item_id.0, ep.id.sample),
-        labels,
+        labels: labels.to_vec(),
         overrides,
         cell: super::aggregate::scored_pair(o),
         auto,
@@ -283,6 +284,11 @@ pub fn run_metrics_with(
 }
 
 /// Builds the report from a run's data.
+/// The agreement statistics draw their intervals like every other rate.
+pub fn agreement_options(b: &BootstrapOptions) -> AgreementOptions {
+    AgreementOptions { resamples: b.resamples, seed: b.seed, level: b.level }
+}
+
 pub fn report_of(run: &RunRecord, data: &RunData, opts: &AnalysisOptions) -> MetricsReport {
     let agg = aggregate(&data.obs);
     let items: Vec<&ItemAgg> = agg.items.iter().collect();
@@ -302,7 +308,7 @@ pub fn report_of(run: &RunRecord, data: &RunData, opts: &AnalysisOptions) -> Met
         ci,
         calibration: super::calibration::compute(&live, opts.bins),
         what_if: what_if(&live),
-        human: data.human.clone(),
+        human: super::human::compute(&data.labelled, &agreement_options(&opts.bootstrap)),
         grader: data.grader.clone(),
         overrides_used: data.overrides_used,
         usage: data.usage.clone(),

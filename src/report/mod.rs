@@ -696,28 +696,8 @@ fn human_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
                 o.disagree
             );
         }
-        for (name, pairs) in &h.kappa_annotators {
-            for p in pairs {
-                let _ = writeln!(
-                    out,
-                    "- {}: Cohen's κ on `{}` between {} and {}: {} (n = {}).",
-                    display_name(r, m),
-                    md_cell(name),
-                    md_cell(&p.a),
-                    md_cell(&p.b),
-                    num3(p.kappa.kappa),
-                    p.kappa.n
-                );
-            }
-        }
-        if let Some(k) = &h.kappa_human_critic {
-            let _ = writeln!(
-                out,
-                "- {}: Cohen's κ between human grade and critic verdict: {} (n = {}).",
-                display_name(r, m),
-                num3(k.kappa),
-                k.n
-            );
+        for line in crate::metrics::agreement_lines(h) {
+            let _ = writeln!(out, "- {}: {}", display_name(r, m), md_cell(line.trim()));
         }
     }
     let _ = writeln!(out);

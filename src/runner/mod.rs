@@ -86,6 +86,10 @@ pub fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+pub fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Stores the run record, its item snapshot and one pending episode per (item, sample), with
 /// the graded initial turns (given solutions) already in place.
 pub fn create_run(

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::{Episode, EpisodeId, Item, Label, RunId, RunRecord, Turn};
+use crate::domain::label::next_stamp;
+use crate::domain::{Episode, EpisodeId, Item, Label, Queue, RunId, RunRecord, Turn};
 
 /// Version of the on-disk layout; a database with a higher one is refused.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -47,6 +48,7 @@ pub struct Store {
     episodes: sled::Tree,
     turns: sled::Tree,
     labels: sled::Tree,
+    queues: sled::Tree,
     cache: sled::Tree,
     path: PathBuf,
 }
@@ -103,6 +105,7 @@ impl Store {
             episodes: db.open_tree("episodes")?,
             turns: db.open_tree("turns")?,
             labels: db.open_tree("labels")?,
+            queues: db.open_tree("queues")?,
             cache: db.open_tree("cache")?,
             meta,
             db,
@@ -180,6 +183,7 @@ impl Store {
                 tree.remove(k?)?;
             }
         }
+        self.queues.remove(prefix)?;
         self.runs.remove(prefix)?;
         Ok(())
     }
@@ -257,12 +261,17 @@ impl Store {
 
     // ---- labels ----
 
-    /// Appends a label and makes it durable before returning; returns its sequence number.
-    pub fn add_label(&self, id: EpisodeId, label: &Label) -> Result<u64> {
+    /// Appends a label and makes it durable before returning. Its time moves just past the slot's
+    /// latest entry when the clock has not (two keys in one millisecond keep their order).
+    /// Returns the sequence number and the label as stored.
+    pub fn add_label(&self, id: EpisodeId, label: &Label) -> Result<(u64, Label)> {
+        let existing: Vec<Label> = self.labels(id)?.into_iter().map(|(_, l)| l).collect();
+        let stamp = next_stamp(&existing, label.slot(), label.stamp());
+        let label = label.clone().at(stamp);
         let seq = self.db.generate_id()?;
-        self.labels.insert(keys::label_key(id, seq), encode("labels", label)?)?;
+        self.labels.insert(keys::label_key(id, seq), encode("labels", &label)?)?;
         self.labels.flush()?;
-        Ok(seq)
+        Ok((seq, label))
     }
 
     /// Appends a label without flushing (bulk import flushes once at the end).
@@ -272,11 +281,20 @@ impl Store {
         Ok(seq)
     }
 
-    /// Removes one label (undo); durable before returning.
-    pub fn remove_label(&self, id: EpisodeId, seq: u64) -> Result<()> {
-        self.labels.remove(keys::label_key(id, seq))?;
-        self.labels.flush()?;
-        Ok(())
+    /// Adds the entries of `incoming` this episode does not hold yet (merging databases);
+    /// returns how many were new. Not flushed: the caller flushes once.
+    pub fn merge_labels(&self, id: EpisodeId, incoming: &[Label]) -> Result<usize> {
+        let mut have: Vec<Label> = self.labels(id)?.into_iter().map(|(_, l)| l).collect();
+        let mut added = 0;
+        for l in incoming {
+            if have.contains(l) {
+                continue;
+            }
+            self.insert_label(id, l)?;
+            have.push(l.clone());
+            added += 1;
+        }
+        Ok(added)
     }
 
     pub fn labels(&self, id: EpisodeId) -> Result<Vec<(u64, Label)>> {
@@ -314,6 +332,19 @@ impl Store {
             out.entry(id).or_default().push(l);
         }
         Ok(out)
+    }
+
+    // ---- annotation queues ----
+
+    /// Stores a run's queue (one per run), durable before returning.
+    pub fn put_queue(&self, q: &Queue) -> Result<()> {
+        self.queues.insert(keys::run_key(q.run), encode("queues", q)?)?;
+        self.queues.flush()?;
+        Ok(())
+    }
+
+    pub fn queue(&self, run: RunId) -> Result<Option<Queue>> {
+        self.queues.get(keys::run_key(run))?.map(|v| decode("queues", &v)).transpose()
     }
 
     // ---- response cache ----

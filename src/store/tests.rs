@@ -75,18 +75,33 @@ fn runs_items_episodes_turns_and_labels_round_trip() {
         name: "error_found".into(),
         value: "yes".into(),
         time: 5,
+        millis: 0,
+        retracted: false,
     };
-    let seq = store.add_label(id, &label).unwrap();
+    let (seq, stored) = store.add_label(id, &label).unwrap();
+    assert_eq!(stored, label);
     assert_eq!(store.labels(id).unwrap(), vec![(seq, label.clone())]);
-    assert_eq!(store.labels_of_run(run.id).unwrap(), vec![(id, label)]);
-    store.remove_label(id, seq).unwrap();
-    assert!(store.labels(id).unwrap().is_empty());
+    assert_eq!(store.labels_of_run(run.id).unwrap(), vec![(id, label.clone())]);
+    // A second entry for the slot in the same millisecond is stored just after the first.
+    let no = Label { value: "no".into(), ..label.clone() };
+    let (_, stored) = store.add_label(id, &no).unwrap();
+    assert_eq!(stored.stamp(), label.stamp() + 1);
+    // Merging is idempotent: entries already held are skipped.
+    assert_eq!(store.merge_labels(id, &[label.clone(), stored.clone()]).unwrap(), 0);
+    let ben = Label { annotator: "ben".into(), ..label.clone() };
+    assert_eq!(store.merge_labels(id, &[ben.clone(), ben]).unwrap(), 1);
+    assert_eq!(store.labels(id).unwrap().len(), 3);
+    let q = crate::domain::Queue::make(run.id, &[id], &["ana".into()], 0.0, 1, false, 0).unwrap();
+    store.put_queue(&q).unwrap();
+    assert_eq!(store.queue(run.id).unwrap(), Some(q));
 
     store.delete_run(run.id).unwrap();
     assert!(store.run_by_name("r1").unwrap().is_none());
     assert!(store.episodes(run.id).unwrap().is_empty());
     assert!(store.turns(id).unwrap().is_empty());
     assert!(store.items(run.id).unwrap().is_empty());
+    assert!(store.labels(id).unwrap().is_empty());
+    assert_eq!(store.queue(run.id).unwrap(), None);
 }
 
 #[test]

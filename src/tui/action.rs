@@ -47,15 +47,18 @@ pub enum Action {
     Search,
     NextEpisode,
     PreviousEpisode,
-    /// Jump to the next episode without labels.
+    /// Open the next episode still to label: the annotator's queue when the run has one, else
+    /// the next episode whose labels are incomplete.
     NextUnlabelled,
     NextTurn,
     PreviousTurn,
-    /// Remove the last label written in this session.
+    /// Take back my last label on this episode (restores the value before it).
     Undo,
+    /// Show every entry of the selected turn's labels, retractions included.
+    LabelHistory,
     /// Hide references and grades while labelling.
     Blind,
-    /// Toggle: after each label, open the next unlabelled episode.
+    /// Toggle: once the episode's labels are complete, open the next one to label.
     AutoAdvance,
     /// Metrics screen: show the next panel (summary, calibration, comparison, labels).
     NextPanel,
@@ -104,6 +107,7 @@ impl Action {
             Action::NextTurn => "next_turn",
             Action::PreviousTurn => "previous_turn",
             Action::Undo => "undo",
+            Action::LabelHistory => "label_history",
             Action::Blind => "blind",
             Action::AutoAdvance => "auto_advance",
             Action::NextPanel => "next_panel",
@@ -144,12 +148,13 @@ impl Action {
             Action::Search => "search".into(),
             Action::NextEpisode => "next episode".into(),
             Action::PreviousEpisode => "previous episode".into(),
-            Action::NextUnlabelled => "next unlabelled".into(),
+            Action::NextUnlabelled => "next to label".into(),
             Action::NextTurn => "next turn".into(),
             Action::PreviousTurn => "previous turn".into(),
-            Action::Undo => "undo label".into(),
+            Action::Undo => "undo my last label here".into(),
+            Action::LabelHistory => "label history".into(),
             Action::Blind => "blind mode".into(),
-            Action::AutoAdvance => "auto-advance".into(),
+            Action::AutoAdvance => "auto-advance when complete".into(),
             Action::NextPanel => "next panel".into(),
             Action::PreviousPanel => "previous panel".into(),
             Action::NextSource => "next source".into(),
@@ -205,6 +210,7 @@ impl FromStr for Action {
             Action::NextTurn,
             Action::PreviousTurn,
             Action::Undo,
+            Action::LabelHistory,
             Action::Blind,
             Action::AutoAdvance,
             Action::NextPanel,

@@ -10,7 +10,7 @@ use super::event::Event;
 use super::keymap::{Keymap, Mode};
 use super::theme::Theme;
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
-use crate::domain::{EpisodeId, EpisodeStatus, Item, Label, Role, RunId, Turn};
+use crate::domain::{EpisodeId, EpisodeStatus, Item, Label, LabelSchema, Queue, Role, RunId, Turn};
 use crate::metrics::{Comparison, MetricsReport};
 use crate::runner::RunEvent;
 
@@ -112,7 +112,7 @@ impl Filter {
             Filter::All => true,
             Filter::Cell(t) => row.transition == Some(t),
             Filter::Failed => row.status == EpisodeStatus::Failed,
-            Filter::Unlabelled => row.labels == 0,
+            Filter::Unlabelled => row.effective_labels() == 0,
         }
     }
 }
@@ -137,21 +137,23 @@ pub fn calibration_sources(report: &MetricsReport) -> Vec<&str> {
 }
 
 /// Which labels a turn role accepts (DESIGN §6).
-pub fn label_applies(name: &str, role: Role, is_attempt: bool) -> bool {
-    match name {
-        "error_found" | "critique_quality" | "tone" => role == Role::Critique,
-        "followed_critique" => role == Role::Revise,
-        "grade_override" => is_attempt,
-        _ => true,
-    }
-}
-
 pub struct App {
     pub screen: Screen,
     history: Vec<Screen>,
     pub keymap: Keymap,
     pub theme: Theme,
-    pub annotator: String,
+    /// The label schema: which fields, values and keys, on which turns.
+    pub schema: LabelSchema,
+    /// Who labels; `None` until named (asked on the first label).
+    pub annotator: Option<String>,
+    /// Where a name typed at the prompt is saved.
+    pub config_file: Option<std::path::PathBuf>,
+    /// The prompt for the annotator's name, with the label that waits for it.
+    pub naming: Option<Naming>,
+    /// The open run's annotation queue, when it has one.
+    pub queue: Option<Queue>,
+    /// Show every entry of the selected turn's labels.
+    pub show_history: bool,
     pub runs: Vec<RunRow>,
     pub runs_loaded: bool,
     pub run_sel: usize,
@@ -170,10 +172,10 @@ pub struct App {
     pub turn_sel: usize,
     pub scroll: u16,
     pub blind: bool,
-    /// After a label is saved, open the next unlabelled episode.
+    /// Once the open episode's labels are complete, open the next one to label.
     pub auto_advance: bool,
     /// Labels written in this session, newest last (undo).
-    undo: Vec<(EpisodeId, u64)>,
+    undo: Vec<(EpisodeId, Label)>,
     pub metrics: Option<(RunId, MetricsReport)>,
     /// A second run to show beside the first on the metrics screen.
     pub compare: Option<RunId>,
@@ -189,20 +191,31 @@ pub struct App {
     pub form: RunForm,
     pub form_focus: usize,
     pub spinner: usize,
-    /// Seconds since the epoch; injected so tests are deterministic.
+    /// Milliseconds since the epoch; injected so tests are deterministic.
     pub clock: fn() -> u64,
     quit: bool,
     dirty: bool,
 }
 
 impl App {
-    pub fn new(keymap: Keymap, theme: Theme, annotator: String, clock: fn() -> u64) -> App {
+    pub fn new(
+        keymap: Keymap,
+        schema: LabelSchema,
+        theme: Theme,
+        annotator: Option<String>,
+        clock: fn() -> u64,
+    ) -> App {
         App {
             screen: Screen::Runs,
             history: Vec::new(),
             keymap,
             theme,
+            schema,
             annotator,
+            config_file: None,
+            naming: None,
+            queue: None,
+            show_history: false,
             runs: Vec::new(),
             runs_loaded: false,
             run_sel: 0,
@@ -219,7 +232,7 @@ impl App {
             turn_sel: 0,
             scroll: 0,
             blind: false,
-            auto_advance: false,
+            auto_advance: true,
             undo: Vec::new(),
             metrics: None,
             compare: None,
@@ -339,6 +352,9 @@ impl App {
                 if self.searching {
                     return self.search_key(k.code);
                 }
+                if self.naming.is_some() {
+                    return self.name_key(k.code);
+                }
                 if self.screen == Screen::Step
                     && self.step.as_ref().is_some_and(|s| s.editing.is_some() || s.asking.is_some())
                 {
@@ -391,12 +407,13 @@ impl App {
                 }
                 Vec::new()
             }
-            Event::Episodes { run, rows } => {
+            Event::Episodes { run, rows, queue } => {
                 if self.run != Some(run) {
                     return Vec::new();
                 }
                 self.dirty = true;
                 self.episodes = rows;
+                self.set_queue(queue);
                 self.episodes_loading = false;
                 self.refilter();
                 Vec::new()
@@ -434,43 +451,10 @@ impl App {
                 self.comparison = Some((a, b, result.map(|c| *c)));
                 Vec::new()
             }
-            Event::LabelSaved { id, seq, label } => {
+            Event::LabelSaved { id, seq, label, undo } => self.label_saved(id, seq, label, undo),
+            Event::AnnotatorSaved(msg) => {
                 self.dirty = true;
-                self.undo.push((id, seq));
-                let turn = label.turn.map_or("episode".to_string(), |t| format!("turn {t}"));
-                self.info(format!(
-                    "saved {}={} on {turn} ({})",
-                    label.name, label.value, label.annotator
-                ));
-                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
-                    d.labels.push((seq, label));
-                }
-                if let Some(row) = self.episodes.iter_mut().find(|r| r.id == id) {
-                    row.labels += 1;
-                }
-                let here = self.screen == Screen::Episode
-                    && self.detail.as_ref().is_some_and(|d| d.id == id);
-                if self.auto_advance && here {
-                    let saved = self.status.clone();
-                    let fx = self.act(Action::NextUnlabelled);
-                    if !fx.is_empty()
-                        && let Some((msg, _)) = saved
-                    {
-                        self.info(format!("{msg} → next unlabelled"));
-                    }
-                    return fx;
-                }
-                Vec::new()
-            }
-            Event::LabelRemoved { id, seq } => {
-                self.dirty = true;
-                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
-                    d.labels.retain(|(s, _)| *s != seq);
-                }
-                if let Some(row) = self.episodes.iter_mut().find(|r| r.id == id) {
-                    row.labels = row.labels.saturating_sub(1);
-                }
-                self.info("label removed");
+                self.info(msg);
                 Vec::new()
             }
             Event::Run(ev) => self.run_event(ev),
@@ -618,7 +602,7 @@ impl App {
 
     /// Keys while typing a critique in step mode.
     fn edit_key(&mut self, code: KeyCode) -> Vec<Effect> {
-        let annotator = self.annotator.clone();
+        let annotator = self.annotator.clone().unwrap_or_else(|| "unnamed".into());
         let Some(s) = self.step.as_mut() else { return Vec::new() };
         if let Some(text) = s.asking.as_mut() {
             match code {
@@ -864,7 +848,7 @@ impl App {
                 vec![Effect::StepBegin { source: id }]
             }
             Action::StepNext => {
-                let annotator = self.annotator.clone();
+                let annotator = self.annotator.clone().unwrap_or_else(|| "unnamed".into());
                 let Some(s) = self.step.as_mut() else { return Vec::new() };
                 if s.busy {
                     return Vec::new();
@@ -989,25 +973,7 @@ impl App {
                 }
                 self.open_episode_at(next)
             }
-            Action::NextUnlabelled => {
-                let cur = self.detail.as_ref().map(|d| d.id);
-                let start =
-                    self.visible.iter().position(|&i| self.episodes.get(i).map(|r| r.id) == cur);
-                let from = start.map_or(0, |p| p + 1);
-                let found = (from..self.visible.len()).find(|&p| {
-                    self.visible
-                        .get(p)
-                        .and_then(|&i| self.episodes.get(i))
-                        .is_some_and(|r| r.labels == 0)
-                });
-                match found {
-                    Some(p) => self.open_episode_at(p),
-                    None => {
-                        self.info("every episode below has labels");
-                        Vec::new()
-                    }
-                }
-            }
+            Action::NextUnlabelled => self.next_to_label(),
             Action::NextTurn | Action::PreviousTurn => {
                 if let Some(d) = &self.detail {
                     let n = d.turns.len().max(1);
@@ -1022,7 +988,7 @@ impl App {
             Action::AutoAdvance => {
                 self.auto_advance = !self.auto_advance;
                 self.info(if self.auto_advance {
-                    "auto-advance on: after each label, the next unlabelled episode opens"
+                    "auto-advance on: once this episode's labels are complete, the next one opens"
                 } else {
                     "auto-advance off"
                 });
@@ -1031,19 +997,17 @@ impl App {
             Action::Blind => {
                 self.blind = !self.blind;
                 self.info(if self.blind {
-                    "blind mode: references and grades hidden"
+                    "blind mode: references, grades and other annotators' labels hidden"
                 } else {
                     "blind mode off"
                 });
                 Vec::new()
             }
-            Action::Undo => match self.undo.pop() {
-                Some((id, seq)) => vec![Effect::RemoveLabel { id, seq }],
-                None => {
-                    self.info("nothing to undo");
-                    Vec::new()
-                }
-            },
+            Action::Undo => self.undo_label(),
+            Action::LabelHistory => {
+                self.show_history = !self.show_history;
+                Vec::new()
+            }
             Action::Label { name, value } => self.label(name, value),
         }
     }
@@ -1055,41 +1019,15 @@ impl App {
             self.screen = Screen::Runs;
         }
     }
-
-    fn label(&mut self, name: String, value: String) -> Vec<Effect> {
-        if self.screen != Screen::Episode {
-            return Vec::new();
-        }
-        let Some(d) = &self.detail else { return Vec::new() };
-        let Some(turn) = d.turns.get(self.turn_sel) else { return Vec::new() };
-        let is_attempt =
-            crate::protocol::attempt_indices(d.protocol, &d.turns).contains(&self.turn_sel);
-        if !label_applies(&name, turn.role, is_attempt) {
-            let need = match name.as_str() {
-                "followed_critique" => "a revise turn",
-                "grade_override" => "an attempt",
-                _ => "a critique turn",
-            };
-            self.error(format!("{name} labels {need}: select it with tab"));
-            return Vec::new();
-        }
-        let label = Label {
-            annotator: self.annotator.clone(),
-            turn: u32::try_from(self.turn_sel).ok(),
-            name,
-            value,
-            time: (self.clock)(),
-        };
-        let id = d.id;
-        self.info(format!("saving {}={}…", label.name, label.value));
-        vec![Effect::SaveLabel { id, label }]
-    }
 }
 
 /// The turn a labeller most likely wants first: the first critique.
 fn first_labelable(d: &EpisodeDetail) -> Option<usize> {
     d.turns.iter().position(|t| t.role == Role::Critique)
 }
+
+mod labelling;
+pub use labelling::Naming;
 
 #[cfg(test)]
 mod tests;

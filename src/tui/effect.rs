@@ -8,7 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::event::Event;
 use crate::browse;
-use crate::domain::{EpisodeId, Label, ProviderSpec, RunId, Sampling, SimParams};
+use crate::domain::{EpisodeId, Label, LabelSchema, ProviderSpec, RunId, Sampling, SimParams};
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
 use crate::runner::{self, NewRun, RunOptions};
@@ -77,14 +77,17 @@ pub enum Effect {
         a: RunId,
         b: RunId,
     },
-    /// Write a label and flush it; answered by `LabelSaved`.
+    /// Append a label entry and flush it; answered by `LabelSaved`. `undo`: the entry takes
+    /// back the annotator's last label (it is not itself undoable).
     SaveLabel {
         id: EpisodeId,
         label: Label,
+        undo: bool,
     },
-    RemoveLabel {
-        id: EpisodeId,
-        seq: u64,
+    /// Save the annotator's name in the config file; answered by `AnnotatorSaved`.
+    SaveAnnotator {
+        path: std::path::PathBuf,
+        name: String,
     },
     /// Create and run a sim run over the bundled dataset in the background.
     StartSimRun {
@@ -122,11 +125,13 @@ pub struct Io {
     store: Store,
     tx: UnboundedSender<Event>,
     cancels: HashMap<RunId, Arc<AtomicBool>>,
+    /// Queue progress counts complete episodes by it.
+    schema: LabelSchema,
 }
 
 impl Io {
-    pub fn new(store: Store, tx: UnboundedSender<Event>) -> Io {
-        Io { store, tx, cancels: HashMap::new() }
+    pub fn new(store: Store, tx: UnboundedSender<Event>, schema: LabelSchema) -> Io {
+        Io { store, tx, cancels: HashMap::new(), schema }
     }
 
     /// Runs blocking store work off the UI thread and sends its event back.
@@ -144,16 +149,18 @@ impl Io {
             Effect::LoadRuns => {
                 // Names and counts first (fast), then again with the headline metrics.
                 let tx = self.tx.clone();
+                let schema = self.schema.clone();
                 self.blocking(move |s| {
                     let quick = browse::runs_quick(s).map_err(|e| e.to_string())?;
                     let _ = tx.send(Event::Runs(quick));
-                    browse::runs(s).map(Event::Runs).map_err(|e| e.to_string())
+                    browse::runs(s, &schema).map(Event::Runs).map_err(|e| e.to_string())
                 })
             }
             Effect::LoadEpisodes(run) => self.blocking(move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
                 let rows = browse::episodes(s, &r).map_err(|e| e.to_string())?;
-                Ok(Event::Episodes { run, rows })
+                let queue = s.queue(run).map_err(|e| e.to_string())?;
+                Ok(Event::Episodes { run, rows, queue })
             }),
             Effect::LoadEpisode { run, id } => self.blocking(move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
@@ -169,13 +176,17 @@ impl Io {
                 let result = comparison(s, a, b).map(Box::new);
                 Ok(Event::Comparison { a, b, result })
             }),
-            Effect::SaveLabel { id, label } => self.blocking(move |s| {
-                let seq = s.add_label(id, &label).map_err(|e| format!("label not saved: {e}"))?;
-                Ok(Event::LabelSaved { id, seq, label })
+            Effect::SaveLabel { id, label, undo } => self.blocking(move |s| {
+                let (seq, label) =
+                    s.add_label(id, &label).map_err(|e| format!("label not saved: {e}"))?;
+                Ok(Event::LabelSaved { id, seq, label, undo })
             }),
-            Effect::RemoveLabel { id, seq } => self.blocking(move |s| {
-                s.remove_label(id, seq).map_err(|e| format!("undo failed: {e}"))?;
-                Ok(Event::LabelRemoved { id, seq })
+            Effect::SaveAnnotator { path, name } => self.blocking(move |_| {
+                crate::config::save_annotator(&path, &name).map_err(|e| e.to_string())?;
+                Ok(Event::AnnotatorSaved(format!(
+                    "labelling as {name} (saved in {})",
+                    path.display()
+                )))
             }),
             Effect::StartSimRun { name, limit } => self.start_sim(name, limit),
             Effect::CancelRun(run) => {
@@ -188,9 +199,9 @@ impl Io {
                 let made = start_from_form(&self.store, &form);
                 match made {
                     Ok((run, provider, concurrency)) => {
-                        let _ = self
-                            .tx
-                            .send(Event::Runs(browse::runs(&self.store).unwrap_or_default()));
+                        let _ = self.tx.send(Event::Runs(
+                            browse::runs(&self.store, &self.schema).unwrap_or_default(),
+                        ));
                         self.spawn_run(run, provider, concurrency);
                     }
                     Err(e) => {
@@ -281,7 +292,9 @@ impl Io {
         })();
         match made {
             Ok(run) => {
-                let _ = self.tx.send(Event::Runs(browse::runs(&self.store).unwrap_or_default()));
+                let _ = self
+                    .tx
+                    .send(Event::Runs(browse::runs(&self.store, &self.schema).unwrap_or_default()));
                 self.spawn_run(run, Provider::Sim(SimParams::default()), 16);
             }
             Err(e) => {

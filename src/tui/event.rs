@@ -1,7 +1,7 @@
 //! Everything that can happen to the UI. `App::update` turns these into state and effects.
 
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow};
-use crate::domain::{EpisodeId, Item, Label, RunId, Turn};
+use crate::domain::{EpisodeId, Item, Label, Queue, RunId, Turn};
 use crate::metrics::{Comparison, MetricsReport};
 use crate::runner::RunEvent;
 
@@ -14,17 +14,18 @@ pub enum Event {
     /// The runs table was (re)loaded.
     Runs(Vec<RunRow>),
     /// The episodes of a run were loaded.
-    Episodes { run: RunId, rows: Vec<EpisodeRow> },
+    Episodes { run: RunId, rows: Vec<EpisodeRow>, queue: Option<Queue> },
     /// One episode with its turns and labels was loaded.
     Episode(Box<EpisodeDetail>),
     /// Metrics of a run were computed.
     Metrics { run: RunId, report: Box<MetricsReport> },
     /// Run `b` compared with run `a` on their shared items, or why it could not be.
     Comparison { a: RunId, b: RunId, result: Result<Box<Comparison>, String> },
-    /// A label is durable in the database (only now is it shown as saved).
-    LabelSaved { id: EpisodeId, seq: u64, label: Label },
-    /// An undo removed a label, durably.
-    LabelRemoved { id: EpisodeId, seq: u64 },
+    /// A label entry is durable in the database (only now is it shown as saved); `undo` when
+    /// it took back an earlier one.
+    LabelSaved { id: EpisodeId, seq: u64, label: Label, undo: bool },
+    /// The annotator's name was saved in the config file.
+    AnnotatorSaved(String),
     /// Progress of a background run.
     Run(RunEvent),
     /// Step mode: a run to step through was created from `source`.

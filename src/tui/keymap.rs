@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::Action;
+use crate::domain::LabelSchema;
 
 const DEFAULT: &str = include_str!("../../assets/keymap.toml");
 
@@ -149,8 +150,9 @@ fn mode_named(name: &str) -> Result<Mode, String> {
 }
 
 impl Keymap {
-    /// The embedded defaults with `overrides` laid over them action by action.
-    pub fn load(overrides: &KeyOverrides) -> Result<Keymap, String> {
+    /// The embedded defaults, then the label schema's keys (Episode mode), then `overrides`
+    /// laid over them action by action.
+    pub fn load(overrides: &KeyOverrides, schema: &LabelSchema) -> Result<Keymap, String> {
         let file: File = toml::from_str(DEFAULT).map_err(|e| format!("keymap.toml: {e}"))?;
         let mut bindings: BTreeMap<Mode, Vec<(Action, Vec<Key>)>> = BTreeMap::new();
         for (mode_name, table) in &file.keys {
@@ -165,6 +167,15 @@ impl Keymap {
                     .map(|k| k.as_str().ok_or("keys are strings".to_string()).and_then(Key::parse))
                     .collect::<Result<Vec<_>, _>>()?;
                 list.push((action, keys));
+            }
+        }
+        let episode = bindings.entry(Mode::Episode).or_default();
+        for f in &schema.labels {
+            for v in &f.values {
+                let Some(k) = v.key.as_deref() else { continue };
+                let key = Key::parse(k).map_err(|e| format!("label `{}`: {e}", f.name))?;
+                let action = Action::Label { name: f.name.clone(), value: v.value.clone() };
+                episode.push((action, vec![key]));
             }
         }
         for (mode_name, table) in overrides {
@@ -218,13 +229,17 @@ impl Keymap {
 mod tests {
     use super::*;
 
+    fn schema() -> LabelSchema {
+        LabelSchema::load(&[]).unwrap()
+    }
+
     fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, m)
     }
 
     #[test]
     fn defaults_bind_quit_help_and_labels() {
-        let km = Keymap::load(&KeyOverrides::new()).unwrap();
+        let km = Keymap::load(&KeyOverrides::new(), &schema()).unwrap();
         assert_eq!(
             km.action(Mode::Runs, &ev(KeyCode::Char('q'), KeyModifiers::NONE)),
             Some(Action::Quit)
@@ -260,7 +275,7 @@ mod tests {
     fn user_overrides_replace_an_action_keys() {
         let mut o = KeyOverrides::new();
         o.entry("global".into()).or_default().insert("quit".into(), vec!["ctrl-q".into()]);
-        let km = Keymap::load(&o).unwrap();
+        let km = Keymap::load(&o, &schema()).unwrap();
         assert_eq!(km.action(Mode::Runs, &ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(
             km.action(Mode::Runs, &ev(KeyCode::Char('q'), KeyModifiers::CONTROL)),
@@ -273,13 +288,13 @@ mod tests {
     fn bad_overrides_are_explained() {
         let mut o = KeyOverrides::new();
         o.entry("episode".into()).or_default().insert("fly".into(), vec!["z".into()]);
-        assert!(Keymap::load(&o).unwrap_err().contains("unknown action `fly`"));
+        assert!(Keymap::load(&o, &schema()).unwrap_err().contains("unknown action `fly`"));
         let mut o = KeyOverrides::new();
         o.entry("nowhere".into()).or_default().insert("quit".into(), vec!["z".into()]);
-        assert!(Keymap::load(&o).unwrap_err().contains("unknown key mode"));
+        assert!(Keymap::load(&o, &schema()).unwrap_err().contains("unknown key mode"));
         let mut o = KeyOverrides::new();
         o.entry("global".into()).or_default().insert("quit".into(), vec!["hyper-z".into()]);
-        assert!(Keymap::load(&o).unwrap_err().contains("unknown key"));
+        assert!(Keymap::load(&o, &schema()).unwrap_err().contains("unknown key"));
     }
 
     #[test]

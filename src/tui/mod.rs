@@ -11,7 +11,7 @@ mod theme;
 pub mod views;
 
 pub use action::Action;
-pub use app::{App, Filter, Live, MetricsPanel, Screen, label_applies};
+pub use app::{App, Filter, Live, MetricsPanel, Naming, Screen};
 pub use effect::{Effect, Io};
 pub use event::Event;
 pub use keymap::{Key, KeyOverrides, Keymap, Mode};
@@ -61,7 +61,7 @@ pub fn launch(store: Store, app: App) -> Result<()> {
 /// The event loop of STYLE §2.3: paint first, then events → update → effects → one draw.
 pub async fn run(mut term: DefaultTerminal, mut app: App, store: Store) -> Result<()> {
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let mut io = Io::new(store, tx);
+    let mut io = Io::new(store, tx, app.schema.clone());
     let mut input = EventStream::new();
     let mut tick = interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);

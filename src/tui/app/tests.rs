@@ -12,15 +12,16 @@ use rstest::{fixture, rstest};
 use super::*;
 use crate::domain::{
     Item, ItemId, Meta, ProtocolKind, ProtocolSpec, ProviderSpec, RunRecord, RunStatus, Sampling,
-    SimParams, Turn, Verdict,
+    SimParams, Turn, TurnShape, Verdict,
 };
 use crate::metrics::{CritiqueObs, EpisodeObs, compute, provenance};
 use crate::runner::Totals;
 
 const NOW: u64 = 1_700_000_000;
 
+/// The app's clock is in milliseconds.
 fn clock() -> u64 {
-    NOW
+    NOW * 1000
 }
 
 // ---------------------------------------------------------------- fixtures
@@ -59,6 +60,7 @@ fn run_row(id: u64, name: &str, pending: u64) -> RunRow {
         acc_t2: Some(0.7),
         cl: Some(0.9),
         cs: Some(0.5),
+        queue: None,
     }
 }
 
@@ -75,17 +77,37 @@ fn ep_row(
     item: u32,
     status: EpisodeStatus,
     transition: Option<Transition>,
-    labels: usize,
+    labels: Vec<Label>,
     question: &str,
 ) -> EpisodeRow {
+    let shapes = if status == EpisodeStatus::Done {
+        vec![
+            TurnShape { role: Role::Generate, is_attempt: true },
+            TurnShape { role: Role::Critique, is_attempt: false },
+            TurnShape { role: Role::Revise, is_attempt: true },
+        ]
+    } else {
+        Vec::new()
+    };
     EpisodeRow {
         id: ep_id(1, item),
         item_id: format!("gsm-{item:03}"),
         status,
         transition,
         labels,
+        shapes,
         question: question.into(),
     }
+}
+
+/// ana's labels that complete an episode of the fixtures (generate, critique, revise).
+fn complete() -> Vec<Label> {
+    vec![
+        label(Some(1), "error_found", "yes"),
+        label(Some(1), "critique_quality", "qualified"),
+        label(Some(1), "tone", "confident"),
+        label(Some(2), "followed_critique", "yes"),
+    ]
 }
 
 /// One row per filter cell of run 1, so each filter keeps a different set.
@@ -93,12 +115,12 @@ fn six_episodes() -> Vec<EpisodeRow> {
     use EpisodeStatus::{Done, Failed, Pending};
     use Transition::*;
     vec![
-        ep_row(0, Done, Some(RightRight), 1, "Natalia sold clips to 48 friends"),
-        ep_row(1, Done, Some(RightWrong), 0, "Weng earns $12 an hour"),
-        ep_row(2, Done, Some(WrongRight), 0, "Betty is saving money for a wallet"),
-        ep_row(3, Done, Some(WrongWrong), 2, "James writes a 3-page letter"),
-        ep_row(4, Failed, None, 0, "Mark has a garden with flowers"),
-        ep_row(5, Pending, None, 0, "Albert buys 2 large pizzas"),
+        ep_row(0, Done, Some(RightRight), complete(), "Natalia sold clips to 48 friends"),
+        ep_row(1, Done, Some(RightWrong), vec![], "Weng earns $12 an hour"),
+        ep_row(2, Done, Some(WrongRight), vec![], "Betty is saving money for a wallet"),
+        ep_row(3, Done, Some(WrongWrong), complete(), "James writes a 3-page letter"),
+        ep_row(4, Failed, None, vec![], "Mark has a garden with flowers"),
+        ep_row(5, Pending, None, vec![], "Albert buys 2 large pizzas"),
     ]
 }
 
@@ -174,7 +196,20 @@ fn report(id: u64, name: &str) -> Box<MetricsReport> {
 }
 
 fn label(turn: Option<u32>, name: &str, value: &str) -> Label {
-    Label { annotator: "ana".into(), turn, name: name.into(), value: value.into(), time: NOW }
+    Label {
+        annotator: "ana".into(),
+        turn,
+        name: name.into(),
+        value: value.into(),
+        time: NOW,
+        millis: 0,
+        retracted: false,
+    }
+}
+
+/// `label` stored `ms` milliseconds after NOW (as the store orders a slot's entries).
+fn label_at(turn: Option<u32>, name: &str, value: &str, ms: u64) -> Label {
+    label(turn, name, value).at(NOW * 1000 + ms)
 }
 
 // ---------------------------------------------------------------- input helpers
@@ -224,8 +259,9 @@ fn visible_items(app: &App) -> Vec<u32> {
 
 #[fixture]
 fn app() -> App {
-    let keymap = Keymap::load(&Default::default()).expect("default keymap");
-    App::new(keymap, Theme::plain(), "ana".into(), clock)
+    let schema = LabelSchema::load(&[]).expect("default schema");
+    let keymap = Keymap::load(&Default::default(), &schema).expect("default keymap");
+    App::new(keymap, schema, Theme::plain(), Some("ana".into()), clock)
 }
 
 /// On the runs screen with alpha, beta and gamma loaded.
@@ -239,7 +275,7 @@ fn runs(mut app: App) -> App {
 #[fixture]
 fn episodes(mut runs: App) -> App {
     assert_eq!(press(&mut runs, KeyCode::Enter), vec![Effect::LoadEpisodes(RunId(1))]);
-    runs.update(Event::Episodes { run: RunId(1), rows: six_episodes() });
+    runs.update(Event::Episodes { run: RunId(1), rows: six_episodes(), queue: None });
     assert_eq!(runs.screen, Screen::Episodes);
     runs
 }
@@ -697,7 +733,10 @@ fn loaded_episodes_are_all_visible(episodes: App) {
 fn stale_episodes_of_another_run_are_ignored(mut episodes: App) {
     episodes.take_dirty();
     let other = vec![EpisodeRow { id: ep_id(2, 0), ..six_episodes().remove(0) }];
-    assert_eq!(episodes.update(Event::Episodes { run: RunId(2), rows: other }), vec![]);
+    assert_eq!(
+        episodes.update(Event::Episodes { run: RunId(2), rows: other, queue: None }),
+        vec![]
+    );
     assert_eq!(episodes.episodes.len(), 6);
     assert_eq!(episodes.run, Some(RunId(1)));
     assert!(!episodes.take_dirty());
@@ -705,7 +744,7 @@ fn stale_episodes_of_another_run_are_ignored(mut episodes: App) {
 
 #[rstest]
 fn episodes_before_any_run_is_open_are_ignored(mut runs: App) {
-    runs.update(Event::Episodes { run: RunId(1), rows: six_episodes() });
+    runs.update(Event::Episodes { run: RunId(1), rows: six_episodes(), queue: None });
     assert!(runs.episodes.is_empty());
 }
 
@@ -775,6 +814,7 @@ fn a_filter_with_no_rows_selects_nothing(mut episodes: App) {
     episodes.update(Event::Episodes {
         run: RunId(1),
         rows: six_episodes().into_iter().filter(|r| r.status != EpisodeStatus::Failed).collect(),
+        queue: None,
     });
     typed(&mut episodes, "fffff");
     assert_eq!(episodes.filter, Filter::Failed);
@@ -1000,19 +1040,19 @@ fn label_keys_save_on_the_selected_turn(
     episode.turn_sel = turn;
     let fx = typed(&mut episode, &k.to_string());
     let want = label(Some(turn as u32), name, value);
-    assert_eq!(fx, vec![Effect::SaveLabel { id: ep_id(1, 2), label: want }]);
+    assert_eq!(fx, vec![Effect::SaveLabel { id: ep_id(1, 2), label: want, undo: false }]);
     assert_eq!(status(&episode), (format!("saving {name}={value}…").as_str(), false));
     assert!(episode.detail.as_ref().is_some_and(|d| d.labels.is_empty()), "shown only once saved");
 }
 
 #[rstest]
-#[case::error_found_on_generate('y', 0, "error_found labels a critique turn: select it with tab")]
-#[case::error_found_on_revise('n', 2, "error_found labels a critique turn: select it with tab")]
-#[case::quality_on_generate('Q', 0, "critique_quality labels a critique turn: select it with tab")]
-#[case::tone_on_revise('c', 2, "tone labels a critique turn: select it with tab")]
-#[case::followed_on_critique('f', 1, "followed_critique labels a revise turn: select it with tab")]
-#[case::followed_on_generate('d', 0, "followed_critique labels a revise turn: select it with tab")]
-#[case::override_on_critique('+', 1, "grade_override labels an attempt: select it with tab")]
+#[case::error_found_on_generate('y', 0, "error_found labels a critique turn: select one with tab")]
+#[case::error_found_on_revise('n', 2, "error_found labels a critique turn: select one with tab")]
+#[case::quality_on_generate('Q', 0, "critique_quality labels a critique turn: select one with tab")]
+#[case::tone_on_revise('c', 2, "tone labels a critique turn: select one with tab")]
+#[case::followed_on_critique('f', 1, "followed_critique labels a revise turn: select one with tab")]
+#[case::followed_on_generate('d', 0, "followed_critique labels a revise turn: select one with tab")]
+#[case::override_on_critique('+', 1, "grade_override labels an attempt turn: select one with tab")]
 fn a_label_for_another_role_is_refused(
     #[case] k: char,
     #[case] turn: usize,
@@ -1022,18 +1062,6 @@ fn a_label_for_another_role_is_refused(
     episode.turn_sel = turn;
     assert_eq!(typed(&mut episode, &k.to_string()), vec![]);
     assert_eq!(status(&episode), (msg, true));
-}
-
-#[test]
-fn label_applies_by_role() {
-    assert!(label_applies("error_found", Role::Critique, false));
-    assert!(!label_applies("error_found", Role::Revise, true));
-    assert!(label_applies("followed_critique", Role::Revise, true));
-    assert!(!label_applies("followed_critique", Role::Critique, false));
-    assert!(label_applies("grade_override", Role::Given, true));
-    assert!(label_applies("grade_override", Role::Critique, true), "critic-correct critiques");
-    assert!(!label_applies("grade_override", Role::Critique, false));
-    assert!(label_applies("free_note", Role::Generate, true), "unknown labels go anywhere");
 }
 
 #[rstest]
@@ -1046,51 +1074,97 @@ fn label_keys_only_label_on_the_episode_screen(mut episode: App) {
     );
 }
 
+fn saved(id: EpisodeId, seq: u64, label: Label) -> Event {
+    Event::LabelSaved { id, seq, label, undo: false }
+}
+
 #[rstest]
-fn a_saved_label_shows_everywhere(mut episode: App) {
+fn a_saved_label_shows_everywhere_and_says_what_is_left(mut episode: App) {
     episode.take_dirty();
     let l = label(Some(1), "error_found", "yes");
-    assert_eq!(
-        episode.update(Event::LabelSaved { id: ep_id(1, 2), seq: 7, label: l.clone() }),
-        vec![]
-    );
+    assert_eq!(episode.update(saved(ep_id(1, 2), 7, l.clone())), vec![]);
     assert!(episode.take_dirty());
     assert_eq!(episode.detail.as_ref().map(|d| d.labels.clone()), Some(vec![(7, l)]));
-    assert_eq!(episode.episodes[2].labels, 1);
-    assert_eq!(status(&episode), ("saved error_found=yes on turn 1 (ana)", false));
+    assert_eq!(episode.episodes[2].labels.len(), 1);
+    assert_eq!(
+        status(&episode),
+        (
+            "saved error_found=yes on turn #1 (ana) · to do: critique_quality turn #1, tone turn #1, \
+             followed_critique turn #2",
+            false
+        )
+    );
 }
 
 #[rstest]
 fn an_episode_label_says_so(mut episode: App) {
-    episode.update(Event::LabelSaved {
-        id: ep_id(1, 2),
-        seq: 1,
-        label: label(None, "note", "odd question"),
-    });
-    assert_eq!(status(&episode), ("saved note=odd question on episode (ana)", false));
+    episode.update(saved(ep_id(1, 2), 1, label(None, "note", "odd question")));
+    assert!(status(&episode).0.starts_with("saved note=odd question on the episode (ana)"));
 }
 
 #[rstest]
 fn a_label_saved_for_another_episode_only_counts_in_its_row(mut episode: App) {
-    episode.update(Event::LabelSaved {
-        id: ep_id(1, 1),
-        seq: 3,
-        label: label(Some(1), "tone", "hedging"),
-    });
+    episode.update(saved(ep_id(1, 1), 3, label(Some(1), "tone", "hedging")));
     assert!(episode.detail.as_ref().is_some_and(|d| d.labels.is_empty()));
-    assert_eq!(episode.episodes[1].labels, 1);
-    assert_eq!(episode.episodes[2].labels, 0);
+    assert_eq!(episode.episodes[1].labels.len(), 1);
+    assert_eq!(episode.episodes[2].labels.len(), 0);
 }
 
 #[rstest]
-fn undo_removes_labels_newest_first(mut episode: App) {
+fn yes_then_no_leaves_one_effective_label_and_a_history_of_two(mut episode: App) {
     let id = ep_id(1, 2);
-    episode.update(Event::LabelSaved { id, seq: 7, label: label(Some(1), "error_found", "yes") });
-    episode.update(Event::LabelSaved { id, seq: 8, label: label(Some(1), "tone", "hedging") });
-    assert_eq!(typed(&mut episode, "u"), vec![Effect::RemoveLabel { id, seq: 8 }]);
-    assert_eq!(typed(&mut episode, "u"), vec![Effect::RemoveLabel { id, seq: 7 }]);
+    episode.update(saved(id, 7, label_at(Some(1), "error_found", "yes", 0)));
+    episode.update(saved(id, 8, label_at(Some(1), "error_found", "no", 1)));
+    let labels = episode.detail_labels();
+    let slots = crate::domain::label::slots(&labels);
+    assert_eq!(slots.len(), 1);
+    assert_eq!(slots[0].value(), Some("no"));
+    assert_eq!(slots[0].history.len(), 2);
+    assert_eq!(episode.episodes[2].effective_labels(), 1);
+}
+
+#[rstest]
+fn setting_the_value_in_force_again_writes_nothing(mut episode: App) {
+    episode.update(saved(ep_id(1, 2), 7, label(Some(1), "error_found", "yes")));
+    assert_eq!(typed(&mut episode, "y"), vec![]);
+    assert_eq!(status(&episode), ("error_found=yes is already set on turn #1", false));
+}
+
+#[rstest]
+fn undo_restores_the_value_before_then_none(mut episode: App) {
+    let id = ep_id(1, 2);
+    episode.update(saved(id, 7, label_at(Some(1), "error_found", "yes", 0)));
+    episode.update(saved(id, 8, label_at(Some(1), "error_found", "no", 1)));
+    // The clock has not moved: the store would place these after the slot's latest entry.
+    let back = label(Some(1), "error_found", "yes");
+    assert_eq!(typed(&mut episode, "u"), vec![Effect::SaveLabel { id, label: back, undo: true }]);
+    let stored = label_at(Some(1), "error_found", "yes", 2);
+    episode.update(Event::LabelSaved { id, seq: 9, label: stored, undo: true });
+    assert_eq!(
+        status(&episode).0,
+        "undone: error_found back to yes on turn #1 · to do: \
+        critique_quality turn #1, tone turn #1, followed_critique turn #2"
+    );
+    let gone = Label { value: String::new(), retracted: true, ..label(Some(1), "error_found", "") };
+    assert_eq!(typed(&mut episode, "u"), vec![Effect::SaveLabel { id, label: gone, undo: true }]);
+    let mut stored = label_at(Some(1), "error_found", "", 3);
+    stored.retracted = true;
+    episode.update(Event::LabelSaved { id, seq: 10, label: stored, undo: true });
+    assert!(status(&episode).0.starts_with("undone: error_found has no value on turn #1"));
+    assert!(episode.detail_labels().len() == 4, "history keeps every entry");
+    assert_eq!(crate::domain::label::effective(&episode.detail_labels()), Vec::<&Label>::new());
     assert_eq!(typed(&mut episode, "u"), vec![]);
     assert_eq!(status(&episode), ("nothing to undo", false));
+}
+
+#[rstest]
+fn undo_stays_on_the_open_episode_and_says_where_the_last_label_is(mut episode: App) {
+    episode.update(saved(ep_id(1, 1), 3, label(Some(1), "tone", "hedging")));
+    assert_eq!(typed(&mut episode, "u"), vec![]);
+    assert_eq!(
+        status(&episode),
+        ("nothing to undo on this episode (your last label is on item #1 sample 0)", false)
+    );
 }
 
 #[rstest]
@@ -1100,24 +1174,47 @@ fn undo_with_nothing_saved_says_so(mut episode: App) {
 }
 
 #[rstest]
-fn a_removed_label_disappears(mut episode: App) {
-    let id = ep_id(1, 2);
-    let keep = label(Some(1), "error_found", "yes");
-    episode.update(Event::LabelSaved { id, seq: 7, label: keep.clone() });
-    episode.update(Event::LabelSaved { id, seq: 8, label: label(Some(1), "tone", "hedging") });
-    assert_eq!(episode.episodes[2].labels, 2);
-    episode.take_dirty();
-    assert_eq!(episode.update(Event::LabelRemoved { id, seq: 8 }), vec![]);
-    assert!(episode.take_dirty());
-    assert_eq!(episode.detail.as_ref().map(|d| d.labels.clone()), Some(vec![(7, keep)]));
-    assert_eq!(episode.episodes[2].labels, 1);
-    assert_eq!(status(&episode), ("label removed", false));
+fn the_history_key_toggles_the_history_view(mut episode: App) {
+    assert!(!episode.show_history);
+    typed(&mut episode, "H");
+    assert!(episode.show_history);
+    typed(&mut episode, "H");
+    assert!(!episode.show_history);
 }
 
 #[rstest]
-fn a_removal_never_makes_a_count_negative(mut episode: App) {
-    episode.update(Event::LabelRemoved { id: ep_id(1, 2), seq: 1 });
-    assert_eq!(episode.episodes[2].labels, 0);
+fn without_a_name_the_first_label_asks_for_one_and_saves_it(mut episode: App) {
+    episode.annotator = None;
+    episode.config_file = Some("/cfg/config.toml".into());
+    assert_eq!(typed(&mut episode, "y"), vec![]);
+    assert!(episode.naming.is_some());
+    // While the name is typed, keys are text: `q` does not quit, `y` does not label.
+    assert_eq!(typed(&mut episode, "qyb"), vec![]);
+    assert!(!episode.should_quit());
+    press(&mut episode, KeyCode::Backspace);
+    press(&mut episode, KeyCode::Backspace);
+    press(&mut episode, KeyCode::Backspace);
+    typed(&mut episode, "ben");
+    let mut want = label(Some(1), "error_found", "yes");
+    want.annotator = "ben".into();
+    assert_eq!(
+        press(&mut episode, KeyCode::Enter),
+        vec![
+            Effect::SaveAnnotator { path: "/cfg/config.toml".into(), name: "ben".into() },
+            Effect::SaveLabel { id: ep_id(1, 2), label: want, undo: false },
+        ]
+    );
+    assert_eq!(episode.annotator.as_deref(), Some("ben"));
+    assert!(episode.naming.is_none());
+}
+
+#[rstest]
+fn escaping_the_name_prompt_saves_nothing(mut episode: App) {
+    episode.annotator = None;
+    typed(&mut episode, "y");
+    assert_eq!(press(&mut episode, KeyCode::Esc), vec![]);
+    assert_eq!(episode.annotator, None);
+    assert_eq!(status(&episode), ("label not saved: labels need the annotator's name", false));
 }
 
 #[rstest]
@@ -1169,10 +1266,10 @@ fn there_is_no_episode_after_the_last_or_before_the_first(mut episodes: App) {
 
 #[rstest]
 #[case::from_labelled_first(0, Some(1))]
-#[case::skips_labelled(2, Some(4))]
-#[case::skips_none(4, Some(5))]
+#[case::next_one(1, Some(2))]
+#[case::skips_complete_failed_and_pending(2, None)]
 #[case::none_below(5, None)]
-fn next_unlabelled(#[case] from: u32, #[case] to: Option<u32>, mut episodes: App) {
+fn next_to_label(#[case] from: u32, #[case] to: Option<u32>, mut episodes: App) {
     for _ in 0..from {
         typed(&mut episodes, "j");
     }
@@ -1186,19 +1283,105 @@ fn next_unlabelled(#[case] from: u32, #[case] to: Option<u32>, mut episodes: App
         }
         None => {
             assert_eq!(fx, vec![]);
-            assert_eq!(status(&episodes), ("every episode below has labels", false));
+            assert_eq!(status(&episodes), ("every episode below is labelled", false));
         }
     }
 }
 
 #[rstest]
-fn next_unlabelled_sees_labels_saved_this_session(mut episode: App) {
-    // Item 2 is current; labelling 4 leaves 5 as the next unlabelled one.
-    episode.update(Event::LabelSaved { id: ep_id(1, 4), seq: 1, label: label(None, "note", "x") });
+fn next_to_label_sees_labels_saved_this_session(mut episode: App) {
+    typed(&mut episode, "[");
+    episode.update(Event::Episode(Box::new(detail(1, 1))));
     assert_eq!(
         typed(&mut episode, "N"),
-        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 5) }]
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 2) }]
     );
+    typed(&mut episode, "[");
+    episode.update(Event::Episode(Box::new(detail(1, 1))));
+    for (i, l) in complete().into_iter().enumerate() {
+        episode.update(saved(ep_id(1, 2), i as u64, l));
+    }
+    assert_eq!(typed(&mut episode, "N"), vec![]);
+}
+
+#[rstest]
+fn someone_elses_labels_do_not_complete_mine(mut episode: App) {
+    typed(&mut episode, "[");
+    episode.update(Event::Episode(Box::new(detail(1, 1))));
+    for (i, mut l) in complete().into_iter().enumerate() {
+        l.annotator = "ben".into();
+        episode.update(saved(ep_id(1, 2), i as u64, l));
+    }
+    assert_eq!(
+        typed(&mut episode, "N"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 2) }]
+    );
+}
+
+#[rstest]
+fn next_follows_my_queue_in_its_order(mut episodes: App) {
+    // The queue's order for ana: 3 (complete), 1, 0 (complete), 2; ben has 4.
+    let ids = [ep_id(1, 3), ep_id(1, 1), ep_id(1, 0), ep_id(1, 2), ep_id(1, 4)];
+    let queue = crate::domain::Queue {
+        run: RunId(1),
+        annotators: vec!["ana".into(), "ben".into()],
+        overlap: 0.0,
+        seed: 1,
+        blind: false,
+        created: NOW,
+        order: ids.iter().enumerate().map(|(i, id)| (*id, vec![u16::from(i == 4)])).collect(),
+    };
+    episodes.update(Event::Episodes { run: RunId(1), rows: six_episodes(), queue: Some(queue) });
+    // From the list: the first of my queue still to label is item 1.
+    assert_eq!(typed(&mut episodes, "N"), vec![]);
+    press(&mut episodes, KeyCode::Enter);
+    episodes.update(Event::Episode(Box::new(detail(1, 0))));
+    assert_eq!(
+        typed(&mut episodes, "N"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 2) }],
+        "after 0 comes 2 in the queue"
+    );
+    episodes.update(Event::Episode(Box::new(detail(1, 2))));
+    assert_eq!(
+        typed(&mut episodes, "N"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 1) }],
+        "the queue wraps round to 1, skipping the complete 3"
+    );
+    episodes.update(Event::Episode(Box::new(detail(1, 1))));
+    for (i, l) in complete().into_iter().enumerate() {
+        episodes.update(saved(ep_id(1, 2), i as u64, l));
+    }
+    episodes.auto_advance = false;
+    for (i, l) in complete().into_iter().enumerate() {
+        episodes.update(saved(ep_id(1, 1), 10 + i as u64, l));
+    }
+    assert_eq!(typed(&mut episodes, "N"), vec![]);
+    assert_eq!(status(&episodes), ("your queue is done: 4 of 4 episodes labelled", false));
+}
+
+#[rstest]
+fn next_in_the_queue_shows_an_episode_the_filter_hides(mut episodes: App) {
+    let queue = crate::domain::Queue::make(
+        RunId(1),
+        &[ep_id(1, 1)],
+        &["ana".to_string()],
+        0.0,
+        1,
+        true,
+        NOW,
+    )
+    .unwrap();
+    episodes.update(Event::Episodes { run: RunId(1), rows: six_episodes(), queue: Some(queue) });
+    assert!(episodes.blind, "a blind queue puts its annotators in blind mode");
+    typed(&mut episodes, "f"); // c→c only: item 0
+    assert_eq!(visible_items(&episodes), vec![0]);
+    press(&mut episodes, KeyCode::Enter);
+    episodes.update(Event::Episode(Box::new(detail(1, 0))));
+    assert_eq!(
+        typed(&mut episodes, "N"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 1) }]
+    );
+    assert_eq!(episodes.filter, Filter::All);
 }
 
 #[rstest]
@@ -1206,7 +1389,10 @@ fn blind_mode_toggles(mut episode: App) {
     assert!(!episode.blind);
     assert_eq!(typed(&mut episode, "b"), vec![]);
     assert!(episode.blind);
-    assert_eq!(status(&episode), ("blind mode: references and grades hidden", false));
+    assert_eq!(
+        status(&episode),
+        ("blind mode: references, grades and other annotators' labels hidden", false)
+    );
     typed(&mut episode, "b");
     assert!(!episode.blind);
     assert_eq!(status(&episode), ("blind mode off", false));
@@ -1821,22 +2007,47 @@ fn help_from_step_and_back(mut step: App) {
 }
 
 #[rstest]
-fn auto_advance_opens_the_next_unlabelled_after_a_save(mut episode: App) {
-    // Off by default: a saved label keeps the episode open.
-    let saved = |id| Event::LabelSaved { id, seq: 7, label: label(Some(1), "error_found", "yes") };
-    assert_eq!(episode.update(saved(ep_id(1, 2))), vec![]);
-    assert_eq!(typed(&mut episode, "A"), vec![]);
+fn auto_advance_waits_until_the_episode_is_complete(mut episode: App) {
+    // On by default; a save for another episode does not move the labeller.
     assert!(episode.auto_advance);
-    // A save for another episode does not move the labeller.
-    assert_eq!(episode.update(saved(ep_id(1, 5))), vec![]);
-    // Item 3 has labels, so after item 2 the next unlabelled is item 4.
-    assert_eq!(
-        episode.update(saved(ep_id(1, 2))),
-        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 4) }]
-    );
-    assert!(status(&episode).0.ends_with("→ next unlabelled"), "{:?}", status(&episode));
+    let id = ep_id(1, 2);
+    assert_eq!(episode.update(saved(ep_id(1, 5), 1, label(Some(1), "tone", "hedging"))), vec![]);
+    let mut fx = Vec::new();
+    for (i, l) in complete().into_iter().enumerate() {
+        assert!(fx.is_empty(), "advanced before the episode was complete");
+        fx = episode.update(saved(id, i as u64, l));
+    }
+    // Items 3 (complete), 4 (failed) and 5 (pending) need nothing: no next below, so it stays.
+    assert_eq!(fx, vec![]);
+    assert_eq!(status(&episode), ("every episode below is labelled", false));
+    // From item 1, completing it opens item 2's successor… here item 2 itself is still open.
+    typed(&mut episode, "[");
+    episode.update(Event::Episode(Box::new(detail(1, 1))));
+    let mut fx = Vec::new();
+    for (i, l) in complete().into_iter().enumerate() {
+        fx = episode.update(saved(ep_id(1, 1), 10 + i as u64, l));
+    }
+    assert_eq!(fx, vec![]);
     typed(&mut episode, "A");
     assert!(!episode.auto_advance);
+}
+
+#[rstest]
+fn auto_advance_moves_on_once_complete(mut episodes: App) {
+    typed(&mut episodes, "j");
+    press(&mut episodes, KeyCode::Enter);
+    episodes.update(Event::Episode(Box::new(detail(1, 1))));
+    let labels = complete();
+    let last = labels.len() - 1;
+    for (i, l) in labels.into_iter().enumerate() {
+        let fx = episodes.update(saved(ep_id(1, 1), i as u64, l));
+        if i < last {
+            assert_eq!(fx, vec![], "label {i} of {last}");
+        } else {
+            assert_eq!(fx, vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 2) }]);
+        }
+    }
+    assert!(status(&episodes).0.ends_with("· complete → next"), "{:?}", status(&episodes));
 }
 
 #[rstest]

@@ -5,10 +5,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::browse::EpisodeDetail;
-use crate::domain::{Role, Turn};
+use crate::domain::label::{Override, applied_overrides, effective, slots};
+use crate::domain::{Label, Role, Turn};
 use crate::protocol::attempt_indices;
+use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::highlight;
+use crate::tui::keymap::Mode;
 use crate::tui::text::{Piece, inert, pieces, word_diff};
 use crate::tui::theme::Theme;
 
@@ -34,17 +37,48 @@ pub fn role_style(role: Role, t: &Theme) -> Style {
     }
 }
 
-fn badges(turn: &Turn, is_attempt: bool, blind: bool, t: &Theme) -> Vec<Span<'static>> {
+/// The grade badge of an attempt: the automatic grade, or the override in force and whose.
+fn grade_badge(
+    auto: Option<bool>,
+    over: Option<&Override<'_>>,
+    t: &Theme,
+) -> Option<Span<'static>> {
+    let word = |c: bool| if c { "✓ correct" } else { "✗ wrong" };
+    let style = |c: bool| if c { t.right } else { t.wrong };
+    match (over, auto) {
+        (Some(o), Some(a)) if a == o.correct => Some(Span::styled(
+            format!(" {} (confirmed by {}) ", word(a), inert(&o.label.annotator)),
+            style(a),
+        )),
+        (Some(o), auto) => {
+            let was = auto.map_or("none".to_string(), |a| word(a)[4..].to_string());
+            Some(Span::styled(
+                format!(
+                    " {} (override by {}; auto: {was}) ",
+                    word(o.correct),
+                    inert(&o.label.annotator)
+                ),
+                style(o.correct),
+            ))
+        }
+        (None, Some(a)) => Some(Span::styled(format!(" {} ", word(a)), style(a))),
+        (None, None) => None,
+    }
+}
+
+fn badges(
+    turn: &Turn,
+    is_attempt: bool,
+    over: Option<&Override<'_>>,
+    blind: bool,
+    t: &Theme,
+) -> Vec<Span<'static>> {
     let mut out = Vec::new();
     if is_attempt {
         let ans = turn.answer.as_deref().map_or("no answer".to_string(), inert);
         out.push(Span::styled(format!(" answer {ans} "), t.neutral));
         if !blind {
-            match turn.correct {
-                Some(true) => out.push(Span::styled(" ✓ right ", t.right)),
-                Some(false) => out.push(Span::styled(" ✗ wrong ", t.wrong)),
-                None => {}
-            }
+            out.extend(grade_badge(turn.correct, over, t));
         }
     }
     if let Some(v) = turn.verdict {
@@ -68,6 +102,8 @@ fn badges(turn: &Turn, is_attempt: bool, blind: bool, t: &Theme) -> Vec<Span<'st
 fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
     let attempts = attempt_indices(d.protocol, &d.turns);
+    let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
+    let overrides = applied_overrides(&labels);
     let mut lines = Vec::new();
     for (i, turn) in d.turns.iter().enumerate() {
         let selected = i == app.turn_sel;
@@ -77,10 +113,15 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
             Span::styled(format!("{} #{i}", turn.role.as_str()), role_style(turn.role, t)),
             Span::raw(" "),
         ];
-        head.extend(badges(turn, attempts.contains(&i), app.blind, t));
-        let n = d.labels.iter().filter(|(_, l)| l.turn == u32::try_from(i).ok()).count();
-        if n > 0 {
-            head.push(Span::styled(format!(" {n} label(s)"), t.label));
+        let idx = u32::try_from(i).ok();
+        let over = idx.and_then(|x| overrides.get(&x));
+        head.extend(badges(turn, attempts.contains(&i), over, app.blind, t));
+        let mine = visible_effective(&labels, app).filter(|l| l.turn == idx).count();
+        if mine > 0 {
+            head.push(Span::styled(
+                format!(" {mine} label{}", if mine == 1 { "" } else { "s" }),
+                t.label,
+            ));
         }
         lines.push(Line::from(head));
         if let Some(e) = &turn.error {
@@ -140,33 +181,175 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
     lines
 }
 
+/// The effective labels an annotator may see: everyone's, or in blind mode only their own.
+fn visible_effective<'a>(labels: &'a [Label], app: &'a App) -> impl Iterator<Item = &'a Label> {
+    effective(labels)
+        .into_iter()
+        .filter(move |l| !app.blind || app.annotator.as_deref() == Some(&l.annotator))
+}
+
+fn clock_time(l: &Label) -> String {
+    let s = l.time % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn keys_of(app: &App, name: &str, value: &str) -> String {
+    let action = Action::Label { name: name.into(), value: value.into() };
+    app.keymap.key_for(Mode::Episode, &action).map_or(String::new(), |k| inert(&k))
+}
+
+/// Per field of the schema that fits the selected turn (and the episode's own fields): my
+/// effective value with its history count, the keys, then the others' values and what is left.
 fn label_panel(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
-    let mut lines = vec![Line::styled("labels", t.title)];
-    if d.labels.is_empty() {
-        lines.push(Line::styled("none yet", t.muted));
+    let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
+    let shapes = app.detail_shapes();
+    let sel = u32::try_from(app.turn_sel).ok();
+    let me = app.annotator.as_deref();
+    let who = me.map_or("(name asked on first label)".to_string(), inert);
+    let mut lines = vec![Line::styled(format!("labels · {who}"), t.title)];
+    let role = d.turns.get(app.turn_sel).map_or("", |x| x.role.as_str());
+    if app.show_history {
+        return history_lines(lines, &labels, sel, role, app);
     }
-    for (_, l) in &d.labels {
-        let on = l.turn.map_or("ep".to_string(), |x| format!("#{x}"));
-        lines.push(Line::styled(format!("{on} {}={}", inert(&l.name), inert(&l.value)), t.label));
-        lines.push(Line::styled(format!("   by {}", inert(&l.annotator)), t.muted));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("keys (selected turn)", t.title));
-    let role = d.turns.get(app.turn_sel).map(|x| x.role);
-    for (action, keys) in app.keymap.bindings(crate::tui::keymap::Mode::Episode) {
-        if let crate::tui::action::Action::Label { name, .. } = action {
-            let is_attempt = attempt_indices(d.protocol, &d.turns).contains(&app.turn_sel);
-            if role.is_some_and(|r| crate::tui::app::label_applies(name, r, is_attempt)) {
-                let k: Vec<String> = keys.iter().map(|k| k.display()).collect();
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{:>3} ", k.join("/")), t.key_hint),
-                    Span::styled(action.describe(), t.base),
-                ]));
+    let all = slots(&labels);
+    let mine = |turn: Option<u32>, name: &str| {
+        all.iter()
+            .find(|e| e.slot.turn == turn && e.slot.name == name && Some(e.slot.annotator) == me)
+    };
+    let section = |lines: &mut Vec<Line<'static>>, turn: Option<u32>, heading: String| {
+        let fields: Vec<_> =
+            app.schema.labels.iter().filter(|f| app.schema.fits(&f.name, turn, &shapes)).collect();
+        if fields.is_empty() {
+            return;
+        }
+        lines.push(Line::styled(heading, t.muted));
+        for f in fields {
+            let e = mine(turn, &f.name);
+            let value = e.and_then(|e| e.value()).map_or("—".to_string(), inert);
+            let hist = e.map_or(0, |e| e.history.len());
+            let mut head = vec![
+                Span::styled(
+                    format!("{} ", inert(&f.name)),
+                    if f.required { t.base } else { t.muted },
+                ),
+                Span::styled(value, t.label),
+            ];
+            if hist > 1 {
+                head.push(Span::styled(format!(" ({hist} entries)"), t.muted));
+            }
+            lines.push(Line::from(head));
+            let keys: Vec<Span<'static>> = f
+                .values
+                .iter()
+                .filter_map(|v| {
+                    let k = keys_of(app, &f.name, &v.value);
+                    (!k.is_empty()).then(|| {
+                        vec![
+                            Span::styled(format!(" {k}"), t.key_hint),
+                            Span::styled(format!(" {}", inert(&v.value)), t.muted),
+                        ]
+                    })
+                })
+                .flatten()
+                .collect();
+            if !keys.is_empty() {
+                lines.push(Line::from(keys));
+            }
+        }
+    };
+    section(&mut lines, sel, format!("#{} {role}", app.turn_sel));
+    section(&mut lines, None, "episode".to_string());
+    if !app.blind {
+        let others: Vec<&Label> =
+            effective(&labels).into_iter().filter(|l| Some(l.annotator.as_str()) != me).collect();
+        if !others.is_empty() {
+            lines.push(Line::styled("others", t.muted));
+            for l in others {
+                let on = l.turn.map_or("ep".to_string(), |x| format!("#{x}"));
+                lines.push(Line::styled(
+                    format!(" {} {on} {}={}", inert(&l.annotator), inert(&l.name), inert(&l.value)),
+                    t.base,
+                ));
             }
         }
     }
+    let missing = app.missing_here();
+    if me.is_some() {
+        if missing.is_empty() {
+            lines.push(Line::styled("✓ complete", t.right));
+        } else {
+            let left: Vec<String> = missing
+                .iter()
+                .map(|(turn, n)| {
+                    format!("{n} {}", turn.map_or("ep".to_string(), |x| format!("#{x}")))
+                })
+                .collect();
+            lines.push(Line::styled(format!("to do: {}", left.join(", ")), t.wrong));
+        }
+    }
+    if let Some(q) = &app.queue
+        && let Some(me) = me
+    {
+        let mine = q.of(me);
+        if let Some(pos) = mine.iter().position(|id| *id == d.id) {
+            lines.push(Line::styled(format!("queue {}/{}", pos + 1, mine.len()), t.muted));
+        } else if !mine.is_empty() {
+            lines.push(Line::styled("not in your queue", t.muted));
+        }
+    }
     lines
+}
+
+/// Every entry of the selected turn's labels (and the episode's), oldest first.
+fn history_lines(
+    mut lines: Vec<Line<'static>>,
+    labels: &[Label],
+    sel: Option<u32>,
+    role: &str,
+    app: &App,
+) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    lines.push(Line::styled(
+        format!("history of #{} {role} and the episode", app.turn_sel),
+        t.muted,
+    ));
+    let mut shown: Vec<&Label> = labels
+        .iter()
+        .filter(|l| l.turn == sel || l.turn.is_none())
+        .filter(|l| !app.blind || app.annotator.as_deref() == Some(&l.annotator))
+        .collect();
+    shown.sort_by_key(|l| l.stamp());
+    if shown.is_empty() {
+        lines.push(Line::styled("no entries", t.muted));
+    }
+    for l in shown {
+        let on = l.turn.map_or("ep ".to_string(), |x| format!("#{x} "));
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", clock_time(l)), t.muted),
+            Span::styled(format!("{on}{} ", inert(&l.annotator)), t.base),
+            Span::styled(inert(&l.describe()), if l.retracted { t.muted } else { t.label }),
+        ]));
+    }
+    let key = app.keymap.key_for(Mode::Episode, &Action::LabelHistory).unwrap_or_default();
+    lines.push(Line::styled(format!("{} back to the labels", inert(&key)), t.muted));
+    lines
+}
+
+/// The item's options, for multiple-choice items: `A) four  B) five`.
+fn choice_lines(item: &crate::domain::Item, t: &Theme) -> Vec<Line<'static>> {
+    let Some(choices) = &item.choices else { return Vec::new() };
+    let spans: Vec<Span<'static>> = choices
+        .iter()
+        .zip('A'..='Z')
+        .flat_map(|(c, letter)| {
+            [
+                Span::styled(format!("{letter}) "), t.key_hint),
+                Span::styled(format!("{}   ", inert(c)), t.base),
+            ]
+        })
+        .collect();
+    vec![Line::from(spans)]
 }
 
 pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
@@ -175,10 +358,13 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new("loading episode…").style(t.muted), area);
         return;
     };
-    let panel_width = if area.width >= 80 { 30 } else { 0 };
+    let panel_width = match area.width {
+        110.. => 36,
+        80.. => 30,
+        _ => 0,
+    };
     let [main, side] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(panel_width)]).areas(area);
-    let [head, body] = Layout::vertical([Constraint::Length(4), Constraint::Fill(1)]).areas(main);
 
     let reference = if app.blind { "hidden (blind)".to_string() } else { inert(&d.item.reference) };
     let sim = if d.simulated { "  [simulated output]" } else { "" };
@@ -195,16 +381,21 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(e) = &d.error {
         head_lines.push(Line::styled(format!("failed: {}", inert(e)), t.alert_error));
     }
-    if panel_width == 0 && !d.labels.is_empty() {
-        let ls: Vec<String> = d
-            .labels
-            .iter()
-            .map(|(_, l)| format!("{}={}", inert(&l.name), inert(&l.value)))
+    let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
+    if panel_width == 0 && !labels.is_empty() {
+        let ls: Vec<String> = visible_effective(&labels, app)
+            .map(|l| format!("{}={}", inert(&l.name), inert(&l.value)))
             .collect();
         head_lines.insert(1, Line::styled(format!("labels {}", ls.join(", ")), t.label));
     }
     let q: Vec<Line> = d.item.question.lines().take(2).map(|l| text_line(l, t.base, &t)).collect();
     head_lines.extend(q);
+    head_lines.extend(choice_lines(&d.item, &t));
+    // The header grows with the options of a multiple-choice item, up to a third of the screen.
+    let want = super::wrapped_height(&head_lines, main.width);
+    let head_height = u16::try_from(want).unwrap_or(u16::MAX).clamp(4, (main.height / 3).max(4));
+    let [head, body] =
+        Layout::vertical([Constraint::Length(head_height), Constraint::Fill(1)]).areas(main);
     frame.render_widget(Paragraph::new(head_lines).wrap(Wrap { trim: false }), head);
 
     let block = Block::default().borders(Borders::TOP).border_style(t.border);

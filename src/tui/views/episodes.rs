@@ -61,11 +61,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                 Cell::from(inert(&r.item_id)),
                 Cell::from(r.id.sample.to_string()),
                 Cell::from(Span::styled(cell, style)),
-                Cell::from(if r.labels > 0 {
-                    format!("{} labels", r.labels)
-                } else {
-                    String::new()
-                }),
+                Cell::from(labels_cell(app, r)),
                 Cell::from(inert(&r.question)),
             ])
         })
@@ -85,4 +81,19 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         state.select(None);
     }
     frame.render_stateful_widget(table, body, &mut state);
+}
+
+/// `✓ 4` when my labels here are complete, else the number of effective labels.
+fn labels_cell(app: &App, r: &crate::browse::EpisodeRow) -> String {
+    let n = r.effective_labels();
+    let mine = app.annotator.as_deref().is_some_and(|a| {
+        r.status == crate::domain::EpisodeStatus::Done
+            && r.labels.iter().any(|l| l.annotator == a)
+            && r.complete_for(&app.schema, a)
+    });
+    match (mine, n) {
+        (true, n) => format!("✓ {n}"),
+        (false, 0) => String::new(),
+        (false, n) => n.to_string(),
+    }
 }

@@ -83,7 +83,24 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     let line = match &app.status {
         Some((msg, true)) => Line::from(Span::styled(super::text::inert(msg), t.alert_error)),
         Some((msg, false)) => Line::from(Span::styled(super::text::inert(msg), t.alert_info)),
-        None => Line::from(Span::styled(format!("annotator {}", app.annotator), t.muted)),
+        None => {
+            let who = app
+                .annotator
+                .as_deref()
+                .map_or("annotator not named yet: the first label asks".to_string(), |a| {
+                    format!("annotator {}", super::text::inert(a))
+                });
+            Line::from(Span::styled(who, t.muted))
+        }
+    };
+    // The name prompt takes the status line while it is open.
+    let line = match &app.naming {
+        Some(n) => Line::from(vec![
+            Span::styled("your name for labels: ", t.title),
+            Span::styled(format!("{}▏", super::text::inert(&n.text)), t.base),
+            Span::styled("  enter saves · esc cancels", t.muted),
+        ]),
+        None => line,
     };
     frame.render_widget(Paragraph::new(line), area);
 }
@@ -115,12 +132,11 @@ fn hint_actions(app: &App) -> Vec<Action> {
         ],
         Screen::Episode => vec![
             Action::NextTurn,
-            Action::Label { name: "error_found".into(), value: "yes".into() },
-            Action::Label { name: "error_found".into(), value: "no".into() },
-            Action::Label { name: "followed_critique".into(), value: "yes".into() },
-            Action::Undo,
-            Action::NextEpisode,
             Action::NextUnlabelled,
+            Action::Undo,
+            Action::LabelHistory,
+            Action::NextEpisode,
+            Action::AutoAdvance,
             Action::Blind,
             Action::Back,
             Action::Help,

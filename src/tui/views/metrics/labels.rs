@@ -7,8 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{block, clamp_two, message, num3};
-use crate::metrics::stats::Kappa;
+use super::{block, clamp_two, message};
 use crate::metrics::{GraderAgreement, HumanStats, MetricsReport, Transitions};
 use crate::tui::action::Action;
 use crate::tui::app::App;
@@ -115,11 +114,6 @@ fn name_width<'a>(names: impl Iterator<Item = &'a String>) -> usize {
     names.map(|n| inert(n).chars().count()).max().unwrap_or(0).min(NAME) + 2
 }
 
-/// `κ 0.333  n 4  p_o 0.500`; κ is "—" when both raters used one same value.
-fn kappa_text(k: &Kappa) -> String {
-    format!("κ {}  n {}  p_o {:.3}", num3(k.kappa), k.n, k.observed)
-}
-
 fn grader_line(g: &GraderAgreement) -> Line<'static> {
     Line::raw(format!(
         "dataset labels vs critloop's grade: agree {} disagree {}{}",
@@ -144,34 +138,32 @@ fn agreement_lines(r: &MetricsReport, t: &Theme) -> Vec<Line<'static>> {
         ))
     }];
     lines.push(Line::raw(""));
-    if h.kappa_annotators.is_empty() {
+    if h.agreement.is_empty() {
         lines.push(Line::styled(
-            "Cohen's κ between annotators: no target labelled by two annotators",
+            "agreement between annotators: no target labelled by two annotators",
             t.muted,
         ));
     } else {
-        lines.push(Line::styled("Cohen's κ between annotators", t.title));
-        let w = name_width(h.kappa_annotators.keys());
-        for (name, pairs) in &h.kappa_annotators {
-            for p in pairs {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{:<w$}", fit(name, NAME)), t.muted),
-                    Span::styled(format!("{} × {}  ", inert(&p.a), inert(&p.b)), t.base),
-                    Span::styled(kappa_text(&p.kappa), t.base),
-                ]));
-            }
-        }
+        lines.push(Line::styled("agreement between annotators (95% intervals)", t.title));
     }
-    lines.push(Line::raw(""));
-    match &h.kappa_human_critic {
-        Some(k) => {
-            lines.push(Line::styled("Cohen's κ, human grade vs critic verdict", t.title));
-            lines.push(Line::styled(kappa_text(k), t.base));
-        }
-        None => lines.push(Line::styled(
+    let shared = crate::metrics::agreement_lines(h);
+    for l in &shared {
+        let style = if l.starts_with(' ') { t.base } else { t.muted };
+        lines.push(Line::styled(inert(l), style));
+    }
+    if h.human_critic.is_none() {
+        lines.push(Line::styled(
             "human grade vs critic verdict: no critiqued attempt has a grade_override",
             t.muted,
-        )),
+        ));
+    }
+    for a in h.agreement.values() {
+        for p in &a.pairs {
+            lines.push(Line::raw(""));
+            for l in crate::metrics::confusion_lines(p) {
+                lines.push(Line::styled(inert(&l), t.base));
+            }
+        }
     }
     if let Some(g) = &r.grader {
         lines.push(Line::raw(""));
@@ -291,14 +283,6 @@ mod tests {
         assert_eq!(fit("yes", 16), "yes");
         assert_eq!(fit("abcdefgh", 5), "abcd…");
         assert_eq!(fit("a\u{1b}[2J", 16), "a\\e[2J");
-    }
-
-    #[test]
-    fn an_undefined_kappa_shows_a_dash() {
-        let k = Kappa { n: 3, observed: 1.0, expected: 1.0, kappa: None };
-        assert_eq!(kappa_text(&k), "κ —  n 3  p_o 1.000");
-        let k = Kappa { n: 4, observed: 0.5, expected: 0.25, kappa: Some(1.0 / 3.0) };
-        assert_eq!(kappa_text(&k), "κ 0.333  n 4  p_o 0.500");
     }
 
     #[test]
