@@ -369,6 +369,8 @@ fn datasets_list_and_show() {
     assert!(list.contains("arith") && list.contains("choice"), "{list}");
     let show = stdout(critloop(&db).args(["datasets", "show", "choice", "--items", "1"]));
     assert!(show.contains("60 items"), "{show}");
+    // A multiple-choice item shows its options, lettered as the grader reads them.
+    assert!(show.contains("\n  A) 519\n  B) 529\n"), "{show}");
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use critloop::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
 use critloop::domain::{
-    EpisodeId, EpisodeStatus, Item, ItemId, Label, Meta, ProtocolKind, ProtocolSpec, ProviderSpec,
-    Role, RunId, RunRecord, RunStatus, Sampling, SimParams, Turn, Verdict,
+    EpisodeId, EpisodeStatus, Item, ItemId, Label, LabelSchema, Meta, ProtocolKind, ProtocolSpec,
+    ProviderSpec, Role, RunId, RunRecord, RunStatus, Sampling, SimParams, Turn, Verdict,
 };
 use critloop::export::{ImportOptions, import_transcripts};
 use critloop::metrics::{
@@ -29,8 +29,9 @@ use rstest::rstest;
 
 const NOW: u64 = 1_700_000_000;
 
+/// The app's clock is in milliseconds.
 fn clock() -> u64 {
-    NOW
+    NOW * 1000
 }
 
 // ---------------------------------------------------------------- fixed data
@@ -61,6 +62,19 @@ fn record(id: u64, name: &str, kind: ProtocolKind, provider: ProviderSpec) -> Ru
     }
 }
 
+/// ana's label `name=value` at NOW.
+fn note(name: &str, turn: Option<u32>, value: &str) -> Label {
+    Label {
+        annotator: "ana".into(),
+        turn,
+        name: name.into(),
+        value: value.into(),
+        time: NOW,
+        millis: 0,
+        retracted: false,
+    }
+}
+
 fn sim() -> ProviderSpec {
     ProviderSpec::Sim { params: SimParams::default() }
 }
@@ -73,6 +87,7 @@ fn runs() -> Vec<RunRow> {
         acc_t2: acc[1],
         cl: acc[2],
         cs: acc[3],
+        queue: None,
     };
     vec![
         row(
@@ -100,12 +115,13 @@ fn ep_id(item: u32) -> EpisodeId {
 fn episode_rows() -> Vec<EpisodeRow> {
     use EpisodeStatus::{Done, Failed, Pending};
     use Transition::*;
-    let row = |item: u32, status, transition, labels, question: &str| EpisodeRow {
+    let row = |item: u32, status, transition, n: usize, question: &str| EpisodeRow {
         id: ep_id(item),
         item_id: format!("gsm-{item:03}"),
         status,
         transition,
-        labels,
+        labels: (0..n).map(|i| note(&format!("n{i}"), None, "x")).collect(),
+        shapes: Vec::new(),
         question: question.into(),
     };
     vec![
@@ -240,7 +256,7 @@ fn report_from(id: u64, name: &str, obs: Vec<EpisodeObs>) -> Box<MetricsReport> 
         overrides_used: 0,
         grader: None,
         usage: Default::default(),
-        human: Default::default(),
+        labelled: Vec::new(),
     };
     Box::new(report_of(&run, &data, &AnalysisOptions::default()))
 }
@@ -311,8 +327,9 @@ fn typed(app: &mut App, keys: &str) {
 }
 
 fn new_app() -> App {
-    let keymap = Keymap::load(&Default::default()).expect("default keymap");
-    App::new(keymap, Theme::plain(), "ana".into(), clock)
+    let schema = LabelSchema::load(&[]).expect("default schema");
+    let keymap = Keymap::load(&Default::default(), &schema).expect("default keymap");
+    App::new(keymap, schema, Theme::plain(), Some("ana".into()), clock)
 }
 
 fn with_runs() -> App {
@@ -324,7 +341,7 @@ fn with_runs() -> App {
 fn on_episodes() -> App {
     let mut app = with_runs();
     app.update(special(KeyCode::Enter));
-    app.update(Event::Episodes { run: RunId(1), rows: episode_rows() });
+    app.update(Event::Episodes { run: RunId(1), rows: episode_rows(), queue: None });
     app
 }
 
@@ -438,13 +455,8 @@ fn episode_detail_critique_and_label(#[case] w: u16, #[case] h: u16) {
     app.update(Event::LabelSaved {
         id: ep_id(2),
         seq: 1,
-        label: Label {
-            annotator: "ana".into(),
-            turn: Some(1),
-            name: "error_found".into(),
-            value: "yes".into(),
-            time: NOW,
-        },
+        label: note("error_found", Some(1), "yes"),
+        undo: false,
     });
     snapshot("episode_detail_critique_and_label", app, w, h);
 }
@@ -630,8 +642,8 @@ fn label_names_values_and_annotators_are_inert() {
     h.annotators.push(evil.into());
     h.counts.entry(evil.into()).or_default().insert(evil.into(), 1);
     h.overrides.disagreements.push(evil.into());
-    if let Some(pairs) = h.kappa_annotators.get_mut("error_found") {
-        pairs[0].b = evil.into();
+    if let Some(a) = h.agreement.get_mut("error_found") {
+        a.pairs[0].b = evil.into();
     }
     let mut app = on_labels(report);
     for (w, h) in [(100, 30), (60, 20)] {
@@ -670,7 +682,7 @@ fn run_names_on_the_runs_and_episodes_screens_are_inert() {
     let terminal = render(&mut app, 100, 30);
     assert!(terminal.backend().to_string().contains("ev\\e[2Jil"), "{}", terminal.backend());
     app.update(special(KeyCode::Enter));
-    app.update(Event::Episodes { run: RunId(1), rows: episode_rows() });
+    app.update(Event::Episodes { run: RunId(1), rows: episode_rows(), queue: None });
     let terminal = render(&mut app, 100, 30);
     assert!(terminal.backend().to_string().contains("Episodes of ev\\e[2Jil"));
     let cells = terminal.backend().buffer().content();
@@ -860,4 +872,96 @@ fn the_episode_screen_colours_each_role() {
         let (x, y) = find(buf, head).expect(head);
         assert_eq!(buf[(x, y)].fg, style.fg.expect("a colour"), "{head}");
     }
+}
+
+// ---------------------------------------------------------------- annotation (80×24 and 120×35)
+
+fn by(who: &str, turn: Option<u32>, name: &str, value: &str, ms: u64) -> Label {
+    Label { annotator: who.into(), ..note(name, turn, value) }.at(NOW * 1000 + ms)
+}
+
+/// Betty's episode labelled by ana and ben: ana overrides the first attempt's grade to correct
+/// (auto: wrong) and found the error; ben says the critique found none.
+fn betty_labelled() -> EpisodeDetail {
+    let mut d = betty();
+    d.labels = vec![
+        (1, by("ana", Some(1), "error_found", "yes", 0)),
+        (2, by("ben", Some(1), "error_found", "no", 10)),
+        (3, by("ana", Some(0), "grade_override", "correct", 20)),
+        (4, by("ben", Some(1), "tone", "hedging", 30)),
+    ];
+    d
+}
+
+/// A multiple-choice item: the options must be on screen for the annotator to judge.
+fn choice_item() -> EpisodeDetail {
+    let mut d = betty();
+    d.item.question = "Which number is prime?".into();
+    d.item.reference = "C".into();
+    d.item.answer_kind = critloop::domain::AnswerKind::Choice;
+    d.item.choices = Some(vec!["21".into(), "27".into(), "29".into(), "33".into()]);
+    d.turns[0] = attempt(Role::Generate, "21 looks prime.\nThe answer is (A).", "A", false);
+    d.turns[2] =
+        attempt(Role::Revise, "21 = 3·7; 29 has no divisor.\nThe answer is (C).", "C", true);
+    d
+}
+
+fn screen_text(app: &mut App, w: u16, h: u16) -> String {
+    render(app, w, h).backend().to_string()
+}
+
+#[rstest]
+#[case::small(80, 24)]
+#[case::large(120, 35)]
+fn annotation_override_shows_on_the_badge(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(betty_labelled());
+    let text = screen_text(&mut app, w, h);
+    // At 80 columns the badge wraps after "by".
+    assert!(text.contains("✓ correct (override by"), "{text}");
+    assert!(text.contains("ana; auto: wrong)"), "{text}");
+    assert!(text.contains("ben #1 error_found=no"), "others' labels outside blind mode: {text}");
+    snapshot("annotation_override", app, w, h);
+}
+
+#[rstest]
+#[case::small(80, 24)]
+#[case::large(120, 35)]
+fn annotation_multiple_choice_shows_the_options(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(choice_item());
+    let text = screen_text(&mut app, w, h);
+    for option in ["A) 21", "B) 27", "C) 29", "D) 33"] {
+        assert!(text.contains(option), "{option} missing: {text}");
+    }
+    snapshot("annotation_multiple_choice", app, w, h);
+}
+
+#[rstest]
+#[case::small(80, 24)]
+#[case::large(120, 35)]
+fn annotation_history_of_yes_then_no(#[case] w: u16, #[case] h: u16) {
+    let mut d = betty();
+    d.labels = vec![
+        (1, by("ana", Some(1), "error_found", "yes", 0)),
+        (2, by("ana", Some(1), "error_found", "no", 1_000)),
+    ];
+    let mut app = on_episode(d);
+    let text = screen_text(&mut app, w, h);
+    assert!(text.contains("error_found no (2 entries)"), "one effective value: {text}");
+    typed(&mut app, "H");
+    let text = screen_text(&mut app, w, h);
+    assert!(text.contains("error_found=yes") && text.contains("error_found=no"), "{text}");
+    snapshot("annotation_history", app, w, h);
+}
+
+#[rstest]
+#[case::small(80, 24)]
+#[case::large(120, 35)]
+fn annotation_blind_mode_hides_grades_references_and_others(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(betty_labelled());
+    typed(&mut app, "b");
+    let text = screen_text(&mut app, w, h);
+    assert!(!text.contains("ben"), "another annotator's labels in blind mode: {text}");
+    assert!(!text.contains("correct (override"), "a grade in blind mode: {text}");
+    assert!(text.contains("hidden (blind)"), "{text}");
+    snapshot("annotation_blind", app, w, h);
 }

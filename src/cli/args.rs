@@ -24,7 +24,7 @@ pub struct Cli {
     /// TUI theme: dark, light, high-contrast, or a theme file [default: dark].
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
-    /// Name recorded with your labels [default: config `annotator`, else $USER].
+    /// Name recorded with your labels [default: config `annotator`; else asked on the first label].
     #[arg(long, value_name = "NAME")]
     pub annotator: Option<String>,
     #[command(subcommand)]
@@ -159,6 +159,161 @@ agreement, and exits 1 when a case disagrees or a line is malformed.\n\n`check` 
 word always means the file check: to grade the literal answer \"check\", write \
 `critloop grade -- check REFERENCE`.")]
     Grade(GradeArgs),
+    /// Human labels: list the ones in force, add one, and merge them between databases
+    /// (export a label file, import it elsewhere).
+    #[command(long_about = "Human labels on episodes and their turns (the schema: \
+assets/labels.toml, overridable with [[labels]] in the config file).\n\n\
+Every label is an entry by a named annotator at a time. The value in force for an (annotator, \
+episode, turn, name) slot is its latest entry; earlier entries and retractions are kept as \
+history, and exported. Annotators working in separate databases merge their work with label \
+files: `critloop labels export RUN --out ana.jsonl` on one side, `critloop labels import \
+ana.jsonl` on the other. An import adds the entries the database does not hold yet and never \
+overwrites one, so importing a file twice changes nothing and two databases that import each \
+other's files agree on every label, every metric and the agreement (κ, α).")]
+    Labels {
+        #[command(subcommand)]
+        action: LabelsAction,
+    },
+    /// Annotation queues: assign a run's episodes to annotators, with an overlap set they all
+    /// label (for agreement).
+    #[command(long_about = "Annotation queues. `critloop queue make RUN --annotators ana,ben` \
+assigns the finished episodes of RUN: a seeded shuffle, the first --overlap share to every \
+annotator (so agreement can be measured), the rest dealt out evenly. Each annotator then works \
+through their episodes in the queue's order in the workbench (`critloop --annotator ana`). \
+`critloop queue show RUN` prints how far each annotator is.")]
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelsAction {
+    /// The labels in force (the latest entry of each annotator's slot), one row each, with how
+    /// many entries the slot holds.
+    List {
+        /// Run name.
+        run: String,
+        /// Only this annotator's labels.
+        #[arg(long, value_name = "NAME")]
+        annotator: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: LabelsFormat,
+    },
+    /// Write every label entry of a run, history and retractions included, as a label file
+    /// (JSONL, one entry a line) for `critloop labels import` in another database.
+    #[command(long_about = "Write every label entry of RUN, history and retractions included, \
+one JSON object a line, in (item, sample, time) order:\n\n  \
+{\"run\":\"r1\",\"item_id\":\"17\",\"sample\":0,\"annotator\":\"ana\",\"turn\":1,\
+\"name\":\"error_found\",\"value\":\"yes\",\"time\":1700000000,\"millis\":12}\n\n\
+A retraction carries \"retracted\":true; an episode label has no turn. Import the file into \
+another database that holds the same run with `critloop labels import FILE`.")]
+    Export {
+        /// Run name.
+        run: String,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Merge a label file (or a transcript export with labels) into this database: entries it
+    /// does not hold are added, none is overwritten; the latest entry of a slot is in force.
+    #[command(long_about = "Merge the label entries of FILE into this database. FILE is a \
+label file written by `critloop labels export`, or a transcript export (`critloop export RUN`) \
+whose lines carry labels. Lines find their episode by run name, item id and sample; the run must \
+be in this database already.\n\nEntries the database holds already are skipped, so importing a \
+file twice changes nothing. Nothing is overwritten: when an annotator's slot already had a \
+different value, the incoming entry joins its history and the latest entry by time is in force \
+(reported as conflicting). A malformed line stops the import before anything is written, naming \
+FILE:LINE and the field.")]
+    Import {
+        /// Label file (JSONL), or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Add one label, checked against the label schema, recorded with your annotator name and
+    /// the current time.
+    #[command(long_about = "Add one label to an episode or one of its turns, as the workbench's \
+label keys do. NAME and VALUE are checked against the label schema (`error_found` labels \
+critique turns, `followed_critique` revise turns, `grade_override` attempts, `note` and `tags` \
+the episode). Labelling a slot again adds a newer entry: the latest is in force, the earlier ones \
+stay as history.\n\nThe annotator is --annotator (here or before the subcommand), else \
+`annotator` in the config file.\n\nExample: critloop labels add r1 arith-001 0 1 error_found yes \
+--annotator ana")]
+    Add {
+        /// Run name.
+        run: String,
+        /// Item id (as in the dataset).
+        item: String,
+        /// Sample index (0 unless the run has several samples per item).
+        sample: u32,
+        /// Turn index (0 = first turn), or `episode` for an episode label.
+        turn: TurnArg,
+        /// Label name (see assets/labels.toml).
+        name: String,
+        /// Label value.
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+        /// Name recorded with the label [default: the top-level --annotator, else config
+        /// `annotator`].
+        #[arg(long, value_name = "NAME")]
+        annotator: Option<String>,
+    },
+}
+
+/// The TURN of `critloop labels add`: a turn index, or the episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnArg(pub Option<u32>);
+
+impl std::str::FromStr for TurnArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TurnArg, String> {
+        if s == "episode" {
+            return Ok(TurnArg(None));
+        }
+        s.parse::<u32>()
+            .map(|n| TurnArg(Some(n)))
+            .map_err(|_| format!("`{s}` is neither a turn index (0, 1, …) nor `episode`"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LabelsFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON object per label.
+    Jsonl,
+    /// Comma-separated, with a header.
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueAction {
+    /// Assign a run's finished episodes to annotators: a seeded shuffle, an overlap share to all
+    /// of them, the rest split evenly.
+    Make {
+        /// Run name.
+        run: String,
+        /// Annotator names, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true, value_name = "NAMES")]
+        annotators: Vec<String>,
+        /// Share of episodes every annotator labels, between 0 and 1.
+        #[arg(long, default_value_t = 0.2, value_name = "SHARE")]
+        overlap: f64,
+        /// Seed of the shuffle: the same seed makes the same queue.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Annotators work with references, grades and each other's labels hidden.
+        #[arg(long)]
+        blind: bool,
+        /// Replace the run's existing queue (labels are kept).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Per annotator: episodes with every required label set, of those assigned.
+    Show {
+        /// Run name.
+        run: String,
+    },
 }
 
 /// `critloop grade ANSWER REFERENCE` or `critloop grade check FILE…`.

@@ -65,6 +65,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Doctor(args)) => doctor(&config, args),
         Some(Command::Datasets { action }) => datasets(action),
         Some(Command::Grade(args)) => super::grade::grade(&args),
+        Some(Command::Labels { action }) => {
+            super::labels::labels(&open()?, &config, &config_path, cli.annotator.clone(), action)
+        }
+        Some(Command::Queue { action }) => super::labels::queue(&open()?, &config, action),
     }
 }
 
@@ -870,14 +874,20 @@ fn datasets(action: DatasetsAction) -> Result<()> {
             let loaded = dataset::resolve(&name, &load_options(&load)?)?;
             report_skipped(&loaded);
             println!("{name}: {} items, format {}", loaded.items.len(), loaded.format);
+            // Dataset text is shown inert: a file cannot drive the terminal.
+            use crate::tui::inert;
             for item in loaded.items.iter().take(items) {
                 println!(
                     "\n[{}] ({}) reference: {}",
-                    item.id,
+                    inert(&item.id.0),
                     item.answer_kind.as_str(),
-                    item.reference
+                    inert(&item.reference)
                 );
-                println!("{}", item.question);
+                println!("{}", inert(&item.question));
+                // An annotator cannot judge a multiple-choice item without its options.
+                for (letter, choice) in ('A'..='Z').zip(item.choices.iter().flatten()) {
+                    println!("  {letter}) {}", inert(choice));
+                }
             }
             Ok(())
         }

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod grade;
+mod labels;
 mod logging;
 mod table;
 

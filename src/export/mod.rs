@@ -1,6 +1,7 @@
 //! Transcript JSONL (import and export, DESIGN §5) and long-format CSV.
 
 mod import;
+pub mod labels;
 mod transcript;
 
 pub use import::{ImportError, ImportOptions, import_transcripts};

@@ -157,10 +157,18 @@ impl App {
         let here = d.id;
         let Some(pos) = self.undo.iter().rposition(|(id, _)| *id == here) else {
             let msg = match self.undo.last() {
-                Some((other, _)) => format!(
-                    "nothing to undo on this episode (your last label is on item #{} sample {})",
-                    other.item, other.sample
-                ),
+                Some((other, _)) => {
+                    let item = self
+                        .episodes
+                        .iter()
+                        .find(|r| r.id == *other)
+                        .map_or_else(|| format!("#{}", other.item), |r| r.item_id.clone());
+                    format!(
+                        "nothing to undo on this episode (your last label is on item {item} \
+                         sample {})",
+                        other.sample
+                    )
+                }
                 None => "nothing to undo".to_string(),
             };
             self.info(msg);

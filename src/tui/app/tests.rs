@@ -1163,7 +1163,7 @@ fn undo_stays_on_the_open_episode_and_says_where_the_last_label_is(mut episode: 
     assert_eq!(typed(&mut episode, "u"), vec![]);
     assert_eq!(
         status(&episode),
-        ("nothing to undo on this episode (your last label is on item #1 sample 0)", false)
+        ("nothing to undo on this episode (your last label is on item gsm-001 sample 0)", false)
     );
 }
 

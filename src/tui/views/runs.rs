@@ -43,6 +43,17 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         })
         .take(3)
         .collect();
+    // The selected run's annotation queue: how far each annotator is.
+    let mut signs = signs;
+    if let Some(q) = app.selected_run().and_then(|r| r.queue.as_ref()) {
+        let blind = if q.blind { " · blind" } else { "" };
+        let text = format!(
+            " queue: {} · {} shared{blind}",
+            crate::tui::text::inert(&q.summary()),
+            q.overlap
+        );
+        signs.push(Line::styled(text, t.muted));
+    }
     let area = if signs.is_empty() {
         area
     } else {

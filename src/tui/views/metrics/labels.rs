@@ -61,9 +61,10 @@ fn heading(r: &MetricsReport, t: &Theme) -> Line<'static> {
         Span::styled(format!("{} — ", inert(&r.run)), t.title),
         Span::styled(
             format!(
-                "{} label record{}, {n} annotator{}",
+                "{} label{} in force ({} entries), {n} annotator{}",
+                h.effective,
+                plural(h.effective),
                 h.labels,
-                plural(h.labels),
                 plural(n as u64)
             ),
             t.base,
@@ -253,7 +254,12 @@ pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(lines).wrap(wrap).scroll((scroll, 0)), inner);
         return;
     }
-    let mut left = vec![heading(report, &t), Line::raw("")];
+    let mut left = vec![heading(report, &t)];
+    if let Some(q) = app.current_run().and_then(|r| r.queue.as_ref()) {
+        let text = format!("queue: {} · {} shared", inert(&q.summary()), q.overlap);
+        left.push(Line::styled(text, t.muted));
+    }
+    left.push(Line::raw(""));
     left.extend(table_lines(&report.human, &t));
     let right = agreement_lines(report, &t);
     if inner.width >= TWO_COLUMNS {
