@@ -189,13 +189,28 @@ pub fn render(r: &MetricsReport) -> String {
     out
 }
 
+/// The human-label section; annotators, names and values are user text, shown inert.
 fn human(out: &mut String, r: &MetricsReport) {
+    let mut text = String::new();
+    human_text(&mut text, r);
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", crate::llm::doctor::inert(line));
+    }
+}
+
+fn human_text(out: &mut String, r: &MetricsReport) {
     let h = &r.human;
     if h.labels == 0 {
         return;
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "labels: {} by {}", h.labels, h.annotators.join(", "));
+    let _ = writeln!(
+        out,
+        "labels: {} in force ({} entries) by {}",
+        h.effective,
+        h.labels,
+        h.annotators.join(", ")
+    );
     for (name, values) in &h.counts {
         let parts: Vec<String> = values.iter().map(|(v, n)| format!("{v} {n}")).collect();
         let _ = writeln!(out, "  {name:<18} {}", parts.join("   "));

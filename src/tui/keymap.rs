@@ -169,15 +169,30 @@ impl Keymap {
                 list.push((action, keys));
             }
         }
-        let episode = bindings.entry(Mode::Episode).or_default();
+        // A label key may not take a key the Episode screen already uses.
+        let taken = |key: &Key| {
+            [Mode::Episode, Mode::Global].into_iter().find_map(|m| {
+                bindings.get(&m)?.iter().find(|(_, ks)| ks.contains(key)).map(|(a, _)| a.name())
+            })
+        };
+        let mut labels = Vec::new();
         for f in &schema.labels {
             for v in &f.values {
                 let Some(k) = v.key.as_deref() else { continue };
                 let key = Key::parse(k).map_err(|e| format!("label `{}`: {e}", f.name))?;
-                let action = Action::Label { name: f.name.clone(), value: v.value.clone() };
-                episode.push((action, vec![key]));
+                if let Some(other) = taken(&key) {
+                    return Err(format!(
+                        "label key `{k}` ({}={}) is already bound to `{other}`",
+                        f.name, v.value
+                    ));
+                }
+                labels.push((
+                    Action::Label { name: f.name.clone(), value: v.value.clone() },
+                    vec![key],
+                ));
             }
         }
+        bindings.entry(Mode::Episode).or_default().extend(labels);
         for (mode_name, table) in overrides {
             let mode = mode_named(mode_name)?;
             let list = bindings.entry(mode).or_default();
@@ -295,6 +310,17 @@ mod tests {
         let mut o = KeyOverrides::new();
         o.entry("global".into()).or_default().insert("quit".into(), vec!["hyper-z".into()]);
         assert!(Keymap::load(&o, &schema()).unwrap_err().contains("unknown key"));
+    }
+
+    #[test]
+    fn a_label_key_that_clashes_with_a_screen_key_is_refused() {
+        let mut field = schema().labels[0].clone();
+        field.name = "hallucination".into();
+        field.values.truncate(1);
+        field.values[0].key = Some("H".into());
+        let clash = LabelSchema::load(&[field]).unwrap();
+        let err = Keymap::load(&KeyOverrides::new(), &clash).unwrap_err();
+        assert_eq!(err, "label key `H` (hallucination=yes) is already bound to `label_history`");
     }
 
     #[test]
