@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use crate::domain::{
-    EpisodeId, EpisodeStatus, Item, Label, LabelSchema, ProtocolKind, Queue, Role, RunId,
-    RunRecord, Turn, TurnShape,
+    EpisodeId, EpisodeStatus, Item, Label, LabelSchema, ProtocolKind, Queue, RunId, RunRecord,
+    Turn, TurnShape,
 };
 use crate::metrics::{AnalysisOptions, run_metrics_with};
 use crate::protocol::attempt_indices;
@@ -194,25 +194,6 @@ pub fn runs(store: &Store, schema: &LabelSchema) -> Result<Vec<RunRow>, StoreErr
         .collect()
 }
 
-fn transition(kind: ProtocolKind, turns: &[Turn], labels: &[Label]) -> Option<Transition> {
-    let a = attempt_indices(kind, turns);
-    let (first, last) = (*a.first()?, *a.last()?);
-    let over = crate::metrics::overrides(labels);
-    let grade = |i: usize| {
-        let over = u32::try_from(i).ok().and_then(|i| over.get(&i).copied());
-        over.or(turns.get(i)?.correct)
-    };
-    // An early stop after a `correct` verdict keeps t1 as the final answer.
-    let last = if first == last && turns.last().is_some_and(|t| t.role == Role::Critique) {
-        first
-    } else if first == last {
-        return None;
-    } else {
-        last
-    };
-    Some(Transition::of(grade(first)?, grade(last)?))
-}
-
 pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, StoreError> {
     let items = store.items(run.id)?;
     let mut turns: HashMap<EpisodeId, Vec<Turn>> =
@@ -232,8 +213,10 @@ pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, Store
                 id: ep.id,
                 item_id: ep.item_id.0.clone(),
                 status: ep.status,
+                // The cell the metrics count, so the table and the metrics never disagree.
                 transition: if ep.status == EpisodeStatus::Done {
-                    transition(run.protocol.kind, &t, &l)
+                    crate::metrics::episode_cell(run.protocol.kind, &ep, &t, &l)
+                        .map(|(a, b)| Transition::of(a, b))
                 } else {
                     None
                 },

@@ -38,7 +38,7 @@ pub use critique::CritiqueStats;
 pub use human::{
     HumanCritic, HumanStats, LabelledEpisode, OverrideAgreement, agreement_lines, confusion_lines,
 };
-pub use observe::{GRADE_OVERRIDE, observe, override_value, overrides};
+pub use observe::{GRADE_OVERRIDE, episode_cell, observe, override_value, overrides};
 pub use report::{
     AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary,
     agreement_options, compare_runs, provenance, report_of, run_data, run_metrics,

@@ -16,6 +16,21 @@ pub fn overrides(labels: &[Label]) -> HashMap<u32, bool> {
         .collect()
 }
 
+/// The (t1, t2) correctness of an episode as the metrics score it (overrides applied), or
+/// `None` when they do not score it: the one definition of an episode's transition cell.
+pub fn episode_cell(
+    kind: ProtocolKind,
+    ep: &Episode,
+    turns: &[Turn],
+    labels: &[Label],
+) -> Option<(bool, bool)> {
+    let o = observe(kind, ep, turns, &overrides(labels), &mut 0);
+    if o.failed {
+        return None;
+    }
+    super::aggregate::scored_pair(&o)
+}
+
 /// Builds the observation of one episode; `used` counts overrides that changed a grade input.
 pub fn observe(
     kind: ProtocolKind,

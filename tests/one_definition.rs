@@ -1,0 +1,103 @@
+//! One definition of each fact (STYLE §3): the t1→t2 cell the episodes table shows is the cell
+//! the metrics count, for every protocol, with human grade overrides applied.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use critloop::browse::{self, Transition};
+use critloop::dataset::{self, LoadOptions};
+use critloop::domain::{GRADE_OVERRIDE, Label, ProviderSpec, Sampling, SimParams};
+use critloop::grade::GradeOptions;
+use critloop::llm::Provider;
+use critloop::metrics::{Transitions, run_metrics};
+use critloop::protocol::load_protocol;
+use critloop::runner::{self, NewRun, RunOptions};
+use critloop::store::Store;
+
+fn run(store: &Store, name: &str, protocol: &str, dataset: &str, rounds: u32) {
+    let items = if dataset == "arith" {
+        let mut items = dataset::resolve("arith", &LoadOptions::default()).unwrap().items;
+        items.truncate(40);
+        items
+    } else {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dataset);
+        dataset::load_path(&path, &LoadOptions::default()).unwrap().items
+    };
+    let mut protocol = load_protocol(protocol).unwrap();
+    protocol.rounds = rounds;
+    let record = runner::create_run(
+        store,
+        NewRun {
+            name: name.into(),
+            dataset: dataset.into(),
+            items,
+            protocol,
+            provider: ProviderSpec::Sim { params: SimParams::default() },
+            model: "sim".into(),
+            critic_model: "sim".into(),
+            sampling: Sampling { seed: 5, samples: 2, ..Sampling::default() },
+        },
+        GradeOptions::default(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    rt.block_on(runner::execute(
+        store.clone(),
+        record.id,
+        Provider::from_spec(&record.provider).unwrap(),
+        RunOptions::default(),
+        tx,
+        Arc::new(AtomicBool::new(false)),
+    ))
+    .unwrap();
+}
+
+/// The episodes table's cells, counted like the metrics' pooled transitions.
+fn table_cells(store: &Store, name: &str) -> Transitions {
+    let record = store.require_run(name).unwrap();
+    let mut t = Transitions::default();
+    for row in browse::episodes(store, &record).unwrap() {
+        match row.transition {
+            Some(Transition::RightRight) => t.record(true, true),
+            Some(Transition::RightWrong) => t.record(true, false),
+            Some(Transition::WrongRight) => t.record(false, true),
+            Some(Transition::WrongWrong) => t.record(false, false),
+            None => {}
+        }
+    }
+    t
+}
+
+#[test]
+fn the_episodes_table_shows_the_cells_the_metrics_count() {
+    let store = Store::temporary().unwrap();
+    run(&store, "cr", "critique-revise", "arith", 2);
+    run(&store, "sc", "self-correct", "arith", 1);
+    run(&store, "cc", "critic-correct", "realcritic_mix.jsonl", 1);
+    run(&store, "co", "critique-only", "realcritic_mix.jsonl", 1);
+    // A human override moves a cell in both views alike.
+    let cr = store.require_run("cr").unwrap();
+    let first = store.episodes(cr.id).unwrap()[0].id;
+    let flip = store.turns(first).unwrap()[0].correct != Some(true);
+    let over = Label {
+        annotator: "ana".into(),
+        turn: Some(0),
+        name: GRADE_OVERRIDE.into(),
+        value: if flip { "correct" } else { "wrong" }.into(),
+        time: 1,
+        millis: 0,
+        retracted: false,
+    };
+    store.add_label(first, &over).unwrap();
+    for name in ["cr", "sc", "cc", "co"] {
+        let metrics = run_metrics(&store, &store.require_run(name).unwrap()).unwrap();
+        let table = table_cells(&store, name);
+        assert_eq!(table, metrics.summary.transitions, "run {name}");
+        assert_eq!(table.total(), metrics.summary.scored, "run {name}");
+    }
+    // critique-only has no second attempt: no episode has a cell (the table once showed c→c).
+    assert_eq!(table_cells(&store, "co").total(), 0);
+    assert!(table_cells(&store, "cr").total() > 0);
+}
