@@ -312,7 +312,7 @@ fn in_process(db: &Path, reps: usize) {
     let mut both = Vec::new();
     for _ in 0..reps.min(3) {
         std::thread::scope(|s| {
-            let m = s.spawn(|| critloop::metrics::run_metrics(&store, &run).expect("metrics"));
+            let m = s.spawn(|| critloop::analysis::run_metrics(&store, &run).expect("metrics"));
             let (_, e) = timed(|| browse::episodes(&store, &run).expect("episodes"));
             both.push(e);
             let _ = m.join();
@@ -426,7 +426,7 @@ fn substeps(db: &Path, reps: usize) {
         sizes.2 = store.labels_of_run(run.id).expect("labels").len();
     });
     step!("runner::totals (store.episodes + count)", runner::totals(&store, run.id).expect("t"));
-    step!("metrics::run_metrics", critloop::metrics::run_metrics(&store, &run).expect("m"));
+    step!("metrics::run_metrics", critloop::analysis::run_metrics(&store, &run).expect("m"));
     step!(
         "browse::runs (= runs + run_metrics + totals per run)",
         browse::runs(&store, &LabelSchema::load(&[]).expect("schema")).expect("r")

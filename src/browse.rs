@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
+use crate::analysis::run_metrics_with;
 use crate::domain::{
     EpisodeId, EpisodeStatus, Item, Label, LabelSchema, ProtocolKind, Queue, RunId, RunRecord,
     Turn, TurnShape,
 };
-use crate::metrics::{AnalysisOptions, run_metrics_with};
+use crate::metrics::AnalysisOptions;
 use crate::protocol::attempt_indices;
 use crate::runner::{Totals, totals};
 use crate::store::{Store, StoreError};

@@ -1,7 +1,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! critloop: a workbench for LLM critique and self-correction research.
-//! Layers (STYLE §2.1): domain ← {store, grade, llm, metrics, dataset, protocol} ← runner ← cli.
+//! Layers (STYLE §2.1): domain ← {store, grade, llm, metrics, dataset, protocol} ← runner ←
+//! analysis (store → metrics) ← {browse, export, report} ← {tui, cli}.
 
+pub mod analysis;
 pub mod browse;
 pub mod cli;
 pub mod config;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use critloop::analysis::run_metrics;
 use critloop::dataset::{self, LoadOptions};
 use critloop::domain::{
     CritiqueSource, EpisodeStatus, ProviderSpec, Role, RunRecord, Sampling, SimParams, Turn,
@@ -11,7 +12,6 @@ use critloop::domain::{
 };
 use critloop::grade::GradeOptions;
 use critloop::llm::Provider;
-use critloop::metrics::run_metrics;
 use critloop::protocol::{SYNTHETIC, load_protocol};
 use critloop::runner::{self, Arm, CrossCritic, NewRun, RunError, RunOptions};
 use critloop::store::Store;

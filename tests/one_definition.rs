@@ -5,12 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use critloop::analysis::run_metrics;
 use critloop::browse::{self, Transition};
 use critloop::dataset::{self, LoadOptions};
 use critloop::domain::{GRADE_OVERRIDE, Label, ProviderSpec, Sampling, SimParams};
 use critloop::grade::GradeOptions;
 use critloop::llm::Provider;
-use critloop::metrics::{Transitions, run_metrics};
+use critloop::metrics::Transitions;
 use critloop::protocol::load_protocol;
 use critloop::runner::{self, NewRun, RunOptions};
 use critloop::store::Store;

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use critloop::analysis::run_metrics;
 use critloop::dataset::{LoadOptions, load_str};
 use critloop::domain::{
     EndpointSpec, EpisodeStatus, OpenAiSpec, ProviderSpec, Role, RunRecord, Sampling,
 };
 use critloop::grade::GradeOptions;
 use critloop::llm::Provider;
-use critloop::metrics::run_metrics;
 use critloop::protocol::load_protocol;
 use critloop::runner::{self, NewRun, RunOptions, Totals};
 use critloop::store::Store;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use critloop::analysis::run_metrics;
 use critloop::dataset::{self, LoadOptions};
 use critloop::domain::{ProviderSpec, Sampling, SimParams};
 use critloop::grade::GradeOptions;
 use critloop::llm::Provider;
-use critloop::metrics::run_metrics;
 use critloop::protocol::load_protocol;
 use critloop::runner::{self, NewRun, RunOptions};
 use critloop::store::Store;

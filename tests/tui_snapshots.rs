@@ -15,7 +15,7 @@ use critloop::domain::{
 use critloop::export::{ImportOptions, import_transcripts};
 use critloop::metrics::{
     AnalysisOptions, BootstrapOptions, Comparison, CritiqueObs, EpisodeObs, MetricsReport, RunData,
-    compare, report_of, run_metrics,
+    compare, report_of,
 };
 use critloop::runner::{Live, RunEvent, Totals};
 use critloop::store::Store;
@@ -302,7 +302,7 @@ fn imported_report(file: &str, name: &str) -> Box<MetricsReport> {
     let store = Store::temporary().expect("temporary store");
     let opts = ImportOptions { name: Some(name.into()), ..Default::default() };
     let runs = import_transcripts(&store, &path, &opts).expect("import");
-    Box::new(run_metrics(&store, &runs[0]).expect("metrics"))
+    Box::new(critloop::analysis::run_metrics(&store, &runs[0]).expect("metrics"))
 }
 
 /// demo (A, marked) against sim-2 (B, open), as `critloop compare demo sim-2` computes it.

@@ -14,6 +14,7 @@ use super::args::{
     ExportFormat, LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
 };
 use super::table;
+use crate::analysis::{run_metrics, run_metrics_with};
 use crate::config::{Config, Paths};
 use crate::dataset::{self, Format, LoadOptions, Loaded};
 use crate::domain::{
@@ -24,7 +25,7 @@ use crate::domain::{
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
 use crate::llm::doctor::DoctorTarget;
-use crate::metrics::{AnalysisOptions, BootstrapOptions, run_metrics, run_metrics_with};
+use crate::metrics::{AnalysisOptions, BootstrapOptions};
 use crate::runner::{self, NewRun, RunEvent, RunOptions};
 use crate::store::Store;
 
@@ -710,7 +711,7 @@ fn compare(
              items are matched by id"
         );
     }
-    let c = crate::metrics::compare_runs(store, &ra, &rb, &opts.bootstrap)?;
+    let c = crate::analysis::compare_runs(store, &ra, &rb, &opts.bootstrap)?;
     if c.shared_items == 0 {
         bail!("runs `{a}` and `{b}` share no items: nothing to compare");
     }

@@ -14,7 +14,7 @@ pub use item::{AnswerKind, GivenSolution, Item, ItemId};
 pub use label::{GRADE_OVERRIDE, Label, override_value};
 pub use queue::Queue;
 pub use run::{
-    CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
+    ARM_OF, CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
     DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, OpenAiSpec,
     Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord, RunStatus,
     Sampling, SimParams,

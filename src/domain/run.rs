@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Meta;
 
+/// Meta key of an arm run naming the run whose first attempts it shares.
+pub const ARM_OF: &str = "arm_of";
+
 /// Database-wide run number; runs are addressed by name in the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -74,7 +74,7 @@ pub struct Aggregate {
 }
 
 /// (t1, t2) of a scored episode: at least two attempts, first and last graded.
-pub(super) fn scored_pair(ep: &EpisodeObs) -> Option<(bool, bool)> {
+pub fn scored_pair(ep: &EpisodeObs) -> Option<(bool, bool)> {
     if ep.attempts.len() < 2 {
         return None;
     }

@@ -105,7 +105,7 @@ pub fn pairing_for(
     b_obs: &[EpisodeObs],
 ) -> Pairing {
     let source = |r: &crate::domain::RunRecord| {
-        r.meta.get(crate::runner::ARM_OF).and_then(|v| v.as_str()).map(str::to_string)
+        r.meta.get(crate::domain::ARM_OF).and_then(|v| v.as_str()).map(str::to_string)
     };
     let (sa, sb) = (source(a), source(b));
     let shared = sa.as_deref() == Some(b.name.as_str())

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::domain::Verdict;
 
-pub use aggregate::{Aggregate, CritCounts, ItemAgg, RoundAgg, aggregate};
+pub use aggregate::{Aggregate, CritCounts, ItemAgg, RoundAgg, aggregate, scored_pair};
 pub use agreement::{AgreementOptions, Alpha, LabelAgreement, PairAgreement};
 pub use bootstrap::{BootstrapOptions, differences, intervals, paired_intervals, scalar_rates};
 pub use calibration::{WhatIf, WhatIfPoint};
@@ -36,13 +36,13 @@ pub use compare::{
 };
 pub use critique::CritiqueStats;
 pub use human::{
-    HumanCritic, HumanStats, LabelledEpisode, OverrideAgreement, agreement_lines, confusion_lines,
+    HumanCritic, HumanStats, LabelledEpisode, OverrideAgreement, agreement_lines,
+    compute as human_compute, confusion_lines,
 };
 pub use observe::{GRADE_OVERRIDE, episode_cell, observe, override_value, overrides};
 pub use report::{
     AnalysisOptions, GraderAgreement, MetricsReport, Provenance, RunData, UsageSummary,
-    agreement_options, compare_runs, provenance, report_of, run_data, run_metrics,
-    run_metrics_with, run_prompts_hash,
+    agreement_options, provenance, report_of, run_prompts_hash,
 };
 pub use rounds::RoundStats;
 pub use transitions::Transitions;

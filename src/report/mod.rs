@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::RunRecord;
 use crate::metrics::{
     AnalysisOptions, BootstrapOptions, Comparison, MetricsReport, Pairing, RunData, compare_with,
-    report_of, run_data,
+    report_of,
 };
 use crate::store::{Store, StoreError};
 
@@ -78,7 +78,8 @@ pub fn build(
         return Err(ReportError::NoRuns);
     }
     // Each run is read once: its metrics and, for control arms, the paired comparison.
-    let data: Vec<RunData> = runs.iter().map(|r| run_data(store, r)).collect::<Result<_, _>>()?;
+    let data: Vec<RunData> =
+        runs.iter().map(|r| crate::analysis::run_data(store, r)).collect::<Result<_, _>>()?;
     let reports: Vec<(RunRecord, MetricsReport)> =
         runs.iter().zip(&data).map(|(r, d)| (r.clone(), report_of(r, d, opts))).collect();
     let effects = arm_effects(runs, &data, opts);
@@ -118,7 +119,7 @@ struct ArmEffect {
 fn arm_effects(runs: &[RunRecord], data: &[RunData], opts: &AnalysisOptions) -> Vec<ArmEffect> {
     let mut out = Vec::new();
     for (arm, a) in runs.iter().zip(data) {
-        let Some(source_name) = arm.meta.get(crate::runner::ARM_OF).and_then(|v| v.as_str()) else {
+        let Some(source_name) = arm.meta.get(crate::domain::ARM_OF).and_then(|v| v.as_str()) else {
             continue;
         };
         let Some((source, b)) = runs.iter().zip(data).find(|(r, _)| r.name == source_name) else {

@@ -10,8 +10,7 @@ use crate::store::Store;
 
 use super::{RunError, now_secs, totals};
 
-/// Meta key of an arm run naming the run whose first attempts it shares.
-pub const ARM_OF: &str = "arm_of";
+pub use crate::domain::ARM_OF;
 /// Meta key of an arm run naming its arm (`no-critique`, …).
 pub const ARM: &str = "arm";
 
@@ -187,7 +186,7 @@ pub fn create_arm(
         store.put_turn(id, 0, &t1)?;
         // The shared first attempt keeps the human grade it has in the source (as of now).
         for (_, l) in store.labels(ep.id)? {
-            if l.name == crate::metrics::GRADE_OVERRIDE && l.turn == Some(0) {
+            if l.name == crate::domain::GRADE_OVERRIDE && l.turn == Some(0) {
                 store.insert_label(id, &l)?;
             }
         }

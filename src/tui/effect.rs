@@ -169,7 +169,7 @@ impl Io {
             }),
             Effect::LoadMetrics(run) => self.blocking(move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
-                let report = crate::metrics::run_metrics(s, &r).map_err(|e| e.to_string())?;
+                let report = crate::analysis::run_metrics(s, &r).map_err(|e| e.to_string())?;
                 Ok(Event::Metrics { run, report: Box::new(report) })
             }),
             Effect::LoadComparison { a, b } => self.blocking(move |s| {
@@ -338,7 +338,7 @@ fn comparison(store: &Store, a: RunId, b: RunId) -> Result<crate::metrics::Compa
     let err = |e: crate::store::StoreError| e.to_string();
     let (ra, rb) =
         (browse::run_by_id(store, a).map_err(err)?, browse::run_by_id(store, b).map_err(err)?);
-    crate::metrics::compare_runs(store, &ra, &rb, &crate::metrics::BootstrapOptions::default())
+    crate::analysis::compare_runs(store, &ra, &rb, &crate::metrics::BootstrapOptions::default())
         .map_err(err)
 }
 
