@@ -197,3 +197,90 @@ async fn a_server_that_never_answers_fails_on_time_and_lowers_concurrency() {
     assert_eq!(history.first(), Some(&4));
     assert!(history.last().is_some_and(|&c| c < 4), "{history:?}");
 }
+
+/// Cancel aborts the requests in flight: against a server that takes 30 s a reply, the run
+/// stops within a second of the cancel, is marked cancelled, and its episodes stay pending for
+/// a resume (nothing failed, nothing lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_aborts_requests_in_flight_and_marks_the_run_cancelled() {
+    let mock = MockServer::start(MockConfig {
+        faults: FaultPlan::Random {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![Fault::Slow(Duration::from_secs(30))],
+        },
+        ..MockConfig::replying(world::reply)
+    })
+    .await;
+    let s = spec(mock.base_url(), 4, 600.0);
+    let store = Store::temporary().unwrap();
+    let text = world::dataset_jsonl(6);
+    let items = load_str("world.jsonl", &text, false, &LoadOptions::default()).unwrap().items;
+    let record = runner::create_run(
+        &store,
+        NewRun {
+            name: "slow".into(),
+            dataset: "world".into(),
+            items,
+            protocol: load_protocol("critique-revise").unwrap(),
+            provider: ProviderSpec::OpenAi(s.clone()),
+            model: "mock-model".into(),
+            critic_model: "mock-model".into(),
+            sampling: Sampling::default(),
+        },
+        GradeOptions::default(),
+    )
+    .unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(runner::execute(
+        store.clone(),
+        record.id,
+        Provider::OpenAi(Arc::new(OpenAiProvider::new(&s).unwrap())),
+        RunOptions { concurrency: 4, ..RunOptions::default() },
+        tx,
+        cancel.clone(),
+    ));
+    // Wait until requests are in flight, then cancel.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while mock.request_count() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(mock.request_count(), 4, "four requests in flight");
+    let asked = std::time::Instant::now();
+    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    let totals =
+        tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(1), "took {:?}", asked.elapsed());
+    assert_eq!((totals.done, totals.failed, totals.pending), (0, 0, 6));
+    let status = store.runs().unwrap()[0].status;
+    assert_eq!(status, critloop::domain::RunStatus::Cancelled);
+    let mut finished = None;
+    while let Ok(ev) = rx.try_recv() {
+        assert!(!matches!(ev, RunEvent::Failed { .. }), "a cancel is no failure: {ev:?}");
+        if let RunEvent::Finished { cancelled, .. } = ev {
+            finished = Some(cancelled);
+        }
+    }
+    assert_eq!(finished, Some(true));
+}
+
+/// An execution that cannot go on reports it as an event (a screen's spinner stops on it).
+#[tokio::test]
+async fn an_execution_that_fails_reports_a_failure_event() {
+    let store = Store::temporary().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let missing = critloop::domain::RunId(42);
+    let provider = Provider::Sim(Default::default());
+    let res =
+        runner::execute(store, missing, provider, RunOptions::default(), tx, Default::default())
+            .await;
+    assert!(res.is_err());
+    match rx.recv().await {
+        Some(RunEvent::Failed { run, error }) => {
+            assert_eq!(run, missing);
+            assert!(error.contains("#42"), "{error}");
+        }
+        other => panic!("expected a failure event, got {other:?}"),
+    }
+}

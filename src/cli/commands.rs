@@ -633,6 +633,8 @@ fn execute_with_progress(
                     bar.set_message(format!("{failed}{}", live.fit(room)));
                 }
                 RunEvent::Finished { done, .. } => bar.set_position(done),
+                // The error itself comes back as the task's result.
+                RunEvent::Failed { .. } => {}
             }
         }
         watcher.abort();

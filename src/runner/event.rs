@@ -9,6 +9,8 @@ pub enum RunEvent {
     Progress { run: RunId, done: u64, failed: u64, total: u64, live: Live },
     /// The run stopped: every episode finished, or it was cancelled.
     Finished { run: RunId, done: u64, failed: u64, total: u64, cancelled: bool },
+    /// The run could not go on (the store failed, say); what is stored stays, and it can resume.
+    Failed { run: RunId, error: String },
 }
 
 /// What a run is doing right now, measured since this execution began.

@@ -342,6 +342,36 @@ pub async fn execute(
     events: mpsc::UnboundedSender<RunEvent>,
     cancel: Arc<AtomicBool>,
 ) -> Result<Totals, RunError> {
+    let result = execute_inner(store.clone(), run, provider, opts, events.clone(), cancel).await;
+    if let Err(e) = &result {
+        // Never leave a run marked running when its execution ended.
+        if let Ok(Some(mut record)) = store.runs().map(|rs| rs.into_iter().find(|r| r.id == run))
+            && record.status == RunStatus::Running
+        {
+            record.status = RunStatus::Cancelled;
+            let _ = store.put_run(&record);
+            let _ = store.flush();
+        }
+        let _ = events.send(RunEvent::Failed { run, error: e.to_string() });
+    }
+    result
+}
+
+/// Resolves once `flag` is set (polled: cancellation is a plain flag shared with callers).
+async fn cancelled(flag: &AtomicBool) {
+    while !flag.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn execute_inner(
+    store: Store,
+    run: RunId,
+    provider: Provider,
+    opts: RunOptions,
+    events: mpsc::UnboundedSender<RunEvent>,
+    cancel: Arc<AtomicBool>,
+) -> Result<Totals, RunError> {
     let mut record = store
         .runs()?
         .into_iter()
@@ -391,7 +421,13 @@ pub async fn execute(
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for ep in episodes.into_iter().filter(|e| e.status == EpisodeStatus::Pending) {
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = cancelled(&shared.cancel) => break,
+        };
         if shared.cancel.load(Ordering::Relaxed) {
             break;
         }
@@ -409,8 +445,26 @@ pub async fn execute(
         }
     }
     let joined = async {
-        while let Some(res) = tasks.join_next().await {
-            res.map_err(|e| RunError::Join(e.to_string()))??;
+        loop {
+            tokio::select! {
+                next = tasks.join_next() => match next {
+                    Some(res) => res.map_err(|e| RunError::Join(e.to_string()))??,
+                    None => break,
+                },
+                // Cancel aborts the requests in flight: every turn already replied is stored,
+                // an aborted episode stays pending and a resume asks only for what is missing.
+                _ = cancelled(&shared.cancel) => {
+                    tasks.abort_all();
+                    while let Some(res) = tasks.join_next().await {
+                        match res {
+                            Ok(r) => r?,
+                            Err(e) if e.is_cancelled() => {}
+                            Err(e) => return Err(RunError::Join(e.to_string())),
+                        }
+                    }
+                    break;
+                }
+            }
         }
         Ok::<(), RunError>(())
     }

@@ -569,6 +569,16 @@ impl App {
                 }
                 fx
             }
+            RunEvent::Failed { run, error } => {
+                if let Some(l) = self.live.get_mut(&run) {
+                    l.running = false;
+                    l.signs = None;
+                }
+                let name =
+                    self.runs.iter().find(|r| r.record.id == run).map(|r| r.record.name.clone());
+                self.error(format!("{} stopped: {error}", name.unwrap_or_else(|| "run".into())));
+                vec![Effect::LoadRuns]
+            }
         }
     }
 

@@ -125,13 +125,15 @@ pub struct Io {
     store: Store,
     tx: UnboundedSender<Event>,
     cancels: HashMap<RunId, Arc<AtomicBool>>,
+    /// Background runs, awaited on quit.
+    tasks: Vec<(RunId, tokio::task::JoinHandle<()>)>,
     /// Queue progress counts complete episodes by it.
     schema: LabelSchema,
 }
 
 impl Io {
     pub fn new(store: Store, tx: UnboundedSender<Event>, schema: LabelSchema) -> Io {
-        Io { store, tx, cancels: HashMap::new(), schema }
+        Io { store, tx, cancels: HashMap::new(), tasks: Vec::new(), schema }
     }
 
     /// Runs blocking store work off the UI thread and sends its event back.
@@ -237,7 +239,7 @@ impl Io {
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancels.insert(run, cancel.clone());
         let (store, tx) = (self.store.clone(), self.tx.clone());
-        tokio::spawn(async move {
+        let handle = tokio::spawn(async move {
             let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
             let forward = {
                 let tx = tx.clone();
@@ -248,11 +250,11 @@ impl Io {
                 })
             };
             let opts = RunOptions { concurrency, ..RunOptions::default() };
-            if let Err(e) = runner::execute(store, run, provider, opts, etx, cancel).await {
-                let _ = tx.send(Event::Error(format!("run failed: {e}")));
-            }
+            // A failure arrives as RunEvent::Failed through the forwarder.
+            let _ = runner::execute(store, run, provider, opts, etx, cancel).await;
             let _ = forward.await;
         });
+        self.tasks.push((run, handle));
     }
 
     fn start_sim(&mut self, name: String, limit: Option<usize>) {
@@ -325,11 +327,36 @@ impl Io {
         }
     }
 
-    /// Asks every background run to stop (on quit).
-    pub fn cancel_all(&self) {
+    /// On quit: stops every background run (requests in flight are aborted; what was stored
+    /// stays), waits for them to mark themselves cancelled, and says how to continue each one.
+    pub async fn shutdown(self, wait: std::time::Duration) -> Vec<String> {
         for c in self.cancels.values() {
             c.store(true, Ordering::Relaxed);
         }
+        let mut notes = Vec::new();
+        for (run, handle) in self.tasks {
+            if handle.is_finished() {
+                continue;
+            }
+            let stopped = tokio::time::timeout(wait, handle).await.is_ok();
+            let Ok(record) = browse::run_by_id(&self.store, run) else { continue };
+            let Ok(t) = runner::totals(&self.store, run) else { continue };
+            if t.pending == 0 {
+                continue;
+            }
+            let name = crate::tui::text::inert(&record.name);
+            notes.push(if stopped {
+                format!(
+                    "run {name} stopped at {} of {} episodes; continue with `critloop run --resume {name}`",
+                    t.done + t.failed,
+                    t.total
+                )
+            } else {
+                format!("run {name} did not stop within {}s; `critloop run --resume {name}` continues it", wait.as_secs())
+            });
+        }
+        let _ = self.store.flush();
+        notes
     }
 }
 

@@ -52,6 +52,11 @@ pub fn launch(store: Store, app: App) -> Result<()> {
     let result = rt.block_on(run(terminal, app, store.clone()));
     restore_all();
     let _ = store.flush();
+    let result = result.map(|notes| {
+        for n in notes {
+            eprintln!("critloop: {n}");
+        }
+    });
     // Loads still running in the background are read-only and unacknowledged: quitting does
     // not wait for them (a large run's metrics can take a second).
     rt.shutdown_background();
@@ -59,7 +64,8 @@ pub fn launch(store: Store, app: App) -> Result<()> {
 }
 
 /// The event loop of STYLE §2.3: paint first, then events → update → effects → one draw.
-pub async fn run(mut term: DefaultTerminal, mut app: App, store: Store) -> Result<()> {
+/// Returns what the user should know after the screen is gone (runs stopped on quit).
+pub async fn run(mut term: DefaultTerminal, mut app: App, store: Store) -> Result<Vec<String>> {
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let mut io = Io::new(store, tx, app.schema.clone());
     let mut input = EventStream::new();
@@ -86,6 +92,6 @@ pub async fn run(mut term: DefaultTerminal, mut app: App, store: Store) -> Resul
             term.draw(|f| views::render(&mut app, f))?;
         }
     }
-    io.cancel_all();
-    Ok(())
+    // Runs live in this process: quitting stops them cleanly, resumable.
+    Ok(io.shutdown(Duration::from_secs(5)).await)
 }

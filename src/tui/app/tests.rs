@@ -707,6 +707,17 @@ fn finishing_the_open_run_reloads_its_episodes(mut episodes: App) {
 }
 
 #[rstest]
+fn a_failed_run_stops_its_spinner_and_says_why(mut runs: App) {
+    let run = RunId(2);
+    runs.update(Event::Run(RunEvent::Started { run, total: 10, done: 0 }));
+    assert!(runs.live[&run].running);
+    let fx = runs.update(Event::Run(RunEvent::Failed { run, error: "disk full".into() }));
+    assert_eq!(fx, vec![Effect::LoadRuns]);
+    assert!(!runs.live[&run].running, "the spinner stops");
+    assert_eq!(status(&runs), ("beta stopped: disk full", true));
+}
+
+#[rstest]
 fn events_of_an_unknown_run_are_still_shown(mut runs: App) {
     let fx = runs.update(Event::Run(RunEvent::Finished {
         run: RunId(99),
