@@ -95,6 +95,7 @@ fn main() {
         status: critloop::domain::RunStatus::Finished,
         version: String::new(),
         created: 0,
+        grading: Default::default(),
         notes: Default::default(),
         meta: Default::default(),
     };

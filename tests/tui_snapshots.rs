@@ -57,6 +57,7 @@ fn record(id: u64, name: &str, kind: ProtocolKind, provider: ProviderSpec) -> Ru
         status: RunStatus::Finished,
         version: "0.1.0".into(),
         created: NOW,
+        grading: Default::default(),
         notes: BTreeMap::new(),
         meta: Meta::new(),
     }

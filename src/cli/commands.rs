@@ -300,7 +300,7 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         None => unique_name(store, &format!("{}-{short}", protocol.name))?,
     };
     let grade = GradeOptions { qwen_compat: a.qwen_compat };
-    let mut record = runner::create_run(
+    let record = runner::create_run(
         store,
         NewRun {
             name,
@@ -320,10 +320,6 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         },
         grade,
     )?;
-    if a.qwen_compat {
-        record.notes.insert("qwen_compat".into(), "true".into());
-        store.put_run(&record)?;
-    }
     tracing::info!(
         run = %record.name,
         provider = serde_json::to_string(&record.provider).unwrap_or_default(),
@@ -449,27 +445,11 @@ fn resume(
         if let Provider::OpenAi(p) = &provider {
             runtime()?.block_on(p.reachable())?;
         }
-        let opts = stored_options(&record, concurrency, use_cache);
+        let opts = runner::stored_options(&record, concurrency, use_cache);
         execute_with_progress(store, &record, provider, opts, quiet)?;
     }
     println!("{}", table::render(&run_metrics(store, &record)?));
     Ok(())
-}
-
-/// How a stored run executes: its own concurrency and grading options unless overridden.
-fn stored_options(record: &RunRecord, concurrency: Option<usize>, use_cache: bool) -> RunOptions {
-    let default_concurrency = match &record.provider {
-        ProviderSpec::OpenAi(o) => o.concurrency,
-        _ => 16,
-    };
-    let grade =
-        GradeOptions { qwen_compat: record.notes.get("qwen_compat").is_some_and(|v| v == "true") };
-    RunOptions {
-        concurrency: concurrency.unwrap_or(default_concurrency),
-        grade,
-        use_cache,
-        ..RunOptions::default()
-    }
 }
 
 /// `critloop arms`: creates and executes the control arms of a finished critique-revise run.
@@ -519,7 +499,7 @@ fn arms(store: &Store, a: ArmsArgs) -> Result<()> {
                 return Err(e);
             }
         };
-        let opts = stored_options(&record, a.concurrency, true);
+        let opts = runner::stored_options(&record, a.concurrency, true);
         execute_with_progress(store, &record, provider, opts, a.quiet)?;
         // Interrupted (Ctrl-C): stop here rather than start the next arm.
         if runner::totals(store, record.id)?.pending > 0 {

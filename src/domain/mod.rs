@@ -15,9 +15,9 @@ pub use label::{GRADE_OVERRIDE, Label, override_value};
 pub use queue::Queue;
 pub use run::{
     ARM_OF, CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
-    DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, OpenAiSpec,
-    Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord, RunStatus,
-    Sampling, SimParams,
+    DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, Grading,
+    OpenAiSpec, Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord,
+    RunStatus, Sampling, SimParams,
 };
 pub use schema::{AppliesTo, LabelField, LabelSchema, LabelValue, TurnShape};
 pub use turn::{MatchTier, Role, Turn, Verdict, VerdictMethod};

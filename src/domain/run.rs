@@ -307,6 +307,20 @@ pub enum RunStatus {
     Cancelled,
 }
 
+/// How a run grades answers (typed; older records kept it as the note `qwen_compat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Grading {
+    /// Also accept x·100 and x/100 (Qwen2.5-Math's evaluation quirk).
+    #[serde(default)]
+    pub qwen_compat: bool,
+}
+
+impl Grading {
+    fn is_default(&self) -> bool {
+        *self == Grading::default()
+    }
+}
+
 /// A named experiment with everything needed to reproduce it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -326,8 +340,64 @@ pub struct RunRecord {
     pub version: String,
     /// Seconds since the Unix epoch.
     pub created: u64,
+    #[serde(default, skip_serializing_if = "Grading::is_default")]
+    pub grading: Grading,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Meta::is_empty")]
     pub meta: Meta,
+}
+
+impl RunRecord {
+    /// The grading options the run was made with (an older record's `qwen_compat` note too).
+    pub fn grading(&self) -> Grading {
+        let noted = self.notes.get("qwen_compat").is_some_and(|v| v == "true");
+        Grading { qwen_compat: self.grading.qwen_compat || noted }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grading_is_typed_and_an_older_record_note_still_reads() {
+        let record = RunRecord {
+            id: RunId(1),
+            name: "r".into(),
+            dataset: "d".into(),
+            dataset_hash: "h".into(),
+            protocol: ProtocolSpec {
+                name: "critique-revise".into(),
+                kind: ProtocolKind::CritiqueRevise,
+                rounds: 1,
+                stop_when_correct: false,
+                critique_source: Default::default(),
+                prompts: Default::default(),
+            },
+            provider: ProviderSpec::Sim { params: SimParams::default() },
+            model: "m".into(),
+            critic_model: "m".into(),
+            sampling: Sampling::default(),
+            status: RunStatus::Finished,
+            version: "0.1.0".into(),
+            created: 0,
+            grading: Grading::default(),
+            notes: BTreeMap::from([("qwen_compat".to_string(), "true".to_string())]),
+            meta: Meta::new(),
+        };
+        // As an older critloop wrote it: no `grading`, the option in a note.
+        let mut v = serde_json::to_value(&record).unwrap();
+        assert!(v.get("grading").is_none(), "the default is left out");
+        let old: RunRecord = serde_json::from_value(v.clone()).unwrap();
+        assert!(!old.grading.qwen_compat);
+        assert!(old.grading().qwen_compat, "the old note still counts");
+        v["notes"] = serde_json::json!({});
+        v["grading"] = serde_json::json!({"qwen_compat": true});
+        let new: RunRecord = serde_json::from_value(v.clone()).unwrap();
+        assert!(new.grading().qwen_compat);
+        v["grading"] = serde_json::json!({});
+        let plain: RunRecord = serde_json::from_value(v).unwrap();
+        assert!(!plain.grading().qwen_compat);
+    }
 }

@@ -247,6 +247,7 @@ fn import_run(
         status: RunStatus::Finished,
         version: env!("CARGO_PKG_VERSION").to_string(),
         created: now_secs(),
+        grading: Default::default(),
         notes: Default::default(),
         meta,
     };

@@ -176,6 +176,7 @@ pub fn create_arm(
         status: RunStatus::Created,
         version: env!("CARGO_PKG_VERSION").to_string(),
         created: now_secs(),
+        grading: source.grading(),
         notes: source.notes.clone(),
         meta,
     };

@@ -82,6 +82,25 @@ pub struct Totals {
     pub pending: u64,
 }
 
+/// How a stored run executes: its own concurrency and grading options unless overridden (the
+/// one rule for the CLI's `--resume` and the workbench's resume).
+pub fn stored_options(
+    record: &RunRecord,
+    concurrency: Option<usize>,
+    use_cache: bool,
+) -> RunOptions {
+    let default_concurrency = match &record.provider {
+        ProviderSpec::OpenAi(o) => o.concurrency,
+        _ => 16,
+    };
+    RunOptions {
+        concurrency: concurrency.unwrap_or(default_concurrency),
+        grade: GradeOptions { qwen_compat: record.grading().qwen_compat },
+        use_cache,
+        ..RunOptions::default()
+    }
+}
+
 pub fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -114,6 +133,7 @@ pub fn create_run(
         status: RunStatus::Created,
         version: env!("CARGO_PKG_VERSION").to_string(),
         created: now_secs(),
+        grading: crate::domain::Grading { qwen_compat: grade_opts.qwen_compat },
         notes: Default::default(),
         meta: Default::default(),
     };

@@ -38,6 +38,7 @@ fn record(store: &Store, name: &str) -> RunRecord {
         status: RunStatus::Created,
         version: "0".into(),
         created: 0,
+        grading: Default::default(),
         notes: Default::default(),
         meta: Default::default(),
     }

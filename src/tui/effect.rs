@@ -204,7 +204,11 @@ impl Io {
                         let _ = self.tx.send(Event::Runs(
                             browse::runs(&self.store, &self.schema).unwrap_or_default(),
                         ));
-                        self.spawn_run(run, provider, concurrency);
+                        self.spawn_run(
+                            run,
+                            provider,
+                            RunOptions { concurrency, ..RunOptions::default() },
+                        );
                     }
                     Err(e) => {
                         let _ = self.tx.send(Event::Error(format!("new run: {e}")));
@@ -235,7 +239,7 @@ impl Io {
         }
     }
 
-    fn spawn_run(&mut self, run: RunId, provider: Provider, concurrency: usize) {
+    fn spawn_run(&mut self, run: RunId, provider: Provider, opts: RunOptions) {
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancels.insert(run, cancel.clone());
         let (store, tx) = (self.store.clone(), self.tx.clone());
@@ -249,7 +253,6 @@ impl Io {
                     }
                 })
             };
-            let opts = RunOptions { concurrency, ..RunOptions::default() };
             // A failure arrives as RunEvent::Failed through the forwarder.
             let _ = runner::execute(store, run, provider, opts, etx, cancel).await;
             let _ = forward.await;
@@ -297,7 +300,7 @@ impl Io {
                 let _ = self
                     .tx
                     .send(Event::Runs(browse::runs(&self.store, &self.schema).unwrap_or_default()));
-                self.spawn_run(run, Provider::Sim(SimParams::default()), 16);
+                self.spawn_run(run, Provider::Sim(SimParams::default()), RunOptions::default());
             }
             Err(e) => {
                 let _ = self.tx.send(Event::Error(format!("cannot start a run: {e}")));
@@ -314,13 +317,8 @@ impl Io {
             }
         };
         match Provider::from_spec(&record.provider) {
-            Ok(p) => {
-                let c = match &record.provider {
-                    ProviderSpec::OpenAi(o) => o.concurrency,
-                    _ => 16,
-                };
-                self.spawn_run(run, p, c);
-            }
+            // The run's own concurrency and grading options, as `critloop run --resume` uses.
+            Ok(p) => self.spawn_run(run, p, runner::stored_options(&record, None, true)),
             Err(e) => {
                 let _ = self.tx.send(Event::Error(format!("cannot resume {}: {e}", record.name)));
             }
