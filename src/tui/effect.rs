@@ -1,8 +1,8 @@
 //! I/O that `update` asks for. `Io::execute` only spawns; results come back as `Event`s.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -124,16 +124,97 @@ pub enum Effect {
 pub struct Io {
     store: Store,
     tx: UnboundedSender<Event>,
-    cancels: HashMap<RunId, Arc<AtomicBool>>,
-    /// Background runs, awaited on quit.
-    tasks: Vec<(RunId, tokio::task::JoinHandle<()>)>,
+    runs: Arc<Mutex<Background>>,
     /// Queue progress counts complete episodes by it.
     schema: LabelSchema,
 }
 
+/// The runs this process executes: their cancel flags, and their tasks (awaited on quit).
+#[derive(Default)]
+struct Background {
+    cancels: HashMap<RunId, Arc<AtomicBool>>,
+    tasks: Vec<(RunId, tokio::task::JoinHandle<()>)>,
+}
+
+/// How a new or resumed run is made ready, off the UI thread.
+type Prepare = Box<dyn FnOnce(&Store) -> Result<(RunId, Provider, RunOptions), String> + Send>;
+
+/// Reloads the runs table: names and counts first (fast), then with the headline metrics.
+fn reload_runs(
+    store: &Store,
+    schema: &LabelSchema,
+    tx: &UnboundedSender<Event>,
+) -> Result<Event, String> {
+    let quick = browse::runs_quick(store).map_err(|e| e.to_string())?;
+    let _ = tx.send(Event::Runs(quick));
+    browse::runs(store, schema).map(Event::Runs).map_err(|e| e.to_string())
+}
+
+/// Executes a run in the background, registered so it can be cancelled and awaited.
+fn spawn_run(
+    runs: &Arc<Mutex<Background>>,
+    store: Store,
+    tx: UnboundedSender<Event>,
+    run: RunId,
+    provider: Provider,
+    opts: RunOptions,
+) {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let handle = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(ev) = erx.recv().await {
+                        let _ = tx.send(Event::Run(ev));
+                    }
+                })
+            };
+            // A failure arrives as RunEvent::Failed through the forwarder.
+            let _ = runner::execute(store, run, provider, opts, etx, cancel).await;
+            let _ = forward.await;
+        }
+    });
+    if let Ok(mut b) = runs.lock() {
+        b.cancels.insert(run, cancel);
+        b.tasks.push((run, handle));
+    }
+}
+
 impl Io {
     pub fn new(store: Store, tx: UnboundedSender<Event>, schema: LabelSchema) -> Io {
-        Io { store, tx, cancels: HashMap::new(), tasks: Vec::new(), schema }
+        Io { store, tx, runs: Default::default(), schema }
+    }
+
+    /// Makes a run ready (dataset, records: slow on a large set) off the UI thread, then starts
+    /// it and reloads the runs table; `what` prefixes an error.
+    fn start_in_background(&self, what: &'static str, prepare: Prepare) {
+        let (store, tx, runs, schema) =
+            (self.store.clone(), self.tx.clone(), self.runs.clone(), self.schema.clone());
+        tokio::spawn(async move {
+            let made = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || prepare(&store)).await
+            };
+            match made {
+                Ok(Ok((run, provider, opts))) => {
+                    spawn_run(&runs, store.clone(), tx.clone(), run, provider, opts);
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let ev = reload_runs(&store, &schema, &tx).unwrap_or_else(Event::Error);
+                        let _ = tx.send(ev);
+                    })
+                    .await;
+                }
+                Ok(Err(e)) => {
+                    let _ = tx.send(Event::Error(format!("{what}: {e}")));
+                }
+                Err(e) => {
+                    let _ = tx.send(Event::Error(format!("{what}: {e}")));
+                }
+            }
+        });
     }
 
     /// Runs blocking store work off the UI thread and sends its event back.
@@ -149,14 +230,9 @@ impl Io {
     pub fn execute(&mut self, effect: Effect) {
         match effect {
             Effect::LoadRuns => {
-                // Names and counts first (fast), then again with the headline metrics.
                 let tx = self.tx.clone();
                 let schema = self.schema.clone();
-                self.blocking(move |s| {
-                    let quick = browse::runs_quick(s).map_err(|e| e.to_string())?;
-                    let _ = tx.send(Event::Runs(quick));
-                    browse::runs(s, &schema).map(Event::Runs).map_err(|e| e.to_string())
-                })
+                self.blocking(move |s| reload_runs(s, &schema, &tx))
             }
             Effect::LoadEpisodes(run) => self.blocking(move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
@@ -190,31 +266,37 @@ impl Io {
                     path.display()
                 )))
             }),
-            Effect::StartSimRun { name, limit } => self.start_sim(name, limit),
+            Effect::StartSimRun { name, limit } => self.start_in_background(
+                "cannot start a run",
+                Box::new(move |s| {
+                    let run = create_sim(s, name, limit)?;
+                    Ok((run, Provider::Sim(SimParams::default()), RunOptions::default()))
+                }),
+            ),
             Effect::CancelRun(run) => {
-                if let Some(c) = self.cancels.get(&run) {
+                if let Ok(b) = self.runs.lock()
+                    && let Some(c) = b.cancels.get(&run)
+                {
                     c.store(true, Ordering::Relaxed);
                 }
             }
-            Effect::ResumeRun(run) => self.resume(run),
-            Effect::StartRun(form) => {
-                let made = start_from_form(&self.store, &form);
-                match made {
-                    Ok((run, provider, concurrency)) => {
-                        let _ = self.tx.send(Event::Runs(
-                            browse::runs(&self.store, &self.schema).unwrap_or_default(),
-                        ));
-                        self.spawn_run(
-                            run,
-                            provider,
-                            RunOptions { concurrency, ..RunOptions::default() },
-                        );
-                    }
-                    Err(e) => {
-                        let _ = self.tx.send(Event::Error(format!("new run: {e}")));
-                    }
-                }
-            }
+            // The run's own concurrency and grading options, as `critloop run --resume` uses.
+            Effect::ResumeRun(run) => self.start_in_background(
+                "cannot resume",
+                Box::new(move |s| {
+                    let record = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
+                    let provider = Provider::from_spec(&record.provider)
+                        .map_err(|e| format!("{}: {e}", record.name))?;
+                    Ok((run, provider, runner::stored_options(&record, None, true)))
+                }),
+            ),
+            Effect::StartRun(form) => self.start_in_background(
+                "new run",
+                Box::new(move |s| {
+                    let (run, provider, concurrency) = start_from_form(s, &form)?;
+                    Ok((run, provider, RunOptions { concurrency, ..RunOptions::default() }))
+                }),
+            ),
             Effect::StepBegin { source } => self.blocking(move |s| step_begin(s, source)),
             Effect::StepAddQuestion { run, text } => {
                 self.blocking(move |s| add_question(s, run, &text))
@@ -239,100 +321,16 @@ impl Io {
         }
     }
 
-    fn spawn_run(&mut self, run: RunId, provider: Provider, opts: RunOptions) {
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.cancels.insert(run, cancel.clone());
-        let (store, tx) = (self.store.clone(), self.tx.clone());
-        let handle = tokio::spawn(async move {
-            let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
-            let forward = {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while let Some(ev) = erx.recv().await {
-                        let _ = tx.send(Event::Run(ev));
-                    }
-                })
-            };
-            // A failure arrives as RunEvent::Failed through the forwarder.
-            let _ = runner::execute(store, run, provider, opts, etx, cancel).await;
-            let _ = forward.await;
-        });
-        self.tasks.push((run, handle));
-    }
-
-    fn start_sim(&mut self, name: String, limit: Option<usize>) {
-        let store = self.store.clone();
-        let made = (|| -> Result<RunId, String> {
-            let mut items =
-                crate::dataset::resolve(crate::dataset::DEFAULT_DATASET, &Default::default())
-                    .map_err(|e| e.to_string())?
-                    .items;
-            if let Some(l) = limit {
-                items.truncate(l);
-            }
-            let taken: Vec<String> =
-                store.runs().map_err(|e| e.to_string())?.into_iter().map(|r| r.name).collect();
-            let name = if taken.contains(&name) {
-                (2..).map(|i| format!("{name}-{i}")).find(|n| !taken.contains(n)).unwrap_or(name)
-            } else {
-                name
-            };
-            let record = runner::create_run(
-                &store,
-                NewRun {
-                    name,
-                    dataset: crate::dataset::DEFAULT_DATASET.into(),
-                    items,
-                    protocol: crate::protocol::load_protocol("critique-revise")
-                        .map_err(|e| e.to_string())?,
-                    provider: ProviderSpec::Sim { params: SimParams::default() },
-                    model: "sim".into(),
-                    critic_model: "sim".into(),
-                    sampling: Sampling::default(),
-                },
-                GradeOptions::default(),
-            )
-            .map_err(|e| e.to_string())?;
-            Ok(record.id)
-        })();
-        match made {
-            Ok(run) => {
-                let _ = self
-                    .tx
-                    .send(Event::Runs(browse::runs(&self.store, &self.schema).unwrap_or_default()));
-                self.spawn_run(run, Provider::Sim(SimParams::default()), RunOptions::default());
-            }
-            Err(e) => {
-                let _ = self.tx.send(Event::Error(format!("cannot start a run: {e}")));
-            }
-        }
-    }
-
-    fn resume(&mut self, run: RunId) {
-        let record = match browse::run_by_id(&self.store, run) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = self.tx.send(Event::Error(e.to_string()));
-                return;
-            }
-        };
-        match Provider::from_spec(&record.provider) {
-            // The run's own concurrency and grading options, as `critloop run --resume` uses.
-            Ok(p) => self.spawn_run(run, p, runner::stored_options(&record, None, true)),
-            Err(e) => {
-                let _ = self.tx.send(Event::Error(format!("cannot resume {}: {e}", record.name)));
-            }
-        }
-    }
-
     /// On quit: stops every background run (requests in flight are aborted; what was stored
     /// stays), waits for them to mark themselves cancelled, and says how to continue each one.
     pub async fn shutdown(self, wait: std::time::Duration) -> Vec<String> {
-        for c in self.cancels.values() {
+        let Background { cancels, tasks } =
+            self.runs.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default();
+        for c in cancels.values() {
             c.store(true, Ordering::Relaxed);
         }
         let mut notes = Vec::new();
-        for (run, handle) in self.tasks {
+        for (run, handle) in tasks {
             if handle.is_finished() {
                 continue;
             }
@@ -356,6 +354,40 @@ impl Io {
         let _ = self.store.flush();
         notes
     }
+}
+
+/// A quick sim run over the bundled dataset (a name taken gets `-2`, `-3`, …).
+fn create_sim(store: &Store, name: String, limit: Option<usize>) -> Result<RunId, String> {
+    let mut items = crate::dataset::resolve(crate::dataset::DEFAULT_DATASET, &Default::default())
+        .map_err(|e| e.to_string())?
+        .items;
+    if let Some(l) = limit {
+        items.truncate(l);
+    }
+    let taken: Vec<String> =
+        store.runs().map_err(|e| e.to_string())?.into_iter().map(|r| r.name).collect();
+    let name = if taken.contains(&name) {
+        (2..).map(|i| format!("{name}-{i}")).find(|n| !taken.contains(n)).unwrap_or(name)
+    } else {
+        name
+    };
+    let record = runner::create_run(
+        store,
+        NewRun {
+            name,
+            dataset: crate::dataset::DEFAULT_DATASET.into(),
+            items,
+            protocol: crate::protocol::load_protocol("critique-revise")
+                .map_err(|e| e.to_string())?,
+            provider: ProviderSpec::Sim { params: SimParams::default() },
+            model: "sim".into(),
+            critic_model: "sim".into(),
+            sampling: Sampling::default(),
+        },
+        GradeOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(record.id)
 }
 
 /// Run `b` against run `a` with the default bootstrap (the CLI's `compare`).
@@ -617,6 +649,35 @@ fn add_question(store: &Store, run: RunId, text: &str) -> Result<Event, String> 
 mod tests {
     use super::*;
     use crate::domain::{CritiqueSource, Role, Verdict};
+
+    /// A new run is made off the UI thread: `execute` returns at once, then the table shows the
+    /// run, it runs, and it finishes; quitting after that has nothing to say.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sim_run_starts_in_the_background_and_finishes() {
+        let store = Store::temporary().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut io = Io::new(store.clone(), tx, LabelSchema::load(&[]).unwrap());
+        io.execute(Effect::StartSimRun { name: "quick".into(), limit: Some(5) });
+        let mut listed = false;
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            while let Some(ev) = rx.recv().await {
+                match ev {
+                    Event::Runs(rows) => listed |= rows.iter().any(|r| r.record.name == "quick"),
+                    Event::Run(runner::RunEvent::Finished { done, total, cancelled, .. }) => {
+                        return (done, total, cancelled);
+                    }
+                    Event::Error(e) => panic!("{e}"),
+                    _ => {}
+                }
+            }
+            panic!("the channel closed");
+        })
+        .await
+        .unwrap();
+        assert_eq!(finished, (5, 5, false));
+        assert!(listed, "the runs table showed the new run");
+        assert!(io.shutdown(std::time::Duration::from_secs(1)).await.is_empty());
+    }
 
     /// Step mode on an oracle arm: the critique is stored without a model and cannot be typed.
     #[tokio::test]
