@@ -284,3 +284,37 @@ async fn an_execution_that_fails_reports_a_failure_event() {
         other => panic!("expected a failure event, got {other:?}"),
     }
 }
+
+/// Step mode makes its turns with the runner's turn function: a request the response cache
+/// already holds (the source run asked it) is not sent again, and the turn says it was cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_mode_reads_the_response_cache_like_a_run() {
+    use critloop::tui::{Effect, Event, Io};
+    let mock = MockServer::start(MockConfig::replying(world::reply)).await;
+    let (store, source, _, _) = run(1, spec(mock.base_url(), 1, 30.0)).await;
+    let asked = mock.request_count();
+    assert_eq!(asked, 3, "generate, critique, revise");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut io = Io::new(store, tx, critloop::domain::LabelSchema::load(&[]).unwrap());
+    io.execute(Effect::StepBegin { source });
+    let step_run = match rx.recv().await {
+        Some(Event::StepReady { run, .. }) => run,
+        other => panic!("expected StepReady, got {other:?}"),
+    };
+    io.execute(Effect::StepNext {
+        run: step_run,
+        item: 0,
+        critique: None,
+        annotator: "ana".into(),
+    });
+    let turn = loop {
+        match rx.recv().await {
+            Some(Event::StepTurn { turn, .. }) => break turn,
+            Some(Event::StepFailed { error, .. }) => panic!("{error}"),
+            Some(_) => {}
+            None => panic!("the channel closed"),
+        }
+    };
+    assert_eq!(turn.meta.get("cached"), Some(&serde_json::Value::Bool(true)), "{turn:?}");
+    assert_eq!(mock.request_count(), asked, "nothing sent again");
+}

@@ -539,57 +539,94 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
             Ok(Next::Done) => break,
             Err(e) => return fail(sh, ep, e.to_string()),
         };
-        let model = if step.role == Role::Critique { &sh.run.critic_model } else { &sh.run.model };
-        let logprobs = matches!(&sh.run.provider, ProviderSpec::OpenAi(o) if o.logprobs);
-        let key = crate::llm::request_key(
-            sh.provider.endpoint_label(step.role),
-            logprobs,
-            model,
-            &step.messages,
-            &sh.run.sampling,
-            ep.id.sample,
-        );
-        let cacheable = sh.provider.cacheable();
-        let cached = if cacheable && sh.opts.use_cache { sh.store.cache_get(&key)? } else { None };
-        let mut turn = match cached {
-            Some(mut t) => {
-                t.meta.insert("cached".into(), serde_json::Value::Bool(true));
-                // Graded when first made; this fills in only what an older version left out.
-                grade_turn(&mut t, item, sh.opts.grade, step.wants_answer);
-                t
-            }
-            None => {
-                let req = Request {
-                    item,
-                    sample: ep.id.sample,
-                    step: &step,
-                    prior: &turns,
-                    protocol: sh.run.protocol.kind,
-                    model,
-                    sampling: &sh.run.sampling,
-                    deltas: None,
-                };
-                let started = Instant::now();
-                match sh.provider.complete(req).await {
-                    Ok(reply) => reply_turn(&step, reply, started, item, sh.opts.grade),
-                    Err(e) => return fail(sh, ep, e.to_string()),
-                }
-            }
+        let at = TurnAt {
+            store: &sh.store,
+            run: &sh.run,
+            provider: &sh.provider,
+            item,
+            id: ep.id,
+            step: &step,
+            prior: &turns,
         };
-        turn.request_key = Some(key.clone());
-        sh.store.put_turn(ep.id, step.index, &turn)?;
-        if cacheable && !turn.meta.contains_key("cached") {
-            sh.store.cache_put(&key, &turn)?;
+        match model_turn(at, sh.opts.grade, sh.opts.use_cache, None).await? {
+            Ok(turn) => turns.push(turn),
+            Err(error) => return fail(sh, ep, error),
         }
-        // The turn must be durable before the next request of this episode is sent.
-        sh.store.flush_async().await?;
-        turns.push(turn);
     }
     ep.status = EpisodeStatus::Done;
     sh.store.put_episode(&ep)?;
     sh.done.fetch_add(1, Ordering::Relaxed);
     sh.progress(false);
     Ok(())
+}
+
+/// Where a model turn goes: its run, episode, step and the turns before it.
+pub struct TurnAt<'a> {
+    pub store: &'a Store,
+    pub run: &'a RunRecord,
+    pub provider: &'a Provider,
+    pub item: &'a Item,
+    pub id: EpisodeId,
+    pub step: &'a protocol::Step,
+    pub prior: &'a [Turn],
+}
+
+/// One model turn, the same for a background run and a hand-stepped one: from the response
+/// cache when it holds this very request, else from the provider (streaming into `deltas`);
+/// graded, keyed, stored, cached, and durable before it returns. The inner error is the
+/// endpoint's message (the episode fails with it); the outer one is the store's.
+pub async fn model_turn(
+    at: TurnAt<'_>,
+    grade: GradeOptions,
+    use_cache: bool,
+    deltas: Option<&mpsc::UnboundedSender<String>>,
+) -> Result<Result<Turn, String>, RunError> {
+    let TurnAt { store, run, provider, item, id, step, prior } = at;
+    let model = if step.role == Role::Critique { &run.critic_model } else { &run.model };
+    let logprobs = matches!(&run.provider, ProviderSpec::OpenAi(o) if o.logprobs);
+    let key = crate::llm::request_key(
+        provider.endpoint_label(step.role),
+        logprobs,
+        model,
+        &step.messages,
+        &run.sampling,
+        id.sample,
+    );
+    let cacheable = provider.cacheable();
+    let cached = if cacheable && use_cache { store.cache_get(&key)? } else { None };
+    let mut turn = match cached {
+        Some(mut t) => {
+            t.meta.insert("cached".into(), serde_json::Value::Bool(true));
+            // Graded when first made; this fills in only what an older version left out.
+            grade_turn(&mut t, item, grade, step.wants_answer);
+            t
+        }
+        None => {
+            let req = Request {
+                item,
+                sample: id.sample,
+                step,
+                prior,
+                protocol: run.protocol.kind,
+                model,
+                sampling: &run.sampling,
+                deltas,
+            };
+            let started = Instant::now();
+            match provider.complete(req).await {
+                Ok(reply) => reply_turn(step, reply, started, item, grade),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+    };
+    turn.request_key = Some(key.clone());
+    store.put_turn(id, step.index, &turn)?;
+    if cacheable && !turn.meta.contains_key("cached") {
+        store.cache_put(&key, &turn)?;
+    }
+    // The turn must be durable before the next request of this episode is sent.
+    store.flush_async().await?;
+    Ok(Ok(turn))
 }
 
 fn fail(sh: &Shared, mut ep: Episode, error: String) -> Result<(), RunError> {

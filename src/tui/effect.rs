@@ -464,11 +464,11 @@ async fn step_next(
                             typing one"
                     .into());
             }
-            return finish_step(store, &record, it, id, turns, index, *turn).await;
+            return finish_step(store, &record, it, id, turns, Some(index), *turn).await;
         }
         Next::Done => return Err("this item's episode is complete: pick another item".into()),
     };
-    let mut turn = match critique {
+    let turn = match critique {
         Some(text) => {
             if step.role != Role::Critique {
                 return Err(format!("the next turn is a {}, not a critique", step.role.as_str()));
@@ -476,9 +476,11 @@ async fn step_next(
             let mut t = Turn::new(Role::Critique, text);
             t.model = Some(format!("human:{annotator}"));
             t.meta.insert("oracle".into(), serde_json::Value::Bool(true));
+            runner::grade_turn(&mut t, it, GradeOptions::default(), step.wants_answer);
             t
         }
         None => {
+            // The runner's own turn: the response cache first, streamed otherwise.
             let provider = Provider::from_spec(&record.provider).map_err(|e| e.to_string())?;
             let (dtx, mut drx) = tokio::sync::mpsc::unbounded_channel::<String>();
             let forward = {
@@ -489,42 +491,42 @@ async fn step_next(
                     }
                 })
             };
-            let model =
-                if step.role == Role::Critique { &record.critic_model } else { &record.model };
-            let req = crate::llm::Request {
+            let at = runner::TurnAt {
+                store,
+                run: &record,
+                provider: &provider,
                 item: it,
-                sample: 0,
+                id,
                 step: &step,
                 prior: &turns,
-                protocol: record.protocol.kind,
-                model,
-                sampling: &record.sampling,
-                deltas: Some(&dtx),
             };
-            let started = std::time::Instant::now();
-            let reply = provider.complete(req).await.map_err(|e| e.to_string());
+            let grade = GradeOptions { qwen_compat: record.grading().qwen_compat };
+            let made = runner::model_turn(at, grade, true, Some(&dtx)).await;
             drop(dtx);
             let _ = forward.await;
-            runner::reply_turn(&step, reply?, started, it, GradeOptions::default())
+            let turn = made.map_err(|e| e.to_string())??;
+            return finish_step(store, &record, it, id, turns, None, turn).await;
         }
     };
-    runner::grade_turn(&mut turn, it, GradeOptions::default(), step.wants_answer);
-    finish_step(store, &record, it, id, turns, step.index, turn).await
+    finish_step(store, &record, it, id, turns, Some(step.index), turn).await
 }
 
-/// Stores a stepped turn, marks the episode done when its protocol is, and flushes.
+/// Stores a stepped turn at `index` (`None`: the runner stored it already), marks the episode
+/// done when its protocol is, and flushes.
 async fn finish_step(
     store: &Store,
     record: &crate::domain::RunRecord,
     it: &crate::domain::Item,
     id: EpisodeId,
     mut turns: Vec<crate::domain::Turn>,
-    index: u32,
+    index: Option<u32>,
     turn: crate::domain::Turn,
 ) -> Result<(crate::domain::Turn, bool), String> {
     use crate::domain::{Episode, EpisodeStatus};
     use crate::protocol::{Next, next_step};
-    store.put_turn(id, index, &turn).map_err(|e| e.to_string())?;
+    if let Some(index) = index {
+        store.put_turn(id, index, &turn).map_err(|e| e.to_string())?;
+    }
     turns.push(turn.clone());
     let done = matches!(next_step(&record.protocol, it, &turns), Ok(Next::Done));
     if done {
