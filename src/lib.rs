@@ -13,6 +13,7 @@ pub mod export;
 pub mod grade;
 pub mod llm;
 pub mod metrics;
+pub mod plan;
 pub mod protocol;
 pub mod report;
 pub mod runner;

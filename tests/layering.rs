@@ -19,6 +19,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("runner", &["domain", "grade", "llm", "protocol", "store", "dataset"]),
     // The service layer between the store and the pure metrics.
     ("analysis", &["domain", "metrics", "protocol", "store"]),
+    // One run planner for the CLI and the workbench.
+    ("plan", &["config", "dataset", "domain", "grade", "protocol", "runner", "store"]),
     ("export", &["dataset", "domain", "grade", "metrics", "protocol", "runner", "store"]),
     ("report", &["analysis", "domain", "metrics", "runner", "store"]),
     ("browse", &["analysis", "domain", "metrics", "protocol", "runner", "store"]),

@@ -11,22 +11,18 @@ use tokio::sync::mpsc;
 
 use super::args::{
     AnalysisArgs, ArmName, ArmsArgs, Cli, Command, CompareFormat, DatasetsAction, DoctorArgs,
-    ExportFormat, LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction, SimArgs,
+    ExportFormat, LoadArgs, MetricsFormat, ProviderName, RunArgs, RunsAction,
 };
 use super::table;
 use crate::analysis::{run_metrics, run_metrics_with};
 use crate::config::{Config, Paths};
-use crate::dataset::{self, Format, LoadOptions, Loaded};
-use crate::domain::{
-    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS, DEFAULT_IDLE_TIMEOUT_SECS,
-    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, OpenAiSpec, Prices, ProviderSpec,
-    RunRecord, Sampling, SimParams,
-};
+use crate::dataset::{self, Format, LoadOptions};
+use crate::domain::{EndpointSpec, OpenAiSpec, ProviderSpec, RunRecord};
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
 use crate::llm::doctor::DoctorTarget;
 use crate::metrics::{AnalysisOptions, BootstrapOptions};
-use crate::runner::{self, NewRun, RunEvent, RunOptions};
+use crate::runner::{self, RunEvent, RunOptions};
 use crate::store::Store;
 
 /// Runs the parsed command line.
@@ -93,7 +89,7 @@ fn tui(
     }
     let mut app = App::new(keymap, schema, theme, annotator, runner::now_millis);
     app.config_file = Some(config_path.to_path_buf());
-    crate::tui::launch(store, app)
+    crate::tui::launch(store, app, config.clone())
 }
 
 fn load_options(a: &LoadArgs) -> Result<LoadOptions> {
@@ -107,219 +103,84 @@ fn load_options(a: &LoadArgs) -> Result<LoadOptions> {
     Ok(LoadOptions { format, skip_bad: a.skip_bad, map })
 }
 
-fn report_skipped(loaded: &Loaded) {
-    if loaded.skipped.is_empty() {
+fn report_skipped(skipped: &[dataset::DatasetError]) {
+    if skipped.is_empty() {
         return;
     }
-    eprintln!("skipped {} bad line(s):", loaded.skipped.len());
-    for e in loaded.skipped.iter().take(20) {
+    eprintln!("skipped {} bad line(s):", skipped.len());
+    for e in skipped.iter().take(20) {
         eprintln!("  {e}");
     }
-    if loaded.skipped.len() > 20 {
-        eprintln!("  … and {} more", loaded.skipped.len() - 20);
+    if skipped.len() > 20 {
+        eprintln!("  … and {} more", skipped.len() - 20);
     }
 }
 
-fn check_prob(name: &str, v: f64) -> Result<f64> {
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        bail!("--{name} must be a probability in [0,1], got {v}")
-    }
-}
-
-fn sim_params(a: &SimArgs) -> Result<SimParams> {
-    let d = SimParams::default();
-    let pick = |name: &str, v: Option<f64>, default: f64| check_prob(name, v.unwrap_or(default));
-    Ok(SimParams {
-        p_correct: pick("sim-p-correct", a.sim_p_correct, d.p_correct)?,
-        tpr: pick("sim-tpr", a.sim_tpr, d.tpr)?,
-        fpr: pick("sim-fpr", a.sim_fpr, d.fpr)?,
-        p_fix: pick("sim-p-fix", a.sim_p_fix, d.p_fix)?,
-        p_fix_unflagged: pick("sim-p-fix-unflagged", a.sim_p_fix_unflagged, d.p_fix_unflagged)?,
-        p_break: pick("sim-p-break", a.sim_p_break, d.p_break)?,
-        p_break_unflagged: pick(
-            "sim-p-break-unflagged",
-            a.sim_p_break_unflagged,
-            d.p_break_unflagged,
-        )?,
-        p_unparsed: pick("sim-p-unparsed", a.sim_p_unparsed, d.p_unparsed)?,
+/// `critloop run` flags as a plan for the one run planner.
+fn plan_of(a: &RunArgs) -> Result<crate::plan::RunPlan> {
+    use crate::plan::{ProviderChoice, RunPlan, SimOverrides};
+    let s = &a.sim;
+    Ok(RunPlan {
+        name: a.name.clone(),
+        profile: a.profile.clone(),
+        dataset: a.dataset.clone(),
+        load: load_options(&a.load)?,
+        protocol: a.protocol.clone(),
+        provider: a.provider.map(|p| match p {
+            ProviderName::Sim => ProviderChoice::Sim,
+            ProviderName::Openai => ProviderChoice::OpenAi,
+        }),
+        model: a.model.clone(),
+        critic_model: a.critic_model.clone(),
+        base_urls: a.base_url.clone(),
+        critic_base_urls: a.critic_base_url.clone(),
+        api_key_env: a.api_key_env.clone(),
+        rpm: a.rpm,
+        timeout: a.timeout,
+        connect_timeout: a.connect_timeout,
+        first_token_timeout: a.first_token_timeout,
+        idle_timeout: a.idle_timeout,
+        max_retries: a.max_retries,
+        logprobs: a.logprobs,
+        stream: a.stream,
+        limit: a.limit,
+        rounds: a.rounds,
+        samples: a.samples,
+        seed: a.seed,
+        temperature: a.temperature,
+        top_p: a.top_p,
+        max_tokens: a.max_tokens,
+        concurrency: a.concurrency,
+        stop_when_correct: a.stop_when_correct,
+        qwen_compat: a.qwen_compat,
+        use_cache: !a.no_cache,
+        sim: SimOverrides {
+            p_correct: s.sim_p_correct,
+            tpr: s.sim_tpr,
+            fpr: s.sim_fpr,
+            p_fix: s.sim_p_fix,
+            p_fix_unflagged: s.sim_p_fix_unflagged,
+            p_break: s.sim_p_break,
+            p_break_unflagged: s.sim_p_break_unflagged,
+            p_unparsed: s.sim_p_unparsed,
+        },
     })
-}
-
-/// A name not yet taken: `base`, `base-2`, `base-3`, …
-fn unique_name(store: &Store, base: &str) -> Result<String> {
-    let taken: Vec<String> = store.runs()?.into_iter().map(|r| r.name).collect();
-    if !taken.iter().any(|n| n == base) {
-        return Ok(base.to_string());
-    }
-    Ok((2..).map(|i| format!("{base}-{i}")).find(|n| !taken.contains(n)).unwrap_or_default())
-}
-
-/// Provider, models and concurrency of a new run.
-struct Chosen {
-    spec: ProviderSpec,
-    model: String,
-    critic_model: String,
-    concurrency: usize,
-}
-
-/// The provider a new run uses, from flags over the profile over the environment.
-fn provider_spec(config: &Config, a: &RunArgs) -> Result<Chosen> {
-    let profile = match &a.profile {
-        Some(name) => Some(config.profiles.get(name).cloned().ok_or_else(|| {
-            let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
-            eyre!(
-                "no profile `{name}` in the config file (known: {})",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            )
-        })?),
-        None => None,
-    };
-    let p = profile.unwrap_or_default();
-    let env_url = std::env::var("OPENAI_BASE_URL").ok().filter(|u| !u.trim().is_empty());
-    let mut urls = a.base_url.clone();
-    if urls.is_empty() {
-        urls = p.urls();
-    }
-    let wants_openai = a.provider == Some(ProviderName::Openai)
-        || (a.provider.is_none() && (!urls.is_empty() || a.profile.is_some()));
-    let concurrency = a.concurrency.or(p.concurrency).or(config.run.concurrency).unwrap_or(16);
-    if !wants_openai {
-        let model = a.model.clone().unwrap_or_else(|| "sim".into());
-        return Ok(Chosen {
-            spec: ProviderSpec::Sim { params: sim_params(&a.sim)? },
-            critic_model: a.critic_model.clone().unwrap_or_else(|| model.clone()),
-            model,
-            concurrency,
-        });
-    }
-    if urls.is_empty() {
-        urls.extend(env_url);
-    }
-    if urls.is_empty() {
-        bail!("the openai provider needs --base-url URL (or OPENAI_BASE_URL, or a --profile)");
-    }
-    let model = a.model.clone().or(p.model.clone());
-    let critic_urls =
-        if a.critic_base_url.is_empty() { p.critic_urls() } else { a.critic_base_url.clone() };
-    let api_key_env =
-        a.api_key_env.clone().or(p.api_key_env.clone()).unwrap_or("OPENAI_API_KEY".into());
-    let prices = match (p.price_prompt_per_mtok, p.price_completion_per_mtok) {
-        (Some(prompt_per_mtok), Some(completion_per_mtok)) => {
-            Some(Prices { prompt_per_mtok, completion_per_mtok })
-        }
-        _ => None,
-    };
-    for (flag, v) in [
-        ("timeout", a.timeout),
-        ("connect-timeout", a.connect_timeout),
-        ("first-token-timeout", a.first_token_timeout),
-        ("idle-timeout", a.idle_timeout),
-    ] {
-        if let Some(v) = v
-            && !(v.is_finite() && v > 0.0)
-        {
-            bail!("--{flag} must be a positive number of seconds, got {v}");
-        }
-    }
-    let spec = OpenAiSpec {
-        generator: EndpointSpec { base_urls: urls, api_key_env: api_key_env.clone() },
-        critic: (!critic_urls.is_empty())
-            .then_some(EndpointSpec { base_urls: critic_urls, api_key_env }),
-        timeout_secs: a.timeout.or(p.timeout).unwrap_or(DEFAULT_TIMEOUT_SECS),
-        connect_timeout_secs: a
-            .connect_timeout
-            .or(p.connect_timeout)
-            .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
-        first_token_timeout_secs: a
-            .first_token_timeout
-            .or(p.first_token_timeout)
-            .unwrap_or(DEFAULT_FIRST_TOKEN_TIMEOUT_SECS),
-        idle_timeout_secs: a.idle_timeout.or(p.idle_timeout).unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
-        max_retries: a.max_retries.or(p.max_retries).unwrap_or(DEFAULT_MAX_RETRIES),
-        rpm: a.rpm.or(p.rpm),
-        concurrency,
-        logprobs: a.logprobs || p.logprobs.unwrap_or(false),
-        stream: a.stream || p.stream.unwrap_or(false),
-        prices,
-    };
-    let model = model
-        .ok_or_else(|| eyre!("the openai provider needs --model NAME (or a profile's model)"))?;
-    let critic_model = a.critic_model.clone().or(p.critic_model.clone()).unwrap_or(model.clone());
-    Ok(Chosen { spec: ProviderSpec::OpenAi(spec), model, critic_model, concurrency })
 }
 
 fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
     if let Some(name) = &a.resume {
         return resume(store, name, a.concurrency, !a.no_cache, a.quiet, false);
     }
-    let Chosen { spec: provider_spec, model, critic_model, concurrency } =
-        provider_spec(config, &a)?;
+    let plan = plan_of(&a)?;
+    let chosen = crate::plan::choose_provider(config, &plan)?;
     // Check the endpoint before anything is stored, so a wrong URL or model costs nothing.
-    let provider = Provider::from_spec(&provider_spec)?;
+    let provider = Provider::from_spec(&chosen.spec)?;
     if let (Provider::OpenAi(p), false) = (&provider, a.no_preflight) {
-        preflight(p.spec(), &model, &critic_model, a.quiet)?;
+        preflight(p.spec(), &chosen.model, &chosen.critic_model, a.quiet)?;
     }
-    let dataset_name = a
-        .dataset
-        .clone()
-        .or_else(|| config.run.dataset.clone())
-        .unwrap_or_else(|| dataset::DEFAULT_DATASET.to_string());
-    let loaded = dataset::resolve(&dataset_name, &load_options(&a.load)?)?;
-    report_skipped(&loaded);
-    let mut items = loaded.items;
-    if let Some(limit) = a.limit {
-        items.truncate(limit);
-    }
-    let protocol_name = a
-        .protocol
-        .clone()
-        .or_else(|| config.run.protocol.clone())
-        .unwrap_or("critique-revise".into());
-    let mut protocol = crate::protocol::load_protocol(&protocol_name)?;
-    if let Some(r) = a.rounds {
-        if r == 0 {
-            bail!("--rounds must be at least 1");
-        }
-        protocol.rounds = r;
-    }
-    if a.stop_when_correct {
-        protocol.stop_when_correct = true;
-    }
-    if a.samples == 0 {
-        bail!("--samples must be at least 1");
-    }
-    let short = Path::new(&dataset_name)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or(&dataset_name)
-        .to_string();
-    let name = match a.name.clone() {
-        Some(n) => n,
-        None => unique_name(store, &format!("{}-{short}", protocol.name))?,
-    };
-    let grade = GradeOptions { qwen_compat: a.qwen_compat };
-    let record = runner::create_run(
-        store,
-        NewRun {
-            name,
-            dataset: dataset_name,
-            items,
-            protocol,
-            provider: provider_spec,
-            model,
-            critic_model,
-            sampling: Sampling {
-                temperature: a.temperature,
-                top_p: a.top_p,
-                max_tokens: a.max_tokens,
-                seed: a.seed.or(config.run.seed).unwrap_or(0),
-                samples: a.samples,
-            },
-        },
-        grade,
-    )?;
+    let created = crate::plan::create(store, config, &plan, chosen)?;
+    report_skipped(&created.skipped);
+    let (record, opts) = (created.record, created.opts);
     tracing::info!(
         run = %record.name,
         provider = serde_json::to_string(&record.provider).unwrap_or_default(),
@@ -327,7 +188,6 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         critic_model = %record.critic_model,
         "run created"
     );
-    let opts = RunOptions { concurrency, grade, use_cache: !a.no_cache, ..RunOptions::default() };
     execute_with_progress(store, &record, provider, opts, a.quiet)?;
     let report = run_metrics(store, &record)?;
     println!("{}", table::render(&report));
@@ -386,20 +246,21 @@ fn preflight(spec: &OpenAiSpec, model: &str, critic_model: &str, quiet: bool) ->
 
 /// `critloop doctor`: the preflight's report, exit 1 when an endpoint cannot work.
 fn doctor(config: &Config, a: DoctorArgs) -> Result<()> {
-    let run_args = RunArgs {
+    let plan = crate::plan::RunPlan {
         profile: a.profile,
-        base_url: a.base_url,
+        base_urls: a.base_url,
         model: a.model,
-        critic_base_url: a.critic_base_url,
+        critic_base_urls: a.critic_base_url,
         critic_model: a.critic_model,
         api_key_env: a.api_key_env,
         logprobs: a.logprobs,
         timeout: a.timeout,
         connect_timeout: a.connect_timeout,
-        provider: Some(ProviderName::Openai),
-        ..RunArgs::default()
+        provider: Some(crate::plan::ProviderChoice::OpenAi),
+        ..Default::default()
     };
-    let Chosen { spec, model, critic_model, .. } = provider_spec(config, &run_args)?;
+    let crate::plan::Chosen { spec, model, critic_model, .. } =
+        crate::plan::choose_provider(config, &plan)?;
     let ProviderSpec::OpenAi(spec) = spec else { bail!("doctor checks openai endpoints only") };
     let rt = runtime()?;
     let mut fatal = None;
@@ -480,7 +341,7 @@ fn arms(store: &Store, a: ArmsArgs) -> Result<()> {
         .map(|model| runner::CrossCritic { model, base_urls: a.critic_base_url.clone() });
     let mut made = Vec::new();
     for arm in wanted {
-        let name = unique_name(store, &format!("{}~{}", source.name, arm.as_str()))?;
+        let name = crate::plan::unique_name(store, &format!("{}~{}", source.name, arm.as_str()))?;
         let cross = if arm == runner::Arm::Cross { critic.clone() } else { None };
         let created = runner::create_arm(store, &source, arm, name, cross)?;
         let record = created.record;
@@ -855,7 +716,7 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         }
         DatasetsAction::Show { name, items, load } => {
             let loaded = dataset::resolve(&name, &load_options(&load)?)?;
-            report_skipped(&loaded);
+            report_skipped(&loaded.skipped);
             println!("{name}: {} items, format {}", loaded.items.len(), loaded.format);
             // Dataset text is shown inert: a file cannot drive the terminal.
             use crate::tui::inert;
@@ -876,7 +737,7 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         }
         DatasetsAction::Validate { file, load } => {
             let loaded = dataset::load_path(&file, &load_options(&load)?)?;
-            report_skipped(&loaded);
+            report_skipped(&loaded.skipped);
             println!(
                 "{}: {} items OK (format {}){}",
                 file.display(),

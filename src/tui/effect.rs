@@ -21,6 +21,8 @@ pub struct RunForm {
     pub dataset: String,
     pub protocol: String,
     pub provider: String,
+    /// A `[profiles.NAME]` of the config: endpoint, models, timeouts.
+    pub profile: String,
     pub base_url: String,
     pub model: String,
     pub critic_model: String,
@@ -31,12 +33,13 @@ pub struct RunForm {
 
 impl RunForm {
     /// Field labels and values in form order.
-    pub fn fields(&self) -> [(&'static str, &String); 10] {
+    pub fn fields(&self) -> [(&'static str, &String); 11] {
         [
             ("name", &self.name),
             ("dataset", &self.dataset),
             ("protocol", &self.protocol),
             ("provider", &self.provider),
+            ("profile", &self.profile),
             ("base url", &self.base_url),
             ("model", &self.model),
             ("critic model", &self.critic_model),
@@ -52,12 +55,13 @@ impl RunForm {
             1 => &mut self.dataset,
             2 => &mut self.protocol,
             3 => &mut self.provider,
-            4 => &mut self.base_url,
-            5 => &mut self.model,
-            6 => &mut self.critic_model,
-            7 => &mut self.rounds,
-            8 => &mut self.limit,
-            9 => &mut self.samples,
+            4 => &mut self.profile,
+            5 => &mut self.base_url,
+            6 => &mut self.model,
+            7 => &mut self.critic_model,
+            8 => &mut self.rounds,
+            9 => &mut self.limit,
+            10 => &mut self.samples,
             _ => return None,
         })
     }
@@ -127,6 +131,8 @@ pub struct Io {
     runs: Arc<Mutex<Background>>,
     /// Queue progress counts complete episodes by it.
     schema: LabelSchema,
+    /// Profiles and run defaults for the new-run form.
+    config: crate::config::Config,
 }
 
 /// The runs this process executes: their cancel flags, and their tasks (awaited on quit).
@@ -185,7 +191,13 @@ fn spawn_run(
 
 impl Io {
     pub fn new(store: Store, tx: UnboundedSender<Event>, schema: LabelSchema) -> Io {
-        Io { store, tx, runs: Default::default(), schema }
+        Io { store, tx, runs: Default::default(), schema, config: Default::default() }
+    }
+
+    /// The config the new-run form plans with (its profiles and run defaults).
+    pub fn with_config(mut self, config: crate::config::Config) -> Io {
+        self.config = config;
+        self
     }
 
     /// Makes a run ready (dataset, records: slow on a large set) off the UI thread, then starts
@@ -290,13 +302,13 @@ impl Io {
                     Ok((run, provider, runner::stored_options(&record, None, true)))
                 }),
             ),
-            Effect::StartRun(form) => self.start_in_background(
-                "new run",
-                Box::new(move |s| {
-                    let (run, provider, concurrency) = start_from_form(s, &form)?;
-                    Ok((run, provider, RunOptions { concurrency, ..RunOptions::default() }))
-                }),
-            ),
+            Effect::StartRun(form) => {
+                let config = self.config.clone();
+                self.start_in_background(
+                    "new run",
+                    Box::new(move |s| start_from_form(s, &config, &form)),
+                )
+            }
             Effect::StepBegin { source } => self.blocking(move |s| step_begin(s, source)),
             Effect::StepAddQuestion { run, text } => {
                 self.blocking(move |s| add_question(s, run, &text))
@@ -550,69 +562,49 @@ fn parse_num<T: std::str::FromStr>(field: &str, v: &str, default: T) -> Result<T
     v.trim().parse().map_err(|_| format!("{field} must be a number, got `{v}`"))
 }
 
-/// Validates the form and creates the run (the same record `critloop run` would make).
-fn start_from_form(store: &Store, f: &RunForm) -> Result<(RunId, Provider, usize), String> {
-    use crate::domain::{EndpointSpec, OpenAiSpec};
-    let name = f.name.trim();
-    if name.is_empty() {
-        return Err("give the run a name".into());
-    }
-    let dataset = if f.dataset.trim().is_empty() {
-        crate::dataset::DEFAULT_DATASET
-    } else {
-        f.dataset.trim()
-    };
-    let mut items =
-        crate::dataset::resolve(dataset, &Default::default()).map_err(|e| e.to_string())?.items;
-    let limit: usize = parse_num("limit", &f.limit, 0)?;
-    if limit > 0 {
-        items.truncate(limit);
-    }
-    let protocol_name =
-        if f.protocol.trim().is_empty() { "critique-revise" } else { f.protocol.trim() };
-    let mut protocol = crate::protocol::load_protocol(protocol_name).map_err(|e| e.to_string())?;
-    protocol.rounds = parse_num("rounds", &f.rounds, protocol.rounds)?.max(1);
-    let samples: u32 = parse_num("samples", &f.samples, 1)?.max(1);
-    let (spec, model) = match f.provider.trim() {
-        "" | "sim" => (ProviderSpec::Sim { params: SimParams::default() }, "sim".to_string()),
-        "openai" => {
-            let url = f.base_url.trim();
-            if url.is_empty() || f.model.trim().is_empty() {
-                return Err("the openai provider needs a base url and a model".into());
-            }
-            let spec = OpenAiSpec::new(
-                EndpointSpec {
-                    base_urls: vec![url.to_string()],
-                    api_key_env: "OPENAI_API_KEY".into(),
-                },
-                16,
-            );
-            (ProviderSpec::OpenAi(spec), f.model.trim().to_string())
-        }
+/// The form as a plan for the one run planner (the same record `critloop run` would make).
+fn plan_of_form(f: &RunForm) -> Result<crate::plan::RunPlan, String> {
+    use crate::plan::{ProviderChoice, RunPlan};
+    let text = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let name = text(&f.name).ok_or("give the run a name")?;
+    let provider = match f.provider.trim() {
+        "" => None,
+        "sim" => Some(ProviderChoice::Sim),
+        "openai" => Some(ProviderChoice::OpenAi),
         other => return Err(format!("provider must be sim or openai, not `{other}`")),
     };
-    let critic = if f.critic_model.trim().is_empty() {
-        model.clone()
-    } else {
-        f.critic_model.trim().to_string()
-    };
-    let provider = Provider::from_spec(&spec).map_err(|e| e.to_string())?;
-    let record = runner::create_run(
-        store,
-        NewRun {
-            name: name.to_string(),
-            dataset: dataset.to_string(),
-            items,
-            protocol,
-            provider: spec,
-            model,
-            critic_model: critic,
-            sampling: Sampling { samples, ..Sampling::default() },
-        },
-        GradeOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok((record.id, provider, 16))
+    if provider == Some(ProviderChoice::Sim) && text(&f.profile).is_some() {
+        return Err("a profile names an endpoint: set provider to openai (or clear it)".into());
+    }
+    let limit: usize = parse_num("limit", &f.limit, 0)?;
+    let rounds: Option<u32> = text(&f.rounds).map(|r| parse_num("rounds", &r, 1)).transpose()?;
+    Ok(RunPlan {
+        name: Some(name),
+        dataset: text(&f.dataset),
+        protocol: text(&f.protocol),
+        provider,
+        profile: text(&f.profile),
+        base_urls: text(&f.base_url).into_iter().collect(),
+        model: text(&f.model),
+        critic_model: text(&f.critic_model),
+        rounds,
+        limit: (limit > 0).then_some(limit),
+        samples: parse_num("samples", &f.samples, 1)?,
+        ..RunPlan::default()
+    })
+}
+
+/// Validates the form and creates the run through the planner (profiles included).
+fn start_from_form(
+    store: &Store,
+    config: &crate::config::Config,
+    f: &RunForm,
+) -> Result<(RunId, Provider, RunOptions), String> {
+    let plan = plan_of_form(f)?;
+    let chosen = crate::plan::choose_provider(config, &plan).map_err(|e| e.to_string())?;
+    let provider = Provider::from_spec(&chosen.spec).map_err(|e| e.to_string())?;
+    let created = crate::plan::create(store, config, &plan, chosen).map_err(|e| e.to_string())?;
+    Ok((created.record.id, provider, created.opts))
 }
 
 /// Stores a typed question as a new item (and its pending episode) of a step run.
@@ -651,6 +643,39 @@ fn add_question(store: &Store, run: RunId, text: &str) -> Result<Event, String> 
 mod tests {
     use super::*;
     use crate::domain::{CritiqueSource, Role, Verdict};
+
+    /// The form plans like `critloop run`: a profile of the config gives the endpoint and
+    /// model, the form's fields win over it, and a sim provider with a profile is refused.
+    #[test]
+    fn the_new_run_form_uses_the_config_profiles() {
+        let store = Store::temporary().unwrap();
+        let mut config = crate::config::Config::default();
+        config.profiles.insert(
+            "local".into(),
+            crate::config::Profile {
+                base_url: Some("http://127.0.0.1:9/v1".into()),
+                model: Some("smollm2".into()),
+                concurrency: Some(3),
+                ..Default::default()
+            },
+        );
+        let form = RunForm {
+            name: "p".into(),
+            provider: "openai".into(),
+            profile: "local".into(),
+            limit: "2".into(),
+            ..RunForm::default()
+        };
+        let (run, _, opts) = start_from_form(&store, &config, &form).unwrap();
+        let record = browse::run_by_id(&store, run).unwrap();
+        let ProviderSpec::OpenAi(spec) = &record.provider else { panic!("{record:?}") };
+        assert_eq!(spec.generator.base_urls, ["http://127.0.0.1:9/v1"]);
+        assert_eq!((record.model.as_str(), opts.concurrency), ("smollm2", 3));
+        assert_eq!(store.episodes(run).unwrap().len(), 2);
+        let sim = RunForm { provider: "sim".into(), name: "q".into(), ..form };
+        let err = start_from_form(&store, &config, &sim).unwrap_err();
+        assert!(err.contains("set provider to openai"), "{err}");
+    }
 
     /// A new run is made off the UI thread: `execute` returns at once, then the table shows the
     /// run, it runs, and it finishes; quitting after that has nothing to say.

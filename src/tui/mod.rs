@@ -35,7 +35,7 @@ fn restore_all() {
 }
 
 /// Opens the TUI on `store` and runs it until the user quits.
-pub fn launch(store: Store, app: App) -> Result<()> {
+pub fn launch(store: Store, app: App, config: crate::config::Config) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,7 +49,7 @@ pub fn launch(store: Store, app: App) -> Result<()> {
         std::process::exit(1);
     }));
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    let result = rt.block_on(run(terminal, app, store.clone()));
+    let result = rt.block_on(run(terminal, app, store.clone(), config));
     restore_all();
     let _ = store.flush();
     let result = result.map(|notes| {
@@ -65,9 +65,14 @@ pub fn launch(store: Store, app: App) -> Result<()> {
 
 /// The event loop of STYLE §2.3: paint first, then events → update → effects → one draw.
 /// Returns what the user should know after the screen is gone (runs stopped on quit).
-pub async fn run(mut term: DefaultTerminal, mut app: App, store: Store) -> Result<Vec<String>> {
+pub async fn run(
+    mut term: DefaultTerminal,
+    mut app: App,
+    store: Store,
+    config: crate::config::Config,
+) -> Result<Vec<String>> {
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let mut io = Io::new(store, tx, app.schema.clone());
+    let mut io = Io::new(store, tx, app.schema.clone()).with_config(config);
     let mut input = EventStream::new();
     let mut tick = interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);

@@ -26,7 +26,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        "dataset: a bundled name (arith, choice) or a file path · protocol: critique-revise, self-correct, critic-correct, critique-only · provider: sim or openai (key from OPENAI_API_KEY) · empty limit = all items",
+        "dataset: a bundled name (arith, choice) or a file path · protocol: critique-revise, self-correct, critic-correct, critique-only · provider: sim or openai (key from OPENAI_API_KEY) · profile: a [profiles.NAME] of the config (its endpoint, models, timeouts; the fields above win) · empty limit = all items",
         t.muted,
     ));
     let block = Block::default()
