@@ -96,6 +96,7 @@ fn main() {
         version: String::new(),
         created: 0,
         grading: Default::default(),
+        origin: Default::default(),
         notes: Default::default(),
         meta: Default::default(),
     };

@@ -27,7 +27,7 @@ pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
     for ep in &episodes {
         let ep_turns = turns.remove(&ep.id).unwrap_or_default();
         // A control arm's first attempt is a copy of its source's: it cost nothing here.
-        let shared = usize::from(run.meta.contains_key(crate::domain::ARM_OF));
+        let shared = usize::from(run.arm_of().is_some());
         for t in ep_turns.iter().skip(shared).filter(|t| t.role != Role::Given) {
             usage.turns += 1;
             usage.cached += u64::from(t.meta.contains_key("cached"));

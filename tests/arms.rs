@@ -99,8 +99,9 @@ fn arms_share_first_attempts_and_differ_only_in_the_critique() {
             .unwrap();
         assert_eq!((made.copied, made.skipped), (ITEMS as u64, 0));
         let r = made.record;
-        assert_eq!(r.meta["arm_of"], "src");
-        assert_eq!(r.meta["arm"], arm.as_str());
+        let origin = critloop::domain::Origin::Arm { of: "src".into(), arm: arm.as_str().into() };
+        assert_eq!(r.origin(), origin);
+        assert_eq!(r.arm_of().as_deref(), Some("src"));
         assert_eq!(r.dataset_hash, source.dataset_hash);
         assert_eq!(store.items(r.id).unwrap(), store.items(source.id).unwrap());
         assert_eq!(r.sampling, source.sampling);

@@ -58,6 +58,7 @@ fn record(id: u64, name: &str, kind: ProtocolKind, provider: ProviderSpec) -> Ru
         version: "0.1.0".into(),
         created: NOW,
         grading: Default::default(),
+        origin: Default::default(),
         notes: BTreeMap::new(),
         meta: Meta::new(),
     }

@@ -684,6 +684,18 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
             println!("provider   {}", serde_json::to_string(&run.provider)?);
             println!("models     generator {}, critic {}", run.model, run.critic_model);
             println!("sampling   {}", serde_json::to_string(&run.sampling)?);
+            match run.origin() {
+                crate::domain::Origin::Created => {}
+                crate::domain::Origin::Arm { of, arm } => {
+                    println!("origin     control arm {arm} of run {}", crate::tui::inert(&of));
+                }
+                crate::domain::Origin::Imported { from } => {
+                    println!("origin     imported from {}", crate::tui::inert(&from));
+                }
+            }
+            if run.grading().qwen_compat {
+                println!("grading    --qwen-compat (x·100 and x/100 also equal)");
+            }
             println!(
                 "status     {:?}, {} episodes: {} done, {} failed, {} pending",
                 run.status, t.total, t.done, t.failed, t.pending

@@ -14,10 +14,10 @@ pub use item::{AnswerKind, GivenSolution, Item, ItemId};
 pub use label::{GRADE_OVERRIDE, Label, override_value};
 pub use queue::Queue;
 pub use run::{
-    ARM_OF, CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
+    ARM, ARM_OF, CritiqueSource, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_FIRST_TOKEN_TIMEOUT_SECS,
     DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECS, EndpointSpec, Grading,
-    OpenAiSpec, Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec, RunId, RunRecord,
-    RunStatus, Sampling, SimParams,
+    IMPORTED_FROM, OpenAiSpec, Origin, Prices, Prompts, ProtocolKind, ProtocolSpec, ProviderSpec,
+    RunId, RunRecord, RunStatus, Sampling, SimParams,
 };
 pub use schema::{AppliesTo, LabelField, LabelSchema, LabelValue, TurnShape};
 pub use turn::{MatchTier, Role, Turn, Verdict, VerdictMethod};

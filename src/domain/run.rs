@@ -4,8 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Meta;
 
-/// Meta key of an arm run naming the run whose first attempts it shares.
+/// Meta key an older record used to name the run a control arm shares its first attempts with.
 pub const ARM_OF: &str = "arm_of";
+/// Meta key an older record used to name a control arm's kind.
+pub const ARM: &str = "arm";
+/// Meta key an older record used to name the transcript a run was imported from.
+pub const IMPORTED_FROM: &str = "imported_from";
 
 /// Database-wide run number; runs are addressed by name in the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -321,6 +325,25 @@ impl Grading {
     }
 }
 
+/// Where a run came from (typed; older records kept it in `meta`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Origin {
+    /// Made by `critloop run`, the workbench or step mode.
+    #[default]
+    Created,
+    /// A control arm of run `of`: its first attempts are copies of `of`'s.
+    Arm { of: String, arm: String },
+    /// Imported from a transcript file.
+    Imported { from: String },
+}
+
+impl Origin {
+    fn is_default(&self) -> bool {
+        *self == Origin::Created
+    }
+}
+
 /// A named experiment with everything needed to reproduce it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -342,6 +365,8 @@ pub struct RunRecord {
     pub created: u64,
     #[serde(default, skip_serializing_if = "Grading::is_default")]
     pub grading: Grading,
+    #[serde(default, skip_serializing_if = "Origin::is_default")]
+    pub origin: Origin,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Meta::is_empty")]
@@ -349,6 +374,29 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Where the run came from (an older record's meta keys read too).
+    pub fn origin(&self) -> Origin {
+        if self.origin != Origin::Created {
+            return self.origin.clone();
+        }
+        let meta = |k: &str| self.meta.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        if let Some(of) = meta(ARM_OF) {
+            return Origin::Arm { of, arm: meta(ARM).unwrap_or_else(|| "arm".into()) };
+        }
+        match meta(IMPORTED_FROM) {
+            Some(from) => Origin::Imported { from },
+            None => Origin::Created,
+        }
+    }
+
+    /// The run whose first attempts this one shares (a control arm's source).
+    pub fn arm_of(&self) -> Option<String> {
+        match self.origin() {
+            Origin::Arm { of, .. } => Some(of),
+            _ => None,
+        }
+    }
+
     /// The grading options the run was made with (an older record's `qwen_compat` note too).
     pub fn grading(&self) -> Grading {
         let noted = self.notes.get("qwen_compat").is_some_and(|v| v == "true");
@@ -360,9 +408,8 @@ impl RunRecord {
 mod tests {
     use super::*;
 
-    #[test]
-    fn grading_is_typed_and_an_older_record_note_still_reads() {
-        let record = RunRecord {
+    fn sample() -> RunRecord {
+        RunRecord {
             id: RunId(1),
             name: "r".into(),
             dataset: "d".into(),
@@ -383,9 +430,16 @@ mod tests {
             version: "0.1.0".into(),
             created: 0,
             grading: Grading::default(),
-            notes: BTreeMap::from([("qwen_compat".to_string(), "true".to_string())]),
+            origin: Origin::Created,
+            notes: BTreeMap::new(),
             meta: Meta::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn grading_is_typed_and_an_older_record_note_still_reads() {
+        let mut record = sample();
+        record.notes.insert("qwen_compat".into(), "true".into());
         // As an older critloop wrote it: no `grading`, the option in a note.
         let mut v = serde_json::to_value(&record).unwrap();
         assert!(v.get("grading").is_none(), "the default is left out");
@@ -399,5 +453,29 @@ mod tests {
         v["grading"] = serde_json::json!({});
         let plain: RunRecord = serde_json::from_value(v).unwrap();
         assert!(!plain.grading().qwen_compat);
+        assert_eq!(plain.origin(), Origin::Created);
+    }
+
+    #[test]
+    fn origin_is_typed_and_older_meta_keys_still_read() {
+        let mut old = sample();
+        old.meta.insert(ARM_OF.into(), "base".into());
+        old.meta.insert(ARM.into(), "no-critique".into());
+        let arm = Origin::Arm { of: "base".into(), arm: "no-critique".into() };
+        assert_eq!(old.origin(), arm);
+        assert_eq!(old.arm_of().as_deref(), Some("base"));
+        let mut new = sample();
+        new.origin = arm.clone();
+        let v = serde_json::to_value(&new).unwrap();
+        assert_eq!(
+            v["origin"],
+            serde_json::json!({"kind": "arm", "of": "base", "arm": "no-critique"})
+        );
+        let back: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(back.origin(), arm);
+        let mut imported = sample();
+        imported.meta.insert(IMPORTED_FROM.into(), "t.jsonl".into());
+        assert_eq!(imported.origin(), Origin::Imported { from: "t.jsonl".into() });
+        assert_eq!(imported.arm_of(), None);
     }
 }

@@ -225,7 +225,6 @@ fn import_run(
     if let Some(p) = &first.provider {
         meta.insert("provider".into(), serde_json::Value::String(p.clone()));
     }
-    meta.insert("imported_from".into(), serde_json::Value::String(file.to_string()));
     let record = RunRecord {
         id,
         name: name.to_string(),
@@ -248,6 +247,7 @@ fn import_run(
         version: env!("CARGO_PKG_VERSION").to_string(),
         created: now_secs(),
         grading: Default::default(),
+        origin: crate::domain::Origin::Imported { from: file.to_string() },
         notes: Default::default(),
         meta,
     };

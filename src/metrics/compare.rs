@@ -104,10 +104,7 @@ pub fn pairing_for(
     b: &crate::domain::RunRecord,
     b_obs: &[EpisodeObs],
 ) -> Pairing {
-    let source = |r: &crate::domain::RunRecord| {
-        r.meta.get(crate::domain::ARM_OF).and_then(|v| v.as_str()).map(str::to_string)
-    };
-    let (sa, sb) = (source(a), source(b));
+    let (sa, sb) = (a.arm_of(), b.arm_of());
     let shared = sa.as_deref() == Some(b.name.as_str())
         || sb.as_deref() == Some(a.name.as_str())
         || (sa.is_some() && sa == sb);

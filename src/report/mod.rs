@@ -119,7 +119,7 @@ struct ArmEffect {
 fn arm_effects(runs: &[RunRecord], data: &[RunData], opts: &AnalysisOptions) -> Vec<ArmEffect> {
     let mut out = Vec::new();
     for (arm, a) in runs.iter().zip(data) {
-        let Some(source_name) = arm.meta.get(crate::domain::ARM_OF).and_then(|v| v.as_str()) else {
+        let crate::domain::Origin::Arm { of: source_name, arm: kind } = arm.origin() else {
             continue;
         };
         let Some((source, b)) = runs.iter().zip(data).find(|(r, _)| r.name == source_name) else {
@@ -127,7 +127,7 @@ fn arm_effects(runs: &[RunRecord], data: &[RunData], opts: &AnalysisOptions) -> 
         };
         out.push(ArmEffect {
             arm: arm.name.clone(),
-            kind: arm.meta.get(crate::runner::ARM).and_then(|v| v.as_str()).unwrap_or("arm").into(),
+            kind,
             source: source.name.clone(),
             cmp: compare_with(
                 &arm.name,

@@ -160,9 +160,6 @@ pub fn create_arm(
         return Err(arm_error("no episode has a first attempt to share".into()));
     }
     let items = store.items(source.id)?;
-    let mut meta = crate::domain::Meta::new();
-    meta.insert(ARM_OF.into(), serde_json::Value::String(source.name.clone()));
-    meta.insert(ARM.into(), serde_json::Value::String(arm.as_str().into()));
     let record = RunRecord {
         id: store.next_run_id()?,
         name,
@@ -177,8 +174,9 @@ pub fn create_arm(
         version: env!("CARGO_PKG_VERSION").to_string(),
         created: now_secs(),
         grading: source.grading(),
+        origin: crate::domain::Origin::Arm { of: source.name.clone(), arm: arm.as_str().into() },
         notes: source.notes.clone(),
-        meta,
+        meta: Default::default(),
     };
     store.create_run(&record, &items)?;
     let copied = u64::try_from(firsts.len()).unwrap_or(u64::MAX);

@@ -134,6 +134,7 @@ pub fn create_run(
         version: env!("CARGO_PKG_VERSION").to_string(),
         created: now_secs(),
         grading: crate::domain::Grading { qwen_compat: grade_opts.qwen_compat },
+        origin: Default::default(),
         notes: Default::default(),
         meta: Default::default(),
     };

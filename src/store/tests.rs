@@ -39,6 +39,7 @@ fn record(store: &Store, name: &str) -> RunRecord {
         version: "0".into(),
         created: 0,
         grading: Default::default(),
+        origin: Default::default(),
         notes: Default::default(),
         meta: Default::default(),
     }

@@ -48,6 +48,7 @@ fn record(id: u64, name: &str) -> RunRecord {
         version: "0.1.0".into(),
         created: NOW,
         grading: Default::default(),
+        origin: Default::default(),
         notes: BTreeMap::new(),
         meta: Meta::new(),
     }
