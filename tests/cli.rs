@@ -457,3 +457,29 @@ fn long_export_carries_the_grade_the_metrics_use() {
     assert_eq!(row("o3", 0)["correct_used"], false);
     assert!(row("o3", 1)["correct_used"].is_null());
 }
+
+/// A reader that goes away (`critloop runs show NAME | head -1`) ends the command quietly:
+/// exit 0, nothing on stderr, no panic report.
+#[test]
+fn a_closed_pipe_ends_every_printing_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "p", "--limit", "5", "--quiet"]));
+    for args in [&["runs", "show", "p"][..], &["runs", "list"], &["metrics", "p"]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_critloop"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env("CRITLOOP_CONFIG", dir.path().join("none.toml"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the command prints.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
