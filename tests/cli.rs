@@ -483,3 +483,38 @@ fn a_closed_pipe_ends_every_printing_command_quietly() {
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
     }
 }
+
+/// The report carries the agreement between annotators (α, κ with intervals, the confusion
+/// matrix) and still verifies against the database.
+#[test]
+fn the_report_has_the_annotators_agreement_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "r", "--limit", "6", "--seed", "2", "--quiet"]));
+    for (i, (a, b)) in
+        [("yes", "yes"), ("no", "yes"), ("no", "no"), ("yes", "yes")].iter().enumerate()
+    {
+        let item = format!("arith-00{}", i + 1);
+        for (who, v) in [("ana", a), ("ben", b)] {
+            stdout(critloop(&db).args([
+                "labels",
+                "add",
+                "r",
+                &item,
+                "0",
+                "1",
+                "error_found",
+                v,
+                "--annotator",
+                who,
+            ]));
+        }
+    }
+    let out = dir.path().join("paper");
+    stdout(critloop(&db).args(["report", "r", "--resamples", "100", "--out"]).arg(&out));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("error\\_found: α "), "{md}");
+    assert!(md.contains("ana vs ben: n 4, agree 75.0%, κ 0.500"), "{md}");
+    assert!(md.contains("Confusion on error\\_found"), "{md}");
+    stdout(critloop(&db).arg("verify").arg(&out));
+}

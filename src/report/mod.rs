@@ -700,6 +700,19 @@ fn human_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
         for line in crate::metrics::agreement_lines(h) {
             let _ = writeln!(out, "- {}: {}", display_name(r, m), md_cell(line.trim()));
         }
+        // Each pair's confusion matrix, as the Labels panel and `metrics` show it.
+        for (name, a) in &h.agreement {
+            for p in &a.pairs {
+                let _ =
+                    writeln!(out, "\nConfusion on {}, {}:\n", md_cell(name), display_name(r, m));
+                let _ = writeln!(out, "```");
+                for line in crate::metrics::confusion_lines(p) {
+                    // Inside a code fence only a backtick could break out.
+                    let _ = writeln!(out, "{}", line.replace('`', "'"));
+                }
+                let _ = writeln!(out, "```");
+            }
+        }
     }
     let _ = writeln!(out);
 }
