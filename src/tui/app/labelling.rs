@@ -200,7 +200,8 @@ impl App {
     /// The next episode to label: along my queue when the run has one for me (wrapping round),
     /// else down the visible list.
     pub(super) fn next_to_label(&mut self) -> Vec<Effect> {
-        let cur = self.detail.as_ref().map(|d| d.id);
+        // From the episodes list the search starts at the top (the head of my queue).
+        let cur = self.detail.as_ref().map(|d| d.id).filter(|_| self.screen == Screen::Episode);
         let mine = match (&self.queue, &self.annotator) {
             (Some(q), Some(me)) => q.of(me),
             _ => Vec::new(),

@@ -1345,8 +1345,14 @@ fn next_follows_my_queue_in_its_order(mut episodes: App) {
         order: ids.iter().enumerate().map(|(i, id)| (*id, vec![u16::from(i == 4)])).collect(),
     };
     episodes.update(Event::Episodes { run: RunId(1), rows: six_episodes(), queue: Some(queue) });
-    // From the list: the first of my queue still to label is item 1.
-    assert_eq!(typed(&mut episodes, "N"), vec![]);
+    // From the list, `N` starts at the head of my queue: the first still to label is item 1.
+    assert_eq!(
+        typed(&mut episodes, "N"),
+        vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 1) }]
+    );
+    assert_eq!(episodes.screen, Screen::Episode);
+    press(&mut episodes, KeyCode::Esc);
+    press(&mut episodes, KeyCode::Home);
     press(&mut episodes, KeyCode::Enter);
     episodes.update(Event::Episode(Box::new(detail(1, 0))));
     assert_eq!(

@@ -123,6 +123,7 @@ fn hint_actions(app: &App) -> Vec<Action> {
         ],
         Screen::Episodes => vec![
             Action::Open,
+            Action::NextUnlabelled,
             Action::NextFilter,
             Action::Search,
             Action::MetricsScreen,
