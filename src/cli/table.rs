@@ -238,15 +238,21 @@ fn human_text(out: &mut String, r: &MetricsReport) {
             }
         );
     }
-    for line in crate::metrics::agreement_lines(h) {
-        let _ = writeln!(out, "  {line}");
-    }
-    for a in h.agreement.values() {
-        for p in &a.pairs {
-            for line in crate::metrics::confusion_lines(p) {
-                let _ = writeln!(out, "    {line}");
+    // Each label: α, then each pair with its confusion matrix under it.
+    for (name, a) in &h.agreement {
+        let lines = crate::metrics::label_agreement_lines(name, a);
+        if let Some(head) = lines.first() {
+            let _ = writeln!(out, "  {head}");
+        }
+        for (line, p) in lines.iter().skip(1).zip(&a.pairs) {
+            let _ = writeln!(out, "  {line}");
+            for row in crate::metrics::confusion_lines(p) {
+                let _ = writeln!(out, "      {row}");
             }
         }
+    }
+    if let Some(line) = crate::metrics::human_critic_line(h) {
+        let _ = writeln!(out, "  {line}");
     }
 }
 

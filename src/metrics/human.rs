@@ -172,34 +172,43 @@ fn ci3(ci: Option<[f64; 2]>) -> String {
 /// The agreement figures as plain lines, one definition for the CLI, the report and the TUI:
 /// per label α with its interval, then per pair of annotators n, percent agreement and κ.
 pub fn agreement_lines(h: &HumanStats) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, a) in &h.agreement {
-        let alpha = a.alpha.as_ref().map_or("α n/a".to_string(), |x| {
-            format!("α {}{} over {} units", fixed3(x.alpha), ci3(x.ci), x.units)
-        });
-        out.push(format!("{name}: {alpha}, {} annotators", a.annotators.len()));
-        for p in &a.pairs {
-            out.push(format!(
-                "  {} vs {}: n {}, agree {:.1}%, κ {}{}",
-                p.a,
-                p.b,
-                p.n,
-                p.percent * 100.0,
-                fixed3(p.kappa),
-                ci3(p.kappa_ci)
-            ));
-        }
-    }
-    if let Some(c) = &h.human_critic {
+    let mut out: Vec<String> =
+        h.agreement.iter().flat_map(|(name, a)| label_agreement_lines(name, a)).collect();
+    out.extend(human_critic_line(h));
+    out
+}
+
+/// One label's lines of [`agreement_lines`].
+pub fn label_agreement_lines(name: &str, a: &LabelAgreement) -> Vec<String> {
+    let alpha = a.alpha.as_ref().map_or("α n/a".to_string(), |x| {
+        format!("α {}{} over {} units", fixed3(x.alpha), ci3(x.ci), x.units)
+    });
+    let mut out = vec![format!("{name}: {alpha}, {} annotators", a.annotators.len())];
+    for p in &a.pairs {
         out.push(format!(
+            "  {} vs {}: n {}, agree {:.1}%, κ {}{}",
+            p.a,
+            p.b,
+            p.n,
+            p.percent * 100.0,
+            fixed3(p.kappa),
+            ci3(p.kappa_ci)
+        ));
+    }
+    out
+}
+
+/// The human grade against the critic's verdict, when any critiqued attempt was overridden.
+pub fn human_critic_line(h: &HumanStats) -> Option<String> {
+    h.human_critic.as_ref().map(|c| {
+        format!(
             "human grade vs critic verdict: n {}, agree {:.1}%, κ {}{}",
             c.n,
             c.percent * 100.0,
             fixed3(c.kappa),
             ci3(c.kappa_ci)
-        ));
-    }
-    out
+        )
+    })
 }
 
 /// A pair's confusion matrix as aligned lines (rows: `a`'s values, columns: `b`'s).

@@ -37,7 +37,7 @@ pub use compare::{
 pub use critique::CritiqueStats;
 pub use human::{
     HumanCritic, HumanStats, LabelledEpisode, OverrideAgreement, agreement_lines,
-    compute as human_compute, confusion_lines,
+    compute as human_compute, confusion_lines, human_critic_line, label_agreement_lines,
 };
 pub use observe::{GRADE_OVERRIDE, episode_cell, observe, override_value, overrides};
 pub use report::{

@@ -158,9 +158,10 @@ fn agreement_lines(r: &MetricsReport, t: &Theme) -> Vec<Line<'static>> {
             t.muted,
         ));
     }
-    for a in h.agreement.values() {
+    for (name, a) in &h.agreement {
         for p in &a.pairs {
             lines.push(Line::raw(""));
+            lines.push(Line::styled(format!("confusion on {}", inert(name)), t.muted));
             for l in crate::metrics::confusion_lines(p) {
                 lines.push(Line::styled(inert(&l), t.base));
             }
