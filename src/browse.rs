@@ -14,7 +14,7 @@ use crate::runner::{Totals, totals};
 use crate::store::{Store, StoreError};
 
 /// One line of the runs table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunRow {
     pub record: RunRecord,
     pub totals: Totals,
@@ -27,7 +27,7 @@ pub struct RunRow {
 }
 
 /// Per annotator of a queue: episodes whose labels are complete, of those assigned.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueueProgress {
     pub annotators: Vec<(String, usize, usize)>,
     /// Episodes assigned to every annotator.
@@ -73,7 +73,7 @@ pub fn queue_progress(queue: &Queue, rows: &[EpisodeRow], schema: &LabelSchema) 
 }
 
 /// The t1 → t2 cell of an episode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Transition {
     RightRight,
     RightWrong,
@@ -102,7 +102,7 @@ impl Transition {
 }
 
 /// One line of the episodes table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeRow {
     pub id: EpisodeId,
     pub item_id: String,
@@ -131,7 +131,7 @@ impl EpisodeRow {
 }
 
 /// Everything the episode screen shows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeDetail {
     pub id: EpisodeId,
     pub run_name: String,

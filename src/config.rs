@@ -15,11 +15,11 @@ impl Paths {
     /// `$CRITLOOP_DATA` / `$CRITLOOP_CONFIG`, else the platform directories.
     pub fn discover() -> Paths {
         let dirs = directories::ProjectDirs::from("org", "critloop", "critloop");
-        let data_dir = std::env::var_os("CRITLOOP_DATA")
+        let data_dir = crate::env::var_os("CRITLOOP_DATA")
             .map(PathBuf::from)
             .or_else(|| dirs.as_ref().map(|d| d.data_local_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from(".critloop"));
-        let config_file = std::env::var_os("CRITLOOP_CONFIG")
+        let config_file = crate::env::var_os("CRITLOOP_CONFIG")
             .map(PathBuf::from)
             .or_else(|| dirs.as_ref().map(|d| d.config_dir().join("config.toml")))
             .unwrap_or_else(|| PathBuf::from("critloop.toml"));

@@ -173,7 +173,7 @@ pub fn choose_provider(config: &Config, a: &RunPlan) -> Result<Chosen, PlanError
         None => None,
     };
     let p = profile.unwrap_or_default();
-    let env_url = std::env::var("OPENAI_BASE_URL").ok().filter(|u| !u.trim().is_empty());
+    let env_url = crate::env::var("OPENAI_BASE_URL").filter(|u| !u.trim().is_empty());
     let mut urls = a.base_urls.clone();
     if urls.is_empty() {
         urls = p.urls();

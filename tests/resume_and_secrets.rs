@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -67,9 +66,21 @@ fn metrics_without_usage(db: &Path) -> Value {
 
 type Conversation = Vec<(String, String)>;
 
+/// Opens the database once its server has let go of it.
+fn wait_free(db: &Path) -> Store {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Store::open(db) {
+            Ok(s) => return s,
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The request messages of every stored turn (what was asked to produce it).
 fn completed_requests(db: &Path) -> Vec<Conversation> {
-    let store = Store::open(db).unwrap();
+    let store = wait_free(db);
     let run = store.require_run("r").unwrap();
     let items = store.items(run.id).unwrap();
     let mut out = Vec::new();
@@ -95,40 +106,101 @@ fn completed_requests(db: &Path) -> Vec<Conversation> {
     out
 }
 
+/// The pid of the database's server, once it serves (its pid file is written after the socket).
+fn server_pid(db: &Path, not: Option<u32>) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pid = std::fs::read_to_string(db.join("critloop.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        if let Some(pid) = pid.filter(|p| Some(*p) != not) {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no server for {}", db.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// SIGKILLs a process and waits until it is dead (a zombie holds no files).
+fn sigkill(pid: u32) {
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        if stat.rsplit(')').next().unwrap().trim_start().starts_with('Z') {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pid {pid} did not die");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Issue 12, acceptance 4: the server that executes a run is SIGKILLed three times mid-run;
+/// each time the next `critloop runs list` takes the database over and the run goes on. In the
+/// end every episode is there once and no stored turn was requested twice.
 #[test]
-fn sigkill_part_way_then_resume_requests_no_completed_turn_twice() {
+fn the_server_killed_mid_run_is_taken_over_by_the_next_command() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("items.jsonl");
     world::write_dataset(&data, 120);
     let mock = MockServer::start_blocking(MockConfig {
-        latency: Duration::from_millis(20),
+        latency: Duration::from_millis(50),
         ..MockConfig::replying(world::reply)
     });
     let db = dir.path().join("db");
-    let mut child = critloop(&db).args(run_args(&mock.base_url(), &data)).spawn().unwrap();
+    let mut child = Some(
+        critloop(&db)
+            .args(run_args(&mock.base_url(), &data))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut pid = server_pid(&db, None);
+    // At each kill: how many requests the mock had seen, and every turn stored by then; none of
+    // those may be requested after it.
+    let mut stored_at_kill: Vec<(usize, Vec<Conversation>)> = Vec::new();
+    for (kill, at) in [60, 150, 240].into_iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while mock.requests().len() < at {
+            assert!(Instant::now() < deadline, "the run did not get going (kill {kill})");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        sigkill(pid);
+        if let Some(client) = child.take() {
+            // The client that started the run says its server is gone.
+            let out = client.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("stopped before the command finished"), "{kill}: {err}");
+        }
+        let seen = mock.requests().len();
+        let stored = completed_requests(&db);
+        assert!(!stored.is_empty() && stored.len() < 360, "killed part-way ({})", stored.len());
+        stored_at_kill.push((seen, stored));
+        let listed = ok(critloop(&db).args(["runs", "list"]));
+        assert!(listed.contains("running"), "taken over and running again: {listed}");
+        pid = server_pid(&db, Some(pid));
+    }
+    // The last server finishes the run, then exits (nothing going, nobody connected).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while mock.requests().len() < 150 {
-        assert!(Instant::now() < deadline, "the run did not get going");
-        std::thread::sleep(Duration::from_millis(5));
+    loop {
+        let listed = ok(critloop(&db).args(["runs", "list"]));
+        if listed.contains("finished") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish: {listed}");
+        std::thread::sleep(Duration::from_millis(100));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let at_kill = mock.requests().len();
-    assert!(at_kill < 360, "killed part-way ({at_kill} of 360 requests)");
-
-    let completed = completed_requests(&db);
-    assert!(!completed.is_empty() && completed.len() < 360, "{} turns stored", completed.len());
-    ok(critloop(&db).args(["run", "--resume", "r", "--quiet"]));
-
     let log = mock.requests();
-    let mut answered: HashMap<&Conversation, usize> = HashMap::new();
-    for r in log.iter().filter(|r| r.status == 200) {
-        *answered.entry(&r.request.messages).or_default() += 1;
+    for (kill, (seen, stored)) in stored_at_kill.iter().enumerate() {
+        let later: std::collections::HashSet<&Conversation> =
+            log[*seen..].iter().map(|r| &r.request.messages).collect();
+        let again = stored.iter().filter(|c| later.contains(c)).count();
+        assert_eq!(again, 0, "kill {kill}: {again} stored turns were requested again");
     }
-    for conv in &completed {
-        assert_eq!(answered.get(conv), Some(&1), "a completed turn was requested again");
-    }
-    let store = Store::open(&db).unwrap();
+    let server_log = std::fs::read_to_string(dir.path().join("db.server.log")).unwrap();
+    assert_eq!(server_log.matches("took over: resuming run r").count(), 3, "{server_log}");
+    let metrics = metrics_without_usage(&db);
+    assert_eq!(metrics["episodes"], 120, "every episode once");
+    let store = wait_free(&db);
     let run = store.require_run("r").unwrap();
     assert_eq!(store.episodes(run.id).unwrap().len(), 120, "no duplicated episodes");
     drop(store);

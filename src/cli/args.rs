@@ -33,6 +33,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the database to every other critloop process (started on demand; see --help).
+    #[command(long_about = "Serve the database: the one process that holds it open, runs its \
+runs, and answers every other critloop process on it (the workbench and the commands) through \
+a Unix socket inside the database directory (mode 600, your user only). Every command starts \
+one on demand and it exits once no run is going and no client is connected; runs started from \
+the workbench go on after it quits. If a server dies, the next command takes the database over \
+and resumes the runs it was running.\n\nPlain `critloop serve` starts a server that stays until \
+`critloop serve --stop`; its log is <db>.server.log.")]
+    Serve(ServeArgs),
     /// Run an experiment headless, with a progress bar and a summary at the end.
     Run(Box<RunArgs>),
     /// Run the failed episodes of a run again (after fixing the endpoint, say).
@@ -672,4 +681,17 @@ pub struct SimArgs {
     /// sim: P(critique states no verdict).
     #[arg(long, value_name = "P")]
     pub sim_p_unparsed: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Stop the database's server: its runs are cancelled (resumable) and stored first.
+    #[arg(long)]
+    pub stop: bool,
+    /// Stay in the foreground (logging to the terminal) instead of detaching.
+    #[arg(long, conflicts_with = "stop")]
+    pub foreground: bool,
+    /// Exit once idle (the server every command starts on demand).
+    #[arg(long, hide = true)]
+    pub on_demand: bool,
 }

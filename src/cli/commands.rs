@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::args::{
@@ -25,7 +25,8 @@ use crate::metrics::{AnalysisOptions, BootstrapOptions};
 use crate::runner::{self, RunEvent, RunOptions};
 use crate::store::Store;
 
-/// Runs the parsed command line.
+/// Runs the parsed command line. Commands on a database go to the database's server (started
+/// on demand), so any number of critloop processes can share one database.
 pub fn dispatch(cli: Cli) -> Result<()> {
     // Grading needs no database, config or log file.
     if let Some(Command::Grade(args)) = &cli.command {
@@ -35,10 +36,52 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file.clone());
     let config = Config::load(&config_path, cli.config.is_some())?;
     let db_path = cli.db.clone().unwrap_or_else(|| paths.default_db());
+    let db_path = std::path::absolute(&db_path).unwrap_or(db_path);
     super::logging::init(&db_path);
-    let open = || Store::open(&db_path).map_err(|e| eyre!(e));
+    let connect =
+        crate::server::client::Connect { db: db_path.clone(), config: cli.config.clone() };
     match cli.command {
-        None => tui(open()?, &config, &config_path, cli.theme.as_deref(), cli.annotator.clone()),
+        None => tui(&connect, &config, &config_path, cli.theme.as_deref(), cli.annotator.clone()),
+        Some(Command::Doctor(args)) => doctor(&config, args),
+        Some(Command::Datasets { action }) => datasets(action),
+        Some(Command::Serve(args)) => crate::server::serve_command(&connect, args),
+        Some(command) => {
+            // `labels import -` reads the client's standard input, sent with the command.
+            let stdin = match &command {
+                Command::Labels { action: super::args::LabelsAction::Import { file } }
+                    if file.as_os_str() == "-" =>
+                {
+                    Some(super::out::stdin().wrap_err("cannot read standard input")?)
+                }
+                _ => None,
+            };
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.into_string().map_err(|a| eyre!("an argument is not UTF-8: {a:?}")))
+                .collect::<Result<_>>()?;
+            match crate::server::client::run_command(&connect, args, stdin)? {
+                0 => Ok(()),
+                code => Err(super::QuietExit(code).into()),
+            }
+        }
+    }
+}
+
+/// A command the database's server runs for a client, on the database it holds.
+pub fn dispatch_served(mut cli: Cli) -> Result<()> {
+    let Some(served) = super::out::served() else { bail!("not serving a client") };
+    absolutize(&mut cli);
+    let paths = Paths::discover();
+    let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file.clone());
+    let config = Config::load(&config_path, cli.config.is_some())?;
+    let store = served.store.clone();
+    let open = || -> Result<Store> { Ok(store.clone()) };
+    match cli.command {
+        None | Some(Command::Serve(_)) | Some(Command::Grade(_)) => {
+            bail!("this command does not run on a server")
+        }
+        Some(Command::Doctor(args)) => doctor(&config, args),
+        Some(Command::Datasets { action }) => datasets(action),
         Some(Command::Run(args)) => run(&open()?, &config, *args),
         Some(Command::RetryFailed { name, concurrency, quiet }) => {
             resume(&open()?, &name, concurrency, true, quiet, true)
@@ -59,9 +102,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             import(&open()?, &file, name, GradeOptions { qwen_compat })
         }
         Some(Command::Runs { action }) => runs(&open()?, action),
-        Some(Command::Doctor(args)) => doctor(&config, args),
-        Some(Command::Datasets { action }) => datasets(action),
-        Some(Command::Grade(args)) => super::grade::grade(&args),
         Some(Command::Labels { action }) => {
             super::labels::labels(&open()?, &config, &config_path, cli.annotator.clone(), action)
         }
@@ -69,9 +109,49 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// Plain `critloop`: the terminal workbench. Config errors are reported before raw mode.
+/// The paths of a client's command line, made absolute against the client's directory (the
+/// server runs elsewhere). A dataset or protocol named by a relative path that exists there
+/// is a file; otherwise it is a bundled name.
+fn absolutize(cli: &mut Cli) {
+    use super::args::LabelsAction;
+    use super::out::path;
+    let fix = |p: &mut PathBuf| *p = path(p);
+    let fix_name = |n: &mut String| {
+        let p = path(Path::new(n.as_str()));
+        if p.as_path() != Path::new(n.as_str()) && p.exists() {
+            *n = p.display().to_string();
+        }
+    };
+    if let Some(c) = cli.config.as_mut() {
+        fix(c);
+    }
+    match cli.command.as_mut() {
+        Some(Command::Run(a)) => {
+            if let Some(d) = a.dataset.as_mut() {
+                fix_name(d);
+            }
+            if let Some(p) = a.protocol.as_mut() {
+                fix_name(p);
+            }
+        }
+        Some(Command::Report { out, .. }) => fix(out),
+        Some(Command::Verify { dir }) => fix(dir),
+        Some(Command::Export { out: Some(o), .. }) => fix(o),
+        Some(Command::Import { file, .. }) => fix(file),
+        Some(Command::Labels { action: LabelsAction::Export { out: Some(o), .. } }) => fix(o),
+        Some(Command::Labels { action: LabelsAction::Import { file } })
+            if file.as_os_str() != "-" =>
+        {
+            fix(file)
+        }
+        _ => {}
+    }
+}
+
+/// Plain `critloop`: the terminal workbench, a client of the database's server. Config errors
+/// are reported before raw mode.
 fn tui(
-    store: Store,
+    connect: &crate::server::client::Connect,
     config: &Config,
     config_path: &Path,
     theme: Option<&str>,
@@ -84,12 +164,20 @@ fn tui(
         Theme::load(theme.or(config.theme.as_deref()).unwrap_or("dark")).map_err(|e| eyre!(e))?;
     // No silent default: without a flag or config the first label asks for the name.
     let annotator = annotator.or_else(|| config.annotator.clone());
-    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+    if !super::out::stdout_tty() {
         bail!("the workbench needs a terminal; for scripts use the subcommands (critloop --help)");
     }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    let (effects, link) = rt.block_on(crate::server::client::link(connect))?;
     let mut app = App::new(keymap, schema, theme, annotator, runner::now_millis);
     app.config_file = Some(config_path.to_path_buf());
-    crate::tui::launch(store, app, config.clone())
+    crate::tui::launch(rt, app, move |tx| {
+        link.start(tx.clone());
+        crate::tui::Io::remote(effects, tx)
+    })
 }
 
 fn load_options(a: &LoadArgs) -> Result<LoadOptions> {
@@ -107,12 +195,12 @@ fn report_skipped(skipped: &[dataset::DatasetError]) {
     if skipped.is_empty() {
         return;
     }
-    eprintln!("skipped {} bad line(s):", skipped.len());
+    crate::errln!("skipped {} bad line(s):", skipped.len());
     for e in skipped.iter().take(20) {
-        eprintln!("  {e}");
+        crate::errln!("  {e}");
     }
     if skipped.len() > 20 {
-        eprintln!("  … and {} more", skipped.len() - 20);
+        crate::errln!("  … and {} more", skipped.len() - 20);
     }
 }
 
@@ -190,8 +278,8 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
     );
     execute_with_progress(store, &record, provider, opts, a.quiet)?;
     let report = run_metrics(store, &record)?;
-    println!("{}", table::render(&report));
-    println!(
+    crate::outln!("{}", table::render(&report));
+    crate::outln!(
         "next:  critloop metrics {0} --format json    critloop export {0} --format jsonl",
         record.name
     );
@@ -228,8 +316,8 @@ fn preflight(spec: &OpenAiSpec, model: &str, critic_model: &str, quiet: bool) ->
     let rt = runtime()?;
     for t in doctor_targets(spec, model, critic_model) {
         // A slow server takes seconds to check: say so at a terminal (a script wants one line).
-        if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprintln!("checking {} {} (model {}) …", t.role, t.base_url, t.model);
+        if !quiet && super::out::stderr_tty() {
+            crate::errln!("checking {} {} (model {}) …", t.role, t.base_url, t.model);
         }
         let report = rt.block_on(crate::llm::doctor::doctor(&t));
         if let Some(fatal) = report.fatal() {
@@ -237,7 +325,7 @@ fn preflight(spec: &OpenAiSpec, model: &str, critic_model: &str, quiet: bool) ->
         }
         if !quiet {
             for line in report.lines() {
-                eprintln!("{line}");
+                crate::errln!("{line}");
             }
         }
     }
@@ -267,7 +355,7 @@ fn doctor(config: &Config, a: DoctorArgs) -> Result<()> {
     for t in doctor_targets(&spec, &model, &critic_model) {
         let report = rt.block_on(crate::llm::doctor::doctor(&t));
         for line in report.lines() {
-            println!("{line}");
+            crate::outln!("{line}");
         }
         if fatal.is_none() {
             fatal = report.fatal().map(str::to_string);
@@ -291,11 +379,15 @@ fn resume(
     let record = store.require_run(name)?;
     if retry_failed {
         let n = runner::reset_failed(store, record.id)?;
-        eprintln!("{name}: retrying {n} failed episode(s)");
+        crate::errln!("{name}: retrying {n} failed episode(s)");
     }
     let before = runner::totals(store, record.id)?;
     if before.pending == 0 {
-        eprintln!("{name}: nothing left to run ({} done, {} failed)", before.done, before.failed);
+        crate::errln!(
+            "{name}: nothing left to run ({} done, {} failed)",
+            before.done,
+            before.failed
+        );
     } else {
         // --concurrency also bounds the requests in flight per endpoint.
         let mut spec = record.provider.clone();
@@ -309,7 +401,7 @@ fn resume(
         let opts = runner::stored_options(&record, concurrency, use_cache);
         execute_with_progress(store, &record, provider, opts, quiet)?;
     }
-    println!("{}", table::render(&run_metrics(store, &record)?));
+    crate::outln!("{}", table::render(&run_metrics(store, &record)?));
     Ok(())
 }
 
@@ -346,9 +438,11 @@ fn arms(store: &Store, a: ArmsArgs) -> Result<()> {
         let created = runner::create_arm(store, &source, arm, name, cross)?;
         let record = created.record;
         if created.skipped > 0 {
-            eprintln!(
+            crate::errln!(
                 "{}: {} source episode(s) have no first attempt and are left out ({} kept)",
-                record.name, created.skipped, created.copied
+                record.name,
+                created.skipped,
+                created.copied
             );
         }
         // Reach the endpoint before spending anything; a refused arm leaves no run behind.
@@ -368,9 +462,9 @@ fn arms(store: &Store, a: ArmsArgs) -> Result<()> {
         }
         made.push(record);
     }
-    println!("{}", acc_line("source", store, &source)?);
+    crate::outln!("{}", acc_line("source", store, &source)?);
     for r in &made {
-        println!("{}", acc_line("arm", store, r)?);
+        crate::outln!("{}", acc_line("arm", store, r)?);
     }
     Ok(())
 }
@@ -397,10 +491,30 @@ fn acc_line(label: &str, store: &Store, r: &RunRecord) -> Result<String> {
     ))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// Where a command's async work runs: the server's runtime when it serves a client, else one
+/// of its own.
+enum Rt {
+    Own(tokio::runtime::Runtime),
+    Served(tokio::runtime::Handle),
+}
+
+impl Rt {
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        match self {
+            Rt::Own(rt) => rt.block_on(f),
+            Rt::Served(h) => h.block_on(f),
+        }
+    }
+}
+
+fn runtime() -> Result<Rt> {
+    if let Some(s) = super::out::served() {
+        return Ok(Rt::Served(s.handle.clone()));
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
+        .map(Rt::Own)
         .wrap_err("cannot start the async runtime")
 }
 
@@ -413,12 +527,16 @@ fn execute_with_progress(
     quiet: bool,
 ) -> Result<()> {
     let rt = runtime()?;
+    let served = super::out::served();
+    // Served: the server's runs, which every client sees; else this process's own.
+    let registry = served.as_ref().map(|s| s.registry.clone()).unwrap_or_default();
+    // The client's Ctrl-C (or its going away), or this process's.
+    let interrupt = served.as_ref().map(|s| s.cancel.clone());
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let cancel = Arc::new(AtomicBool::new(false));
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        ProgressBar::with_draw_target(None, super::out::progress_target())
     };
     bar.set_style(
         ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} [{bar:12}] {msg}")
@@ -430,23 +548,50 @@ fn execute_with_progress(
     // The spinner turns even while every request waits on a slow server.
     bar.enable_steady_tick(std::time::Duration::from_millis(250));
     // Without a terminal (a log file, nohup) a plain line now and then says the same.
-    let plain = !quiet && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let plain = !quiet && !super::out::stderr_tty();
     let mut last_plain = std::time::Instant::now();
-    let result = rt.block_on(async {
-        let task = tokio::spawn(runner::execute(
-            store.clone(),
-            record.id,
-            provider,
-            opts,
-            tx,
-            cancel.clone(),
-        ));
-        let watcher = {
-            let cancel = cancel.clone();
+    let mut failure = None;
+    let result: Result<()> = rt.block_on(async {
+        let run = record.id;
+        // A run being stopped (its client went away) is resumed once it has stopped.
+        while registry.is_stopping(run) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if registry.is_active(run) {
+            // Running already (taken over after a server died): follow it.
+            let mut news = registry.subscribe();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    cancel.store(true, Ordering::Relaxed);
+                while let Ok(n) = news.recv().await {
+                    if let runner::Notice::Run(ev) = n
+                        && ev.run() == run
+                    {
+                        let end = ev.is_last();
+                        if tx.send(ev).is_err() || end {
+                            break;
+                        }
+                    }
                 }
+            });
+        } else {
+            let cancel = Arc::new(AtomicBool::new(false));
+            registry
+                .spawn(store.clone(), run, provider, opts, cancel, Some(tx))
+                .map_err(|e| eyre!(e))?;
+        }
+        let watcher = {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                match interrupt {
+                    Some(flag) => {
+                        while !flag.load(Ordering::Relaxed) {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                    }
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+                registry.cancel(run);
             })
         };
         while let Some(ev) = rx.recv().await {
@@ -461,7 +606,7 @@ fn execute_with_progress(
                         if failed > 0 { format!("{failed} failed · ") } else { String::new() };
                     if plain && last_plain.elapsed() >= std::time::Duration::from_secs(30) {
                         last_plain = std::time::Instant::now();
-                        eprintln!(
+                        crate::errln!(
                             "{}: {done}/{total} episodes · {failed}{}",
                             record.name,
                             live.line()
@@ -469,22 +614,25 @@ fn execute_with_progress(
                     }
                     // The line fits the terminal: the least telling signs go first.
                     let used = record.name.chars().count() + 2 * total.to_string().len() + 22;
-                    let width = usize::from(console::Term::stderr().size().1);
+                    let width = usize::from(super::out::stderr_width());
                     let room = width.saturating_sub(used + failed.chars().count() + 1);
                     bar.set_message(format!("{failed}{}", live.fit(room)));
                 }
                 RunEvent::Finished { done, .. } => bar.set_position(done),
-                // The error itself comes back as the task's result.
-                RunEvent::Failed { .. } => {}
+                RunEvent::Failed { error, .. } => failure = Some(error),
             }
         }
         watcher.abort();
-        task.await
+        Ok(())
     });
     bar.finish();
-    let totals = result.map_err(|e| eyre!("run task failed: {e}"))??;
+    result?;
+    if let Some(error) = failure {
+        bail!("{error}");
+    }
+    let totals = runner::totals(store, record.id)?;
     if !quiet {
-        eprintln!(
+        crate::errln!(
             "{}: {} episodes, {} done, {} failed{}",
             record.name,
             totals.total,
@@ -533,9 +681,9 @@ fn metrics(store: &Store, name: &str, format: MetricsFormat, opts: &AnalysisOpti
     let run = store.require_run(name)?;
     let report = run_metrics_with(store, &run, opts)?;
     match format {
-        MetricsFormat::Table => print!("{}", table::render(&report)),
-        MetricsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        MetricsFormat::Csv => print!("{}", table::csv(&report)),
+        MetricsFormat::Table => crate::outp!("{}", table::render(&report)),
+        MetricsFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&report)?),
+        MetricsFormat::Csv => crate::outp!("{}", table::csv(&report)),
     }
     Ok(())
 }
@@ -549,7 +697,7 @@ fn compare(
 ) -> Result<()> {
     let (ra, rb) = (store.require_run(a)?, store.require_run(b)?);
     if ra.dataset_hash != rb.dataset_hash {
-        eprintln!(
+        crate::errln!(
             "warning: `{a}` and `{b}` were made on different item sets (dataset hashes differ); \
              items are matched by id"
         );
@@ -559,8 +707,8 @@ fn compare(
         bail!("runs `{a}` and `{b}` share no items: nothing to compare");
     }
     match format {
-        CompareFormat::Table => print!("{}", table::comparison(&c)),
-        CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&c)?),
+        CompareFormat::Table => crate::outp!("{}", table::comparison(&c)),
+        CompareFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&c)?),
     }
     Ok(())
 }
@@ -570,9 +718,9 @@ fn report(store: &Store, names: &[String], out: &Path, opts: &AnalysisOptions) -
     let (manifest, files) = crate::report::build(store, &runs, opts)?;
     let written = crate::report::write(out, &manifest, &files)?;
     for p in &written {
-        println!("{}", p.display());
+        crate::outln!("{}", p.display());
     }
-    eprintln!(
+    crate::errln!(
         "wrote {} files; check them any time with `critloop verify {}`",
         written.len(),
         out.display()
@@ -583,7 +731,7 @@ fn report(store: &Store, names: &[String], out: &Path, opts: &AnalysisOptions) -
 fn verify(store: &Store, dir: &Path) -> Result<()> {
     let v = crate::report::verify(store, dir)?;
     if v.ok() {
-        println!(
+        crate::outln!(
             "{}: all {} files match the database (runs {})",
             dir.display(),
             v.checked,
@@ -592,7 +740,7 @@ fn verify(store: &Store, dir: &Path) -> Result<()> {
         return Ok(());
     }
     for m in &v.mismatches {
-        eprintln!("{m}");
+        crate::errln!("{m}");
     }
     bail!(
         "{}: {} of {} files do not match the database",
@@ -608,7 +756,7 @@ fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>)
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).wrap_err_with(|| format!("cannot write {}", p.display()))?,
         )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        None => super::out::stdout_writer(),
     };
     let n = match format {
         ExportFormat::Jsonl => crate::export::export_jsonl(store, &run, &mut sink)?,
@@ -616,7 +764,7 @@ fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>)
         ExportFormat::LongJsonl => crate::export::export_long_jsonl(store, &run, &mut sink)?,
     };
     if let Some(p) = out {
-        eprintln!(
+        crate::errln!(
             "wrote {n} {} to {}",
             if format == ExportFormat::Jsonl { "episodes" } else { "rows" },
             p.display()
@@ -633,19 +781,29 @@ fn import(store: &Store, file: &Path, name: Option<String>, grade: GradeOptions)
     )?;
     for r in records {
         let t = runner::totals(store, r.id)?;
-        println!("imported run {} ({} episodes, protocol {})", r.name, t.total, r.protocol.name);
+        crate::outln!(
+            "imported run {} ({} episodes, protocol {})",
+            r.name,
+            t.total,
+            r.protocol.name
+        );
     }
     Ok(())
 }
 
 fn print_runs(store: &Store, runs: &[RunRecord]) -> Result<()> {
-    println!(
+    crate::outln!(
         "{:<28} {:<16} {:<10} {:>9} {:>8} {:>8}  DATASET",
-        "NAME", "PROTOCOL", "PROVIDER", "EPISODES", "FAILED", "STATUS"
+        "NAME",
+        "PROTOCOL",
+        "PROVIDER",
+        "EPISODES",
+        "FAILED",
+        "STATUS"
     );
     for r in runs {
         let t = runner::totals(store, r.id)?;
-        println!(
+        crate::outln!(
             "{:<28} {:<16} {:<10} {:>9} {:>8} {:>8}  {}",
             r.name,
             r.protocol.name,
@@ -664,7 +822,7 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
         RunsAction::List => {
             let runs = store.runs()?;
             if runs.is_empty() {
-                println!("no runs in {}", store.path().display());
+                crate::outln!("no runs in {}", store.path().display());
                 return Ok(());
             }
             print_runs(store, &runs)
@@ -672,43 +830,47 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
         RunsAction::Show { name } => {
             let run = store.require_run(&name)?;
             let t = runner::totals(store, run.id)?;
-            println!("name       {}", run.name);
-            println!("dataset    {} (hash {})", run.dataset, run.dataset_hash);
-            println!(
+            crate::outln!("name       {}", run.name);
+            crate::outln!("dataset    {} (hash {})", run.dataset, run.dataset_hash);
+            crate::outln!(
                 "protocol   {} ({}), rounds {}{}",
                 run.protocol.name,
                 run.protocol.kind.as_str(),
                 run.protocol.rounds,
                 if run.protocol.stop_when_correct { ", stop when correct" } else { "" }
             );
-            println!("provider   {}", serde_json::to_string(&run.provider)?);
-            println!("models     generator {}, critic {}", run.model, run.critic_model);
-            println!("sampling   {}", serde_json::to_string(&run.sampling)?);
+            crate::outln!("provider   {}", serde_json::to_string(&run.provider)?);
+            crate::outln!("models     generator {}, critic {}", run.model, run.critic_model);
+            crate::outln!("sampling   {}", serde_json::to_string(&run.sampling)?);
             match run.origin() {
                 crate::domain::Origin::Created => {}
                 crate::domain::Origin::Arm { of, arm } => {
-                    println!("origin     control arm {arm} of run {}", crate::tui::inert(&of));
+                    crate::outln!("origin     control arm {arm} of run {}", crate::tui::inert(&of));
                 }
                 crate::domain::Origin::Imported { from } => {
-                    println!("origin     imported from {}", crate::tui::inert(&from));
+                    crate::outln!("origin     imported from {}", crate::tui::inert(&from));
                 }
             }
             if run.grading().qwen_compat {
-                println!("grading    --qwen-compat (x·100 and x/100 also equal)");
+                crate::outln!("grading    --qwen-compat (x·100 and x/100 also equal)");
             }
-            println!(
+            crate::outln!(
                 "status     {:?}, {} episodes: {} done, {} failed, {} pending",
-                run.status, t.total, t.done, t.failed, t.pending
+                run.status,
+                t.total,
+                t.done,
+                t.failed,
+                t.pending
             );
-            println!();
-            print!("{}", table::render(&run_metrics(store, &run)?));
+            crate::outln!();
+            crate::outp!("{}", table::render(&run_metrics(store, &run)?));
             Ok(())
         }
         RunsAction::Delete { name } => {
             let run = store.require_run(&name)?;
             store.delete_run(run.id)?;
             store.flush()?;
-            println!("deleted run {name}");
+            crate::outln!("deleted run {name}");
             Ok(())
         }
     }
@@ -719,9 +881,9 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         DatasetsAction::List => {
             for b in dataset::bundled() {
                 let n = b.text.lines().filter(|l| !l.trim().is_empty()).count();
-                println!("{:<8} {:>4} items  {}", b.name, n, b.description);
+                crate::outln!("{:<8} {:>4} items  {}", b.name, n, b.description);
             }
-            println!(
+            crate::outln!(
                 "\nany file works too: critloop run --dataset path/to/file.jsonl (see critloop datasets validate)"
             );
             Ok(())
@@ -729,20 +891,20 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         DatasetsAction::Show { name, items, load } => {
             let loaded = dataset::resolve(&name, &load_options(&load)?)?;
             report_skipped(&loaded.skipped);
-            println!("{name}: {} items, format {}", loaded.items.len(), loaded.format);
+            crate::outln!("{name}: {} items, format {}", loaded.items.len(), loaded.format);
             // Dataset text is shown inert: a file cannot drive the terminal.
             use crate::tui::inert;
             for item in loaded.items.iter().take(items) {
-                println!(
+                crate::outln!(
                     "\n[{}] ({}) reference: {}",
                     inert(&item.id.0),
                     item.answer_kind.as_str(),
                     inert(&item.reference)
                 );
-                println!("{}", inert(&item.question));
+                crate::outln!("{}", inert(&item.question));
                 // An annotator cannot judge a multiple-choice item without its options.
                 for (letter, choice) in ('A'..='Z').zip(item.choices.iter().flatten()) {
-                    println!("  {letter}) {}", inert(choice));
+                    crate::outln!("  {letter}) {}", inert(choice));
                 }
             }
             Ok(())
@@ -750,7 +912,7 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         DatasetsAction::Validate { file, load } => {
             let loaded = dataset::load_path(&file, &load_options(&load)?)?;
             report_skipped(&loaded.skipped);
-            println!(
+            crate::outln!(
                 "{}: {} items OK (format {}){}",
                 file.display(),
                 loaded.items.len(),

@@ -38,7 +38,7 @@ pub fn grade(args: &GradeArgs) -> Result<()> {
         opts,
         args.question.as_deref(),
     );
-    println!("{}", decision(tier));
+    crate::outln!("{}", decision(tier));
     if tier == MatchTier::None { Err(QuietExit(1).into()) } else { Ok(()) }
 }
 
@@ -127,7 +127,7 @@ fn check(files: &[PathBuf], opts: GradeOptions) -> Result<()> {
         agree += a;
         total += t;
     }
-    println!("{agree}/{total} agree");
+    crate::outln!("{agree}/{total} agree");
     if agree == total { Ok(()) } else { Err(QuietExit(1).into()) }
 }
 
@@ -159,7 +159,7 @@ fn check_file(file: &Path, opts: GradeOptions) -> Result<(usize, usize)> {
             continue;
         }
         let said = |equal: bool| if equal { "equal" } else { "not equal" };
-        println!(
+        crate::outln!(
             "{at}: answer `{}` reference `{}` expected {}, got {} (tier {})",
             case.answer,
             case.reference,

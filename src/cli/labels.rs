@@ -3,7 +3,7 @@
 //! in force, the earlier ones are history.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
@@ -42,12 +42,12 @@ pub(super) fn labels(
                     export_labels(store, &run, &mut sink)?
                 }
                 None => {
-                    let mut sink = std::io::BufWriter::new(std::io::stdout().lock());
+                    let mut sink = super::out::stdout_writer();
                     export_labels(store, &run, &mut sink)?
                 }
             };
             if let Some(p) = out {
-                eprintln!(
+                crate::errln!(
                     "exported {n} label entries of run {} to {}",
                     inert(&run.name),
                     inert(&p.display().to_string())
@@ -58,16 +58,12 @@ pub(super) fn labels(
         LabelsAction::Import { file } => {
             let name = file.display().to_string();
             let text = if name == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .wrap_err("cannot read standard input")?;
-                text
+                super::out::stdin().wrap_err("cannot read standard input")?
             } else {
                 std::fs::read_to_string(&file).wrap_err_with(|| format!("cannot read {name}"))?
             };
             let s = import_labels(store, &text, &name)?;
-            println!(
+            crate::outln!(
                 "{}: {} lines, {} new, {} already present, {} conflicting (kept as history; the \
                  latest entry is in force)",
                 inert(&name),
@@ -145,7 +141,7 @@ fn add(
         .at(now_millis());
     let (_, stored) = store.add_label(id, &label)?;
     let target = turn.map_or(", the whole episode".to_string(), |t| format!(" turn {t}"));
-    println!(
+    crate::outln!(
         "added {} on item {item} sample {sample}{target} ({})",
         inert(&stored.describe()),
         inert(&stored.annotator)
@@ -271,12 +267,12 @@ fn list(store: &Store, run: &str, annotator: Option<&str>, format: LabelsFormat)
     let rows = rows(store, &run, annotator)?;
     if rows.is_empty() {
         match annotator {
-            Some(a) => eprintln!("no labels by {} on run {}", inert(a), inert(&run.name)),
-            None => eprintln!("no labels on run {}", inert(&run.name)),
+            Some(a) => crate::errln!("no labels by {} on run {}", inert(a), inert(&run.name)),
+            None => crate::errln!("no labels on run {}", inert(&run.name)),
         }
         return Ok(());
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::out::stdout_writer();
     match format {
         LabelsFormat::Table => {
             let header = [
@@ -317,7 +313,7 @@ fn list(store: &Store, run: &str, annotator: Option<&str>, format: LabelsFormat)
         }
         LabelsFormat::Csv => {
             // Data stays as it is, except on a terminal, where escape sequences must not act.
-            let tty = std::io::stdout().is_terminal();
+            let tty = super::out::stdout_tty();
             let shown = |s: &str| if tty { inert(s) } else { s.to_string() };
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record([
@@ -463,7 +459,7 @@ pub(super) fn queue(store: &Store, config: &Config, action: QueueAction) -> Resu
                 .map_err(|e| eyre!(inert(&e)))?;
             store.put_queue(&q)?;
             if failed + pending > 0 {
-                eprintln!(
+                crate::errln!(
                     "left out {} episodes that did not finish ({failed} failed, {pending} pending)",
                     failed + pending
                 );
@@ -475,7 +471,7 @@ pub(super) fn queue(store: &Store, config: &Config, action: QueueAction) -> Resu
                 2 => format!("; {} to both", q.overlap_set().len()),
                 n => format!("; {} to all {n}", q.overlap_set().len()),
             };
-            println!(
+            crate::outln!(
                 "queue for {shown}: {} episodes; {}{shared} (overlap {overlap}, seed {seed}){}",
                 q.order.len(),
                 shares.join(", "),
@@ -495,7 +491,7 @@ pub(super) fn queue(store: &Store, config: &Config, action: QueueAction) -> Resu
             let schema = LabelSchema::load(&config.labels).map_err(|e| eyre!(e))?;
             let rows = crate::browse::episodes(store, &run)?;
             let p = crate::browse::queue_progress(&q, &rows, &schema);
-            println!(
+            crate::outln!(
                 "queue for {shown}: {} episodes, {} to every annotator (overlap {}), seed {}{}, \
                  made {} UTC",
                 q.order.len(),
@@ -510,8 +506,8 @@ pub(super) fn queue(store: &Store, config: &Config, action: QueueAction) -> Resu
                 .iter()
                 .map(|(a, done, n)| vec![inert(a), format!("{done}/{n}")])
                 .collect();
-            print!("{}", aligned(&["ANNOTATOR", "DONE"], &cells, &[false, true]));
-            println!("(done: every required label of the episode set)");
+            crate::outp!("{}", aligned(&["ANNOTATOR", "DONE"], &cells, &[false, true]));
+            crate::outln!("(done: every required label of the episode set)");
             Ok(())
         }
     }

@@ -79,7 +79,7 @@ pub struct LabelSchema {
 }
 
 /// One turn as the schema sees it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TurnShape {
     pub role: Role,
     pub is_attempt: bool,

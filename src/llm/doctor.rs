@@ -680,7 +680,7 @@ fn probe(target: &DoctorTarget, base: String) -> Result<Probe<'_>, String> {
         .connect_timeout(target.connect_timeout)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let key = std::env::var(&target.api_key_env).ok().filter(|k| !k.is_empty());
+    let key = crate::env::var(&target.api_key_env).filter(|k| !k.is_empty());
     Ok(Probe { client, shown: inert(&base), base, key, target })
 }
 

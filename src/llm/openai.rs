@@ -156,7 +156,7 @@ fn endpoint(
         .pool_idle_timeout(Duration::from_secs(4))
         .build()
         .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
-    let key = std::env::var(&spec.api_key_env).unwrap_or_default();
+    let key = crate::env::var(&spec.api_key_env).unwrap_or_default();
     let config =
         OpenAIConfig::new().with_api_base(first.trim_end_matches('/')).with_api_key(key.clone());
     let stats = Arc::new(TransportStats::default());

@@ -19,7 +19,7 @@ pub struct Rating<'a> {
 }
 
 /// Agreement of two annotators on the units both rated.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PairAgreement {
     /// Annotator names, `a < b`.
     pub a: String,
@@ -39,7 +39,7 @@ pub struct PairAgreement {
 }
 
 /// Krippendorff's α (nominal) with its ingredients.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Alpha {
     /// Pairable units (with ≥ 2 values).
     pub units: u64,
@@ -55,7 +55,7 @@ pub struct Alpha {
 }
 
 /// Agreement among all annotators of one label name.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LabelAgreement {
     /// Sorted.
     pub annotators: Vec<String>,

@@ -10,7 +10,7 @@ use super::stats::percentile_interval;
 use super::{ItemAgg, Summary, rounds_of, summarize, summarize_rounds};
 
 /// How intervals are drawn; recorded in the metrics' provenance.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct BootstrapOptions {
     /// 0 disables the bootstrap.
     pub resamples: u32,

@@ -157,7 +157,7 @@ fn agreement<'a>(live: &[&'a EpisodeObs]) -> Vec<(f64, bool, &'a str)> {
 }
 
 /// One point of the what-if curve.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct WhatIfPoint {
     /// Revise only when the confidence that t1 is correct is below `tau`.
     pub tau: f64,
@@ -171,7 +171,7 @@ pub struct WhatIfPoint {
 
 /// Accuracy and cost if a revision were attempted only below confidence τ (τ = 0: never
 /// revise, τ > 1: always).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct WhatIf {
     /// The confidence source used: the first of `verbalized`, `p_true` present on the first
     /// critique of every counted episode.

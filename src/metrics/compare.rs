@@ -11,7 +11,7 @@ use super::stats::mcnemar_exact;
 use super::{EpisodeObs, ItemAgg, aggregate, summarize};
 
 /// One rate in both runs, restricted to the shared items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RateDiff {
     pub key: String,
     pub a: Option<f64>,
@@ -23,7 +23,7 @@ pub struct RateDiff {
 }
 
 /// What McNemar's test pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pairing {
     /// Episode (item, sample) with episode (item, sample): right when sample j of A and of B
@@ -35,7 +35,7 @@ pub enum Pairing {
 }
 
 /// McNemar's exact test on paired outcomes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct McNemar {
     pub pairing: Pairing,
     /// Pairs where both sides are scored.
@@ -53,7 +53,7 @@ pub struct McNemar {
     pub b_only_episodes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Comparison {
     pub a: String,
     pub b: String,

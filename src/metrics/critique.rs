@@ -6,7 +6,7 @@ use super::aggregate::CritCounts;
 use super::ratio;
 
 /// Confusion counts and scores of critique verdicts against the truth of their targets.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct CritiqueStats {
     /// Critiques whose target is graded; tp + fp + tn + fn = n.
     pub n: u64,

@@ -31,7 +31,7 @@ pub struct LabelledEpisode {
 }
 
 /// Auto grade against the override in force on the same attempt.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
 pub struct OverrideAgreement {
     pub agree: u64,
     pub disagree: u64,
@@ -40,7 +40,7 @@ pub struct OverrideAgreement {
 }
 
 /// A human's grade of a critiqued attempt against the critic's verdict on it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct HumanCritic {
     /// (human grade, critic verdict) pairs; an unparsed verdict counts as a disagreement.
     pub n: u64,
@@ -49,7 +49,7 @@ pub struct HumanCritic {
     pub kappa_ci: Option<[f64; 2]>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
 pub struct HumanStats {
     /// Label entries, history and retractions included.
     pub labels: u64,

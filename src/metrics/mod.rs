@@ -94,7 +94,7 @@ impl CritiqueObs {
 }
 
 /// All metrics of a set of episodes; field order is the JSON key order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Summary {
     /// All observations, failed ones included.
     pub episodes: u64,

@@ -14,7 +14,7 @@ use super::{EpisodeObs, ItemAgg, Summary, aggregate, summarize};
 use crate::domain::RunRecord;
 
 /// Agreement of critloop's grade of given solutions with the dataset's own labels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct GraderAgreement {
     pub agree: u64,
     pub disagree: u64,
@@ -23,7 +23,7 @@ pub struct GraderAgreement {
 }
 
 /// Tokens, latency and cost summed over the run's turns.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default)]
 pub struct UsageSummary {
     /// Model turns (imported solutions excluded).
     pub turns: u64,
@@ -41,7 +41,7 @@ pub struct UsageSummary {
     pub cost: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Provenance {
     pub version: String,
     pub dataset: String,
@@ -81,7 +81,7 @@ impl AnalysisOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricsReport {
     pub run: String,
     #[serde(flatten)]

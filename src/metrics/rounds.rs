@@ -6,7 +6,7 @@ use super::aggregate::ItemAgg;
 use super::{Transitions, mean};
 
 /// Metrics at one attempt index.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RoundStats {
     /// Attempt index j, from 0.
     pub attempt: u32,

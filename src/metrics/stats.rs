@@ -36,7 +36,7 @@ pub fn percentile_interval(values: &mut [f64], level: f64) -> Option<[f64; 2]> {
 }
 
 /// One equal-count reliability bin: score range, size, mean score and observed hit rate.
-#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct ReliabilityBin {
     /// Smallest score in the bin.
     pub lo: f64,
@@ -51,7 +51,7 @@ pub struct ReliabilityBin {
 }
 
 /// Calibration summary of probability scores against binary outcomes.
-#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct Calibration {
     /// Number of scored items.
     pub n: u64,
@@ -156,7 +156,7 @@ pub fn auroc(scores: &[f64], outcomes: &[bool]) -> Option<f64> {
 }
 
 /// Inter-rater agreement counts and Cohen's κ.
-#[derive(serde::Serialize, Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct Kappa {
     /// Number of rated items.
     pub n: u64,

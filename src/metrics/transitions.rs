@@ -6,7 +6,7 @@ use super::aggregate::ItemAgg;
 use super::{mean, ratio};
 
 /// Counts of (earlier, later) correctness pairs: c = correct, w = wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct Transitions {
     pub cc: u64,
     pub cw: u64,

@@ -1,7 +1,7 @@
 use crate::domain::RunId;
 
 /// What a running run reports. Progress is throttled at the source; lifecycle events never are.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RunEvent {
     /// Work began; `done` episodes were already finished before (resume).
     Started { run: RunId, total: u64, done: u64 },
@@ -13,8 +13,25 @@ pub enum RunEvent {
     Failed { run: RunId, error: String },
 }
 
+impl RunEvent {
+    /// The run it is about.
+    pub fn run(&self) -> RunId {
+        match self {
+            RunEvent::Started { run, .. }
+            | RunEvent::Progress { run, .. }
+            | RunEvent::Finished { run, .. }
+            | RunEvent::Failed { run, .. } => *run,
+        }
+    }
+
+    /// Whether the run has stopped with it.
+    pub fn is_last(&self) -> bool {
+        matches!(self, RunEvent::Finished { .. } | RunEvent::Failed { .. })
+    }
+}
+
 /// What a run is doing right now, measured since this execution began.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Live {
     /// Episodes being worked on.
     pub episodes_in_flight: u64,

@@ -3,9 +3,11 @@
 
 mod arms;
 mod event;
+mod registry;
 
 pub use arms::{ARM, ARM_OF, Arm, ArmRun, CrossCritic, create_arm};
 pub use event::{Live, RunEvent, duration};
+pub use registry::{Notice, Registry};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,7 +76,7 @@ impl Default for RunOptions {
 }
 
 /// Final counts of an execution, recomputed from the stored records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     pub total: u64,
     pub done: u64,

@@ -458,6 +458,29 @@ impl App {
                 Vec::new()
             }
             Event::Run(ev) => self.run_event(ev),
+            // Another annotator's label: show it where this episode is in view.
+            Event::LabelChanged(id) => {
+                let mut fx = Vec::new();
+                if self.run == Some(id.run) {
+                    fx.push(Effect::LoadEpisodes(id.run));
+                    if self.detail.as_ref().map(|d| d.id) == Some(id) {
+                        fx.push(Effect::LoadEpisode { run: id.run, id });
+                    }
+                }
+                fx
+            }
+            Event::RunsChanged => vec![Effect::LoadRuns],
+            Event::Reconnected => {
+                self.info("reconnected to the database's server");
+                let mut fx = vec![Effect::LoadRuns];
+                if let Some(run) = self.run {
+                    fx.push(Effect::LoadEpisodes(run));
+                    if let Some(d) = &self.detail {
+                        fx.push(Effect::LoadEpisode { run, id: d.id });
+                    }
+                }
+                fx
+            }
             Event::StepReady { run, source, items } => {
                 self.dirty = true;
                 self.info(format!(
@@ -541,12 +564,34 @@ impl App {
         }
     }
 
+    /// The runs seen executing and not yet finished (named on quit).
+    pub fn running_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.running)
+            .map(|(id, _)| {
+                self.runs
+                    .iter()
+                    .find(|r| r.record.id == *id)
+                    .map_or_else(|| format!("#{}", id.0), |r| r.record.name.clone())
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     fn run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
         self.dirty = true;
         match ev {
             RunEvent::Started { run, total, done } => {
                 self.live.insert(run, Live { done, failed: 0, total, running: true, signs: None });
-                Vec::new()
+                // A run started by another process: list it.
+                if self.runs.iter().any(|r| r.record.id == run) {
+                    Vec::new()
+                } else {
+                    vec![Effect::LoadRuns]
+                }
             }
             RunEvent::Progress { run, done, failed, total, live } => {
                 self.live

@@ -1,9 +1,5 @@
 //! I/O that `update` asks for. `Io::execute` only spawns; results come back as `Event`s.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::event::Event;
@@ -11,11 +7,11 @@ use crate::browse;
 use crate::domain::{EpisodeId, Label, LabelSchema, ProviderSpec, RunId, Sampling, SimParams};
 use crate::grade::GradeOptions;
 use crate::llm::Provider;
-use crate::runner::{self, NewRun, RunOptions};
+use crate::runner::{self, NewRun, Notice, Registry, RunOptions};
 use crate::store::Store;
 
 /// The new-run form's values, as typed.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunForm {
     pub name: String,
     pub dataset: String,
@@ -67,7 +63,7 @@ impl RunForm {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
     LoadRuns,
     LoadEpisodes(RunId),
@@ -124,22 +120,27 @@ pub enum Effect {
     },
 }
 
-/// Executes effects on the tokio runtime.
+/// Executes effects on the tokio runtime: against the database here, or (a client of the
+/// database's server) by sending them to it.
 pub struct Io {
-    store: Store,
+    mode: Mode,
     tx: UnboundedSender<Event>,
-    runs: Arc<Mutex<Background>>,
+}
+
+enum Mode {
+    Local(Box<Local>),
+    /// Effects go to the server; its answers and news arrive on `tx` through the link.
+    Remote(UnboundedSender<Effect>),
+}
+
+/// The database is open in this process.
+struct Local {
+    store: Store,
+    registry: Registry,
     /// Queue progress counts complete episodes by it.
     schema: LabelSchema,
     /// Profiles and run defaults for the new-run form.
     config: crate::config::Config,
-}
-
-/// The runs this process executes: their cancel flags, and their tasks (awaited on quit).
-#[derive(Default)]
-struct Background {
-    cancels: HashMap<RunId, Arc<AtomicBool>>,
-    tasks: Vec<(RunId, tokio::task::JoinHandle<()>)>,
 }
 
 /// How a new or resumed run is made ready, off the UI thread.
@@ -156,71 +157,93 @@ fn reload_runs(
     browse::runs(store, schema).map(Event::Runs).map_err(|e| e.to_string())
 }
 
-/// Executes a run in the background, registered so it can be cancelled and awaited.
-fn spawn_run(
-    runs: &Arc<Mutex<Background>>,
-    store: Store,
-    tx: UnboundedSender<Event>,
-    run: RunId,
-    provider: Provider,
-    opts: RunOptions,
-) {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let handle = tokio::spawn({
-        let cancel = cancel.clone();
-        async move {
-            let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
-            let forward = {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while let Some(ev) = erx.recv().await {
-                        let _ = tx.send(Event::Run(ev));
-                    }
-                })
+/// Tells `tx` what the registry hears: run progress always; with `others`, labels and run
+/// list changes too (a server's client must see what other clients do).
+pub fn forward_news(registry: &Registry, tx: UnboundedSender<Event>, others: bool) {
+    let mut news = registry.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let ev = match news.recv().await {
+                Ok(Notice::Run(ev)) => Event::Run(ev),
+                Ok(Notice::Label(id)) if others => Event::LabelChanged(id),
+                Ok(Notice::Runs) if others => Event::RunsChanged,
+                Ok(_) => continue,
+                // A slow reader missed news: reload rather than show stale counts.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::RunsChanged,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
-            // A failure arrives as RunEvent::Failed through the forwarder.
-            let _ = runner::execute(store, run, provider, opts, etx, cancel).await;
-            let _ = forward.await;
+            if tx.send(ev).is_err() {
+                break;
+            }
         }
     });
-    if let Ok(mut b) = runs.lock() {
-        b.cancels.insert(run, cancel);
-        b.tasks.push((run, handle));
-    }
 }
 
 impl Io {
+    /// The database open here, its runs in `registry` (call inside the tokio runtime).
     pub fn new(store: Store, tx: UnboundedSender<Event>, schema: LabelSchema) -> Io {
-        Io { store, tx, runs: Default::default(), schema, config: Default::default() }
+        let registry = Registry::default();
+        forward_news(&registry, tx.clone(), false);
+        Io::shared(store, tx, schema, registry)
+    }
+
+    /// The database open here with runs shared with other users of `registry` (a server's
+    /// connection); the caller forwards the registry's news.
+    pub fn shared(
+        store: Store,
+        tx: UnboundedSender<Event>,
+        schema: LabelSchema,
+        registry: Registry,
+    ) -> Io {
+        let local = Box::new(Local { store, registry, schema, config: Default::default() });
+        Io { mode: Mode::Local(local), tx }
+    }
+
+    /// A client of the database's server: effects are sent on `effects`.
+    pub fn remote(effects: UnboundedSender<Effect>, tx: UnboundedSender<Event>) -> Io {
+        Io { mode: Mode::Remote(effects), tx }
     }
 
     /// The config the new-run form plans with (its profiles and run defaults).
     pub fn with_config(mut self, config: crate::config::Config) -> Io {
-        self.config = config;
+        if let Mode::Local(l) = &mut self.mode {
+            l.config = config;
+        }
         self
     }
+}
 
+impl Local {
     /// Makes a run ready (dataset, records: slow on a large set) off the UI thread, then starts
     /// it and reloads the runs table; `what` prefixes an error.
-    fn start_in_background(&self, what: &'static str, prepare: Prepare) {
-        let (store, tx, runs, schema) =
-            (self.store.clone(), self.tx.clone(), self.runs.clone(), self.schema.clone());
+    fn start_in_background(
+        &self,
+        tx: &UnboundedSender<Event>,
+        what: &'static str,
+        prepare: Prepare,
+    ) {
+        let (store, tx, registry, schema) =
+            (self.store.clone(), tx.clone(), self.registry.clone(), self.schema.clone());
         tokio::spawn(async move {
             let made = {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || prepare(&store)).await
             };
-            match made {
+            let started = match made {
                 Ok(Ok((run, provider, opts))) => {
-                    spawn_run(&runs, store.clone(), tx.clone(), run, provider, opts);
+                    registry.spawn(store.clone(), run, provider, opts, Default::default(), None)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.to_string()),
+            };
+            match started {
+                Ok(()) => {
+                    registry.notify(Notice::Runs);
                     let _ = tokio::task::spawn_blocking(move || {
                         let ev = reload_runs(&store, &schema, &tx).unwrap_or_else(Event::Error);
                         let _ = tx.send(ev);
                     })
                     .await;
-                }
-                Ok(Err(e)) => {
-                    let _ = tx.send(Event::Error(format!("{what}: {e}")));
                 }
                 Err(e) => {
                     let _ = tx.send(Event::Error(format!("{what}: {e}")));
@@ -230,55 +253,83 @@ impl Io {
     }
 
     /// Runs blocking store work off the UI thread and sends its event back.
-    fn blocking(&self, f: impl FnOnce(&Store) -> Result<Event, String> + Send + 'static) {
+    fn blocking(
+        &self,
+        tx: &UnboundedSender<Event>,
+        f: impl FnOnce(&Store) -> Result<Event, String> + Send + 'static,
+    ) {
         let store = self.store.clone();
-        let tx = self.tx.clone();
+        let tx = tx.clone();
         tokio::task::spawn_blocking(move || {
             let ev = f(&store).unwrap_or_else(Event::Error);
             let _ = tx.send(ev);
         });
     }
+}
 
+impl Io {
     pub fn execute(&mut self, effect: Effect) {
+        match &self.mode {
+            Mode::Local(l) => l.execute(&self.tx, effect),
+            // The config file is this user's, wherever the database is served.
+            Mode::Remote(_) if matches!(effect, Effect::SaveAnnotator { .. }) => {
+                let Effect::SaveAnnotator { path, name } = effect else { return };
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(save_annotator(&path, &name).unwrap_or_else(Event::Error));
+                });
+            }
+            Mode::Remote(link) => {
+                if link.send(effect).is_err() {
+                    let _ = self.tx.send(Event::Error("the database's server is gone".into()));
+                }
+            }
+        }
+    }
+}
+
+impl Local {
+    fn execute(&self, tx: &UnboundedSender<Event>, effect: Effect) {
         match effect {
             Effect::LoadRuns => {
-                let tx = self.tx.clone();
+                let early = tx.clone();
                 let schema = self.schema.clone();
-                self.blocking(move |s| reload_runs(s, &schema, &tx))
+                self.blocking(tx, move |s| reload_runs(s, &schema, &early))
             }
-            Effect::LoadEpisodes(run) => self.blocking(move |s| {
+            Effect::LoadEpisodes(run) => self.blocking(tx, move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
                 let rows = browse::episodes(s, &r).map_err(|e| e.to_string())?;
                 let queue = s.queue(run).map_err(|e| e.to_string())?;
                 Ok(Event::Episodes { run, rows, queue })
             }),
-            Effect::LoadEpisode { run, id } => self.blocking(move |s| {
+            Effect::LoadEpisode { run, id } => self.blocking(tx, move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
                 let d = browse::episode(s, &r, id).map_err(|e| e.to_string())?;
                 Ok(Event::Episode(Box::new(d)))
             }),
-            Effect::LoadMetrics(run) => self.blocking(move |s| {
+            Effect::LoadMetrics(run) => self.blocking(tx, move |s| {
                 let r = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
                 let report = crate::analysis::run_metrics(s, &r).map_err(|e| e.to_string())?;
                 Ok(Event::Metrics { run, report: Box::new(report) })
             }),
-            Effect::LoadComparison { a, b } => self.blocking(move |s| {
+            Effect::LoadComparison { a, b } => self.blocking(tx, move |s| {
                 let result = comparison(s, a, b).map(Box::new);
                 Ok(Event::Comparison { a, b, result })
             }),
-            Effect::SaveLabel { id, label, undo } => self.blocking(move |s| {
-                let (seq, label) =
-                    s.add_label(id, &label).map_err(|e| format!("label not saved: {e}"))?;
-                Ok(Event::LabelSaved { id, seq, label, undo })
-            }),
-            Effect::SaveAnnotator { path, name } => self.blocking(move |_| {
-                crate::config::save_annotator(&path, &name).map_err(|e| e.to_string())?;
-                Ok(Event::AnnotatorSaved(format!(
-                    "labelling as {name} (saved in {})",
-                    path.display()
-                )))
-            }),
+            Effect::SaveLabel { id, label, undo } => {
+                let registry = self.registry.clone();
+                self.blocking(tx, move |s| {
+                    let (seq, label) =
+                        s.add_label(id, &label).map_err(|e| format!("label not saved: {e}"))?;
+                    registry.notify(Notice::Label(id));
+                    Ok(Event::LabelSaved { id, seq, label, undo })
+                })
+            }
+            Effect::SaveAnnotator { path, name } => {
+                self.blocking(tx, move |_| save_annotator(&path, &name))
+            }
             Effect::StartSimRun { name, limit } => self.start_in_background(
+                tx,
                 "cannot start a run",
                 Box::new(move |s| {
                     let run = create_sim(s, name, limit)?;
@@ -286,14 +337,13 @@ impl Io {
                 }),
             ),
             Effect::CancelRun(run) => {
-                if let Ok(b) = self.runs.lock()
-                    && let Some(c) = b.cancels.get(&run)
-                {
-                    c.store(true, Ordering::Relaxed);
+                if !self.registry.cancel(run) {
+                    let _ = tx.send(Event::Error("that run does not execute here".into()));
                 }
             }
             // The run's own concurrency and grading options, as `critloop run --resume` uses.
             Effect::ResumeRun(run) => self.start_in_background(
+                tx,
                 "cannot resume",
                 Box::new(move |s| {
                     let record = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
@@ -305,21 +355,22 @@ impl Io {
             Effect::StartRun(form) => {
                 let config = self.config.clone();
                 self.start_in_background(
+                    tx,
                     "new run",
                     Box::new(move |s| start_from_form(s, &config, &form)),
                 )
             }
-            Effect::StepBegin { source } => self.blocking(move |s| step_begin(s, source)),
+            Effect::StepBegin { source } => self.blocking(tx, move |s| step_begin(s, source)),
             Effect::StepAddQuestion { run, text } => {
-                self.blocking(move |s| add_question(s, run, &text))
+                self.blocking(tx, move |s| add_question(s, run, &text))
             }
-            Effect::StepLoadTurns { run, item } => self.blocking(move |s| {
+            Effect::StepLoadTurns { run, item } => self.blocking(tx, move |s| {
                 let turns =
                     s.turns(EpisodeId { run, item, sample: 0 }).map_err(|e| e.to_string())?;
                 Ok(Event::StepTurns { run, item, turns })
             }),
             Effect::StepNext { run, item, critique, annotator } => {
-                let (store, tx) = (self.store.clone(), self.tx.clone());
+                let (store, tx) = (self.store.clone(), tx.clone());
                 tokio::spawn(async move {
                     let ev = match step_next(&store, &tx, run, item, critique, annotator).await {
                         Ok((turn, done)) => {
@@ -332,15 +383,29 @@ impl Io {
             }
         }
     }
+}
 
+impl Io {
     /// On quit: stops every background run (requests in flight are aborted; what was stored
     /// stays), waits for them to mark themselves cancelled, and says how to continue each one.
-    pub async fn shutdown(self, wait: std::time::Duration) -> Vec<String> {
-        let Background { cancels, tasks } =
-            self.runs.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default();
-        for c in cancels.values() {
-            c.store(true, Ordering::Relaxed);
+    /// A client leaves its runs to the server: they go on, and this says so.
+    pub async fn shutdown(self, wait: std::time::Duration, running: Vec<String>) -> Vec<String> {
+        match self.mode {
+            Mode::Local(l) => l.shutdown(wait).await,
+            Mode::Remote(_) => running
+                .into_iter()
+                .map(|name| {
+                    let name = crate::tui::text::inert(&name);
+                    format!("run {name} goes on in the background; `critloop runs list` shows it")
+                })
+                .collect(),
         }
+    }
+}
+
+impl Local {
+    async fn shutdown(self, wait: std::time::Duration) -> Vec<String> {
+        let tasks = self.registry.stop_all();
         let mut notes = Vec::new();
         for (run, handle) in tasks {
             if handle.is_finished() {
@@ -366,6 +431,11 @@ impl Io {
         let _ = self.store.flush();
         notes
     }
+}
+
+fn save_annotator(path: &std::path::Path, name: &str) -> Result<Event, String> {
+    crate::config::save_annotator(path, name).map_err(|e| e.to_string())?;
+    Ok(Event::AnnotatorSaved(format!("labelling as {name} (saved in {})", path.display())))
 }
 
 /// A quick sim run over the bundled dataset (a name taken gets `-2`, `-3`, …).
@@ -703,7 +773,7 @@ mod tests {
         .unwrap();
         assert_eq!(finished, (5, 5, false));
         assert!(listed, "the runs table showed the new run");
-        assert!(io.shutdown(std::time::Duration::from_secs(1)).await.is_empty());
+        assert!(io.shutdown(std::time::Duration::from_secs(1), Vec::new()).await.is_empty());
     }
 
     /// Step mode on an oracle arm: the critique is stored without a model and cannot be typed.

@@ -5,11 +5,13 @@ use crate::domain::{EpisodeId, Item, Label, Queue, RunId, Turn};
 use crate::metrics::{Comparison, MetricsReport};
 use crate::runner::RunEvent;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// Terminal input: keys, mouse, resize.
+    #[serde(skip)]
     Term(crossterm::event::Event),
     /// A quarter-second tick, for spinners and elapsed times.
+    #[serde(skip)]
     Tick,
     /// The runs table was (re)loaded.
     Runs(Vec<RunRow>),
@@ -40,6 +42,12 @@ pub enum Event {
     StepTurn { run: RunId, item: u32, turn: Box<Turn>, done: bool },
     /// Step mode: the request failed.
     StepFailed { run: RunId, item: u32, error: String },
+    /// Another client of the database's server stored a label on this episode.
+    LabelChanged(EpisodeId),
+    /// Runs were created or deleted elsewhere, or news was missed: reload the runs table.
+    RunsChanged,
+    /// The link to the database's server was lost and made again (a new server took over).
+    Reconnected,
     /// Background work failed; shown on the status line.
     Error(String),
 }

@@ -12,7 +12,7 @@ pub mod views;
 
 pub use action::Action;
 pub use app::{App, Filter, Live, MetricsPanel, Naming, Screen};
-pub use effect::{Effect, Io};
+pub use effect::{Effect, Io, forward_news};
 pub use event::Event;
 pub use keymap::{Key, KeyOverrides, Keymap, Mode};
 pub use text::{Piece, inert, pieces, word_diff};
@@ -20,13 +20,11 @@ pub use theme::Theme;
 
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::time::{MissedTickBehavior, interval};
-
-use crate::store::Store;
 
 /// Restores the terminal; safe to call twice.
 fn restore_all() {
@@ -34,12 +32,13 @@ fn restore_all() {
     ratatui::restore();
 }
 
-/// Opens the TUI on `store` and runs it until the user quits.
-pub fn launch(store: Store, app: App, config: crate::config::Config) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .wrap_err("cannot start the async runtime")?;
+/// Opens the TUI and runs it until the user quits; `make_io` gives the I/O its events go to
+/// (the database's server, for the binary).
+pub fn launch(
+    rt: tokio::runtime::Runtime,
+    app: App,
+    make_io: impl FnOnce(tokio::sync::mpsc::UnboundedSender<Event>) -> Io + Send + 'static,
+) -> Result<()> {
     let terminal = ratatui::init();
     // A panic anywhere (a tokio task too) restores the terminal, reports, and ends the process.
     let previous = std::panic::take_hook();
@@ -49,9 +48,8 @@ pub fn launch(store: Store, app: App, config: crate::config::Config) -> Result<(
         std::process::exit(1);
     }));
     let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    let result = rt.block_on(run(terminal, app, store.clone(), config));
+    let result = rt.block_on(run(terminal, app, make_io));
     restore_all();
-    let _ = store.flush();
     let result = result.map(|notes| {
         for n in notes {
             eprintln!("critloop: {n}");
@@ -68,11 +66,10 @@ pub fn launch(store: Store, app: App, config: crate::config::Config) -> Result<(
 pub async fn run(
     mut term: DefaultTerminal,
     mut app: App,
-    store: Store,
-    config: crate::config::Config,
+    make_io: impl FnOnce(tokio::sync::mpsc::UnboundedSender<Event>) -> Io,
 ) -> Result<Vec<String>> {
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let mut io = Io::new(store, tx, app.schema.clone()).with_config(config);
+    let mut io = make_io(tx);
     let mut input = EventStream::new();
     let mut tick = interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -98,5 +95,6 @@ pub async fn run(
         }
     }
     // Runs live in this process: quitting stops them cleanly, resumable.
-    Ok(io.shutdown(Duration::from_secs(5)).await)
+    let running = app.running_names();
+    Ok(io.shutdown(Duration::from_secs(5), running).await)
 }
