@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod support;
+
 use portable_pty::{Child, CommandBuilder, ExitStatus, MasterPty, PtySize, native_pty_system};
 use serde_json::Value;
 
@@ -391,4 +393,162 @@ fn help_and_quit() {
     tui.keys("q");
     let status = tui.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit status {status:?}; the screen:\n{}", tui.contents());
+}
+
+// Issue 12: one database, many critloop processes.
+
+/// The run's "done/total" in the runs table, while it runs.
+fn done_of(screen: &str, run: &str, total: u64) -> Option<u64> {
+    let line = screen.lines().find(|l| l.contains(run))?;
+    let suffix = format!("/{total}");
+    line.split_whitespace().find_map(|w| w.strip_suffix(suffix.as_str())?.parse().ok())
+}
+
+/// The runs table's line of a run.
+fn row_of(screen: &str, run: &str) -> String {
+    screen.lines().find(|l| l.contains(run)).unwrap_or_default().to_string()
+}
+
+fn wait_row(tui: &Tui, run: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !row_of(&tui.contents(), run).contains(text) {
+        assert!(Instant::now() < deadline, "{run} never showed {text:?}:\n{}", tui.contents());
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Acceptance 1: the workbench is open; a scripted `critloop run` on the same database shows
+/// up in it with live progress, and `metrics` and `labels list` work meanwhile.
+#[test]
+fn a_command_line_run_shows_live_in_the_open_workbench() {
+    use support::mock::{MockConfig, MockServer};
+    let (dir, db) = temp();
+    let data = dir.path().join("items.jsonl");
+    support::world::write_dataset(&data, 60);
+    let mock = MockServer::start_blocking(MockConfig {
+        latency: Duration::from_millis(60),
+        ..MockConfig::replying(support::world::reply)
+    });
+    let tui = Tui::start(dir.path(), &db, &["--annotator", "ana"]);
+    tui.wait_for("demo");
+    tui.wait_for("finished");
+    let mut run = std::process::Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["run", "--name", "scripted", "--provider", "openai", "--model", "mock-model"])
+        .args(["--base-url", &mock.base_url(), "--concurrency", "2", "--no-preflight", "--quiet"])
+        .arg("--dataset")
+        .arg(&data)
+        .env("CRITLOOP_CONFIG", "/nonexistent/x.toml")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tui.wait_for("scripted");
+    // Live: the count of done episodes grows on screen while the run goes.
+    let deadline = Instant::now() + WAIT;
+    let first = loop {
+        if let Some(d) = done_of(&tui.contents(), "scripted", 60).filter(|d| *d > 0) {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no progress shown:\n{}", tui.contents());
+        std::thread::sleep(POLL);
+    };
+    let metrics = cli(&db, &["metrics", "scripted", "--resamples", "0"]);
+    assert!(metrics.contains("run scripted"), "{metrics}");
+    cli(
+        &db,
+        &[
+            "labels",
+            "add",
+            "demo",
+            "arith-001",
+            "0",
+            "1",
+            "error_found",
+            "no",
+            "--annotator",
+            "bob",
+        ],
+    );
+    let labels = cli(&db, &["labels", "list", "demo"]);
+    assert!(labels.contains("bob"), "{labels}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match done_of(&tui.contents(), "scripted", 60) {
+            Some(d) if d > first => break,
+            // Finished already: the row says so below.
+            None if row_of(&tui.contents(), "scripted").contains("finished") => break,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "progress did not move:\n{}", tui.contents());
+        std::thread::sleep(POLL);
+    }
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_row(&tui, "scripted", "finished");
+}
+
+/// Acceptance 2: two workbenches on one database; a label made in one shows in the other
+/// within a second.
+#[test]
+fn two_workbenches_see_each_others_labels_within_a_second() {
+    let (dir, db) = temp();
+    let mut ana = Tui::start(dir.path(), &db, &["--annotator", "ana"]);
+    open_first_demo_episode(&mut ana);
+    let mut bob = Tui::start(dir.path(), &db, &["--annotator", "bob"]);
+    open_first_demo_episode(&mut bob);
+    ana.keys("y");
+    ana.wait_for("saved error_found=yes on turn #1 (ana)");
+    let shown = Instant::now();
+    wait_for(&bob.screen, "ana #1 error_found=yes", Duration::from_secs(1));
+    eprintln!("the label showed in the other workbench after {:?}", shown.elapsed());
+    bob.keys("n");
+    bob.wait_for("saved error_found=no on turn #1 (bob)");
+    wait_for(&ana.screen, "bob #1 error_found=no", Duration::from_secs(1));
+}
+
+/// Acceptance 3: a run started in the workbench goes on after it quits, finishes, and shows
+/// as finished when the workbench opens again.
+#[test]
+fn a_run_started_in_the_workbench_outlives_it() {
+    use support::mock::{MockConfig, MockServer};
+    let (dir, db) = temp();
+    let mock = MockServer::start_blocking(MockConfig {
+        latency: Duration::from_millis(60),
+        ..MockConfig::replying(support::world::reply)
+    });
+    let config = dir.path().join("config.toml");
+    let profile = format!(
+        "[profiles.slow]\nbase_url = \"{}\"\nmodel = \"mock-model\"\nconcurrency = 2\n",
+        mock.base_url()
+    );
+    std::fs::write(&config, profile).unwrap();
+    let mut tui = Tui::start_with_config(dir.path(), &db, &["--annotator", "ana"], &config);
+    tui.wait_for("demo");
+    tui.wait_for("finished");
+    // The new-run form: provider openai, profile slow, 40 items.
+    tui.keys("a");
+    tui.wait_for("critique-revise");
+    tui.keys("\t\t\t\x7f\x7f\x7fopenai\tslow\t\t\t\t\t\x7f\x7f\x7f40\r");
+    wait_row(&tui, "run-2", "running");
+    tui.keys("q");
+    let status = tui.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    tui.wait_for("goes on in the background");
+    drop(tui);
+    let running = cli(&db, &["runs", "list"]);
+    assert!(row_of(&running, "run-2").contains("running"), "{running}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = cli(&db, &["runs", "list"]);
+        if row_of(&listed, "run-2").contains("finished") {
+            assert!(row_of(&listed, "run-2").contains(" 40 "), "{listed}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run did not finish: {listed}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tui = Tui::start_with_config(dir.path(), &db, &["--annotator", "ana"], &config);
+    wait_row(&tui, "run-2", "finished");
 }

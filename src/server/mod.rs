@@ -55,6 +55,8 @@ struct Shared {
     config: crate::config::Config,
     handle: tokio::runtime::Handle,
     clients: AtomicUsize,
+    /// Command lines being run for clients.
+    commands: Arc<AtomicUsize>,
     /// A client has connected since the start (an on-demand server waits for its first).
     ever: AtomicBool,
     on_demand: bool,
@@ -115,6 +117,7 @@ async fn serve_async(db: &Path, on_demand: bool) -> Result<()> {
         config,
         handle: tokio::runtime::Handle::current(),
         clients: AtomicUsize::new(0),
+        commands: Arc::new(AtomicUsize::new(0)),
         ever: AtomicBool::new(false),
         on_demand,
         closing: AtomicBool::new(false),
@@ -156,6 +159,12 @@ async fn serve_async(db: &Path, on_demand: bool) -> Result<()> {
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(&pid_file);
     stop_runs(&shared).await;
+    // Commands whose runs were stopped still report to their clients.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shared.commands.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     shared.store.flush().map_err(|e| eyre!(e))?;
     eprintln!("{} stopped", stamp());
     Ok(())
@@ -351,6 +360,8 @@ fn run_cli(
 ) {
     let (ctx, mut crx) = mpsc::unbounded_channel::<Chunk>();
     let (code_tx, code_rx) = tokio::sync::oneshot::channel::<u8>();
+    let commands = shared.commands.clone();
+    commands.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
         while let Some(c) = crx.recv().await {
             let msg = match c {
@@ -361,6 +372,7 @@ fn run_cli(
         }
         let code = code_rx.await.unwrap_or(1);
         let _ = otx.send(ServerMsg::Exit(code));
+        commands.fetch_sub(1, Ordering::SeqCst);
     });
     let served = Served {
         store: shared.store.clone(),

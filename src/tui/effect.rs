@@ -280,6 +280,20 @@ impl Io {
                 });
             }
             Mode::Remote(link) => {
+                // The server has its own working directory: a dataset file is this one's.
+                let effect = match effect {
+                    Effect::StartRun(mut form) => {
+                        let p = std::path::Path::new(form.dataset.trim());
+                        if p.is_relative()
+                            && p.exists()
+                            && let Ok(abs) = std::path::absolute(p)
+                        {
+                            form.dataset = abs.display().to_string();
+                        }
+                        Effect::StartRun(form)
+                    }
+                    other => other,
+                };
                 if link.send(effect).is_err() {
                     let _ = self.tx.send(Event::Error("the database's server is gone".into()));
                 }
