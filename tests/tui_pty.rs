@@ -432,7 +432,7 @@ fn a_command_line_run_shows_live_in_the_open_workbench() {
     let tui = Tui::start(dir.path(), &db, &["--annotator", "ana"]);
     tui.wait_for("demo");
     tui.wait_for("finished");
-    let mut run = std::process::Command::new(bin())
+    let run = std::process::Command::new(bin())
         .arg("--db")
         .arg(&db)
         .args(["run", "--name", "scripted", "--provider", "openai", "--model", "mock-model"])
