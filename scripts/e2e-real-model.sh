@@ -7,7 +7,7 @@
 #   1. plain:    critique-revise on GSM8K-style items, --concurrency 2 --logprobs
 #   2. streamed: the same with --stream, under a pseudo-terminal, timing how often the progress
 #                line changes
-#   3. killed:   a streamed run SIGKILLed part-way, then `run --resume`: every episode done once,
+#   3. killed:   a streamed run's client SIGKILLed part-way (its server stops the run), then `run --resume`: every episode done once,
 #                the turns stored before the kill kept as they were
 # and checks each stored run through `critloop metrics --format json` and `critloop export`.
 #
@@ -233,6 +233,11 @@ for phase in $PHASES; do
         done
         kill -0 "$RUN_PID" 2>/dev/null || fail "$NAME: the run ended before it could be killed"
         kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true
+        # The run executes in the database's server, which stops it once its client is gone.
+        for _ in $(seq 1 150); do
+            "$BIN" --db "$DB" runs list | grep -q "^$NAME .* running" || break
+            sleep 0.2
+        done
         "$BIN" --db "$DB" export "$NAME" --format jsonl --out "$OUT/$NAME.before.jsonl" \
             || fail "$NAME: the database does not open after SIGKILL"
         stored=$(python3 -c 'import json,sys; print(sum(len(json.loads(l)["turns"]) for l in open(sys.argv[1]) if l.strip()))' "$OUT/$NAME.before.jsonl")
