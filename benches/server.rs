@@ -89,6 +89,9 @@ fn in_process(dir: &Path, i: usize) -> f64 {
         .unwrap()
     });
     store.flush().unwrap();
+    // `critloop run` ends with the run's metrics: the same work here.
+    let report = critloop::analysis::run_metrics(&store, &created.record).unwrap();
+    std::hint::black_box(report);
     let wall = t.elapsed().as_secs_f64();
     assert_eq!(totals.done, EPISODES);
     wall
@@ -205,8 +208,9 @@ fn main() {
     }
     critloop(&db, &["serve", "--stop"]);
     println!(
-        "runs list as a client on {BIG} episodes: median {:.1} ms, min {:.1} ms (goal < 100 ms)",
-        median(times.clone()),
-        times.iter().copied().fold(f64::INFINITY, f64::min)
+        "runs list as a client on {BIG} episodes: first {:.1} ms (counts read from the \
+         database), then median {:.1} ms (counts kept by the server) (goal < 100 ms)",
+        times[0],
+        median(times[1..].to_vec()),
     );
 }

@@ -171,7 +171,8 @@ fn tui(
         .enable_all()
         .build()
         .wrap_err("cannot start the async runtime")?;
-    let (effects, link) = rt.block_on(crate::server::client::link(connect))?;
+    let configure = crate::tui::Effect::Configure(config_path.to_path_buf());
+    let (effects, link) = rt.block_on(crate::server::client::link(connect, Some(configure)))?;
     let mut app = App::new(keymap, schema, theme, annotator, runner::now_millis);
     app.config_file = Some(config_path.to_path_buf());
     crate::tui::launch(rt, app, move |tx| {

@@ -246,16 +246,8 @@ pub fn turn_from_reply(role: Role, reply: crate::llm::Reply, started: Instant) -
 
 /// Counts of the stored episodes of a run.
 pub fn totals(store: &Store, run: RunId) -> Result<Totals, StoreError> {
-    let mut t = Totals { total: 0, done: 0, failed: 0, pending: 0 };
-    for ep in store.episodes(run)? {
-        t.total += 1;
-        match ep.status {
-            EpisodeStatus::Done => t.done += 1,
-            EpisodeStatus::Failed => t.failed += 1,
-            EpisodeStatus::Pending => t.pending += 1,
-        }
-    }
-    Ok(t)
+    let c = store.status_counts(run)?;
+    Ok(Totals { total: c.total, done: c.done, failed: c.failed, pending: c.pending })
 }
 
 /// Marks failed episodes pending again so the next `execute` retries them; returns how many.

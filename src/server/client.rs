@@ -75,7 +75,7 @@ pub async fn connect(c: &Connect, start: bool) -> Result<Option<Conn>> {
                 socket::log_path(&c.db).display()
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -352,13 +352,22 @@ pub struct Link {
     conn: Conn,
     connect: Connect,
     effects: mpsc::UnboundedReceiver<Effect>,
+    /// Sent first on every connection (the workbench's config).
+    hello: Option<Effect>,
 }
 
 /// Connects the workbench (starting a server if needed); the sender takes its effects.
-pub async fn link(c: &Connect) -> Result<(mpsc::UnboundedSender<Effect>, Link)> {
-    let Some(conn) = connect(c, true).await? else { bail!("no server") };
+/// `first` goes first on every connection.
+pub async fn link(
+    c: &Connect,
+    first: Option<Effect>,
+) -> Result<(mpsc::UnboundedSender<Effect>, Link)> {
+    let Some(mut conn) = connect(c, true).await? else { bail!("no server") };
+    if let Some(e) = &first {
+        protocol::write(&mut conn.wr, &ClientMsg::Effect(Box::new(e.clone()))).await?;
+    }
     let (tx, effects) = mpsc::unbounded_channel();
-    Ok((tx, Link { conn, connect: c.clone(), effects }))
+    Ok((tx, Link { conn, connect: c.clone(), effects, hello: first }))
 }
 
 impl Link {
@@ -368,7 +377,7 @@ impl Link {
     }
 
     async fn pump(self, tx: mpsc::UnboundedSender<Event>) {
-        let Link { conn, connect: target, mut effects } = self;
+        let Link { conn, connect: target, mut effects, hello } = self;
         let (mut wr, mut rx, mut _child) = (conn.wr, frames(conn.rd), conn.child);
         loop {
             let lost = tokio::select! {
@@ -393,7 +402,11 @@ impl Link {
             let _ = tx.send(Event::Error("lost the database's server; reconnecting…".into()));
             loop {
                 match connect(&target, true).await {
-                    Ok(Some(c)) => {
+                    Ok(Some(mut c)) => {
+                        if let Some(e) = &hello {
+                            let msg = ClientMsg::Effect(Box::new(e.clone()));
+                            let _ = protocol::write(&mut c.wr, &msg).await;
+                        }
                         (wr, rx, _child) = (c.wr, frames(c.rd), c.child);
                         let _ = tx.send(Event::Reconnected);
                         break;

@@ -36,7 +36,9 @@ pub fn serve_command(connect: &client::Connect, a: ServeArgs) -> Result<()> {
         return client::stop(connect);
     }
     if a.foreground {
-        return serve(&connect.db, a.on_demand);
+        let config =
+            connect.config.clone().unwrap_or_else(|| crate::config::Paths::discover().config_file);
+        return serve(&connect.db, &config, a.on_demand);
     }
     let pid = client::start_detached(connect, false)?;
     crate::outln!(
@@ -75,12 +77,12 @@ impl Shared {
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 /// Serves the database at `db` in this process until stopped (or idle, `on_demand`).
-pub fn serve(db: &Path, on_demand: bool) -> Result<()> {
+pub fn serve(db: &Path, config: &Path, on_demand: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .wrap_err("cannot start the async runtime")?;
-    let result = rt.block_on(serve_async(db, on_demand));
+    let result = rt.block_on(serve_async(db, config, on_demand));
     if let Err(e) = &result {
         eprintln!("critloop serve: {e:#}");
     }
@@ -89,7 +91,7 @@ pub fn serve(db: &Path, on_demand: bool) -> Result<()> {
     result
 }
 
-async fn serve_async(db: &Path, on_demand: bool) -> Result<()> {
+async fn serve_async(db: &Path, config_file: &Path, on_demand: bool) -> Result<()> {
     let store = open_waiting(db).await?;
     let sock = socket::path(db);
     // Holding the database means any socket left there is a dead server's.
@@ -107,8 +109,7 @@ async fn serve_async(db: &Path, on_demand: bool) -> Result<()> {
         std::process::id(),
         protocol::VERSION
     );
-    let paths = crate::config::Paths::discover();
-    let config = crate::config::Config::load(&paths.config_file, false).unwrap_or_default();
+    let config = crate::config::Config::load(config_file, false).unwrap_or_default();
     let schema = LabelSchema::load(&config.labels).map_err(|e| eyre!(e))?;
     let shared = Arc::new(Shared {
         store,
@@ -161,10 +162,15 @@ async fn serve_async(db: &Path, on_demand: bool) -> Result<()> {
     stop_runs(&shared).await;
     // Commands whose runs were stopped still report to their clients.
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut waited = false;
     while shared.commands.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        waited = true;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    if waited {
+        // Their last lines are queued: give the writers a moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     shared.store.flush().map_err(|e| eyre!(e))?;
     eprintln!("{} stopped", stamp());
     Ok(())
@@ -283,6 +289,8 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
     });
     let cancel = Arc::new(AtomicBool::new(false));
     let mut io: Option<Io> = None;
+    // The server exits once this client has its answer (written, not just queued).
+    let mut exit_after = false;
     loop {
         let msg = match protocol::read::<_, ClientMsg>(&mut rd).await {
             Ok(Some(m)) => m,
@@ -295,16 +303,33 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
                 run_cli(&shared, otx.clone(), cancel.clone(), args, cwd, env, term, stdin);
             }
             ClientMsg::Interrupt => cancel.store(true, Ordering::SeqCst),
+            // The workbench's config: its profiles plan its runs, its schema counts its labels.
+            ClientMsg::Effect(effect) if matches!(*effect, crate::tui::Effect::Configure(_)) => {
+                let crate::tui::Effect::Configure(path) = *effect else { continue };
+                let config = match crate::config::Config::load(&path, false) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let msg = format!("config {}: {e}", path.display());
+                        let _ = otx.send(ServerMsg::Event(Box::new(Event::Error(msg))));
+                        shared.config.clone()
+                    }
+                };
+                let schema = LabelSchema::load(&config.labels).unwrap_or(shared.schema.clone());
+                io = Some(workbench_io(&shared, otx.clone(), config, schema));
+            }
             ClientMsg::Effect(effect) => {
-                let io = io.get_or_insert_with(|| workbench_io(&shared, otx.clone()));
+                let io = io.get_or_insert_with(|| {
+                    workbench_io(&shared, otx.clone(), shared.config.clone(), shared.schema.clone())
+                });
                 io.execute(*effect);
             }
             ClientMsg::Stop => {
+                shared.closing.store(true, Ordering::SeqCst);
                 let cancelled = stop_runs(&shared).await;
                 let _ = shared.store.flush();
-                shared.closing.store(true, Ordering::SeqCst);
                 let _ = otx.send(ServerMsg::Stopped { cancelled });
-                shared.exit.notify_one();
+                exit_after = true;
+                break;
             }
             ClientMsg::Bye => {
                 // The last client of an idle on-demand server: exit now, so the client's own
@@ -315,7 +340,8 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
                     && !shared.closing.swap(true, Ordering::SeqCst);
                 if close {
                     let _ = otx.send(ServerMsg::Closing);
-                    shared.exit.notify_one();
+                    exit_after = true;
+                    break;
                 } else {
                     let _ = otx.send(ServerMsg::Staying);
                 }
@@ -328,10 +354,18 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
     drop(otx);
     let _ = writer.await;
     shared.clients.fetch_sub(1, Ordering::SeqCst);
+    if exit_after {
+        shared.exit.notify_one();
+    }
 }
 
 /// The workbench's I/O on the server's database and runs; answers and news go to the client.
-fn workbench_io(shared: &Arc<Shared>, otx: mpsc::UnboundedSender<ServerMsg>) -> Io {
+fn workbench_io(
+    shared: &Arc<Shared>,
+    otx: mpsc::UnboundedSender<ServerMsg>,
+    config: crate::config::Config,
+    schema: LabelSchema,
+) -> Io {
     let (etx, mut erx) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
         while let Some(ev) = erx.recv().await {
@@ -341,8 +375,7 @@ fn workbench_io(shared: &Arc<Shared>, otx: mpsc::UnboundedSender<ServerMsg>) -> 
         }
     });
     crate::tui::forward_news(&shared.registry, etx.clone(), true);
-    Io::shared(shared.store.clone(), etx, shared.schema.clone(), shared.registry.clone())
-        .with_config(shared.config.clone())
+    Io::shared(shared.store.clone(), etx, schema, shared.registry.clone()).with_config(config)
 }
 
 /// Runs a client's command line on its own thread (commands block), its output sent back as it

@@ -51,6 +51,24 @@ pub struct Store {
     queues: sled::Tree,
     cache: sled::Tree,
     path: PathBuf,
+    /// Episode counts per run, dropped whenever one of the run's episodes is written.
+    counts: std::sync::Arc<std::sync::Mutex<CountCache>>,
+}
+
+/// How many episodes of a run are in each state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusCounts {
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub pending: u64,
+}
+
+/// A write bumps the run's generation; a count computed under an older one is not kept.
+#[derive(Default)]
+struct CountCache {
+    generation: std::collections::HashMap<RunId, u64>,
+    counts: std::collections::HashMap<RunId, (u64, StatusCounts)>,
 }
 
 fn encode<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>> {
@@ -110,6 +128,7 @@ impl Store {
             meta,
             db,
             path,
+            counts: Default::default(),
         })
     }
 
@@ -185,6 +204,7 @@ impl Store {
         }
         self.queues.remove(prefix)?;
         self.runs.remove(prefix)?;
+        self.episodes_changed(run);
         Ok(())
     }
 
@@ -206,7 +226,47 @@ impl Store {
 
     pub fn put_episode(&self, ep: &Episode) -> Result<()> {
         self.episodes.insert(keys::episode_key(ep.id), encode("episodes", ep)?)?;
+        self.episodes_changed(ep.id.run);
         Ok(())
+    }
+
+    fn episodes_changed(&self, run: RunId) {
+        if let Ok(mut c) = self.counts.lock() {
+            *c.generation.entry(run).or_default() += 1;
+            c.counts.remove(&run);
+        }
+    }
+
+    /// How many episodes of a run are in each state; kept until one of them is written again
+    /// (the runs table asks for every run, often).
+    pub fn status_counts(&self, run: RunId) -> Result<StatusCounts> {
+        let generation = match self.counts.lock() {
+            Ok(c) => {
+                let g = c.generation.get(&run).copied().unwrap_or(0);
+                if let Some((at, counts)) = c.counts.get(&run)
+                    && *at == g
+                {
+                    return Ok(*counts);
+                }
+                g
+            }
+            Err(_) => u64::MAX,
+        };
+        let mut t = StatusCounts::default();
+        for status in self.episode_statuses(run)? {
+            t.total += 1;
+            match status {
+                crate::domain::EpisodeStatus::Done => t.done += 1,
+                crate::domain::EpisodeStatus::Failed => t.failed += 1,
+                crate::domain::EpisodeStatus::Pending => t.pending += 1,
+            }
+        }
+        if let Ok(mut c) = self.counts.lock()
+            && c.generation.get(&run).copied().unwrap_or(0) == generation
+        {
+            c.counts.insert(run, (generation, t));
+        }
+        Ok(t)
     }
 
     pub fn episode(&self, id: EpisodeId) -> Result<Option<Episode>> {
@@ -219,6 +279,20 @@ impl Store {
             .scan_prefix(keys::run_key(run))
             .values()
             .map(|v| decode("episodes", &v?))
+            .collect()
+    }
+
+    /// The status of every episode of a run, the rest of each record skipped (counting runs is
+    /// hot: every runs table).
+    pub fn episode_statuses(&self, run: RunId) -> Result<Vec<crate::domain::EpisodeStatus>> {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            status: crate::domain::EpisodeStatus,
+        }
+        self.episodes
+            .scan_prefix(keys::run_key(run))
+            .values()
+            .map(|v| decode::<Status>("episodes", &v?).map(|s| s.status))
             .collect()
     }
 

@@ -170,3 +170,33 @@ fn cache_round_trips() {
     store.cache_put("k", &t).unwrap();
     assert_eq!(store.cache_get("k").unwrap(), Some(t));
 }
+
+/// The cached counts follow every write: a status change, a new episode, a deleted run; a
+/// clone of the store (another task of the server) sees the same.
+#[test]
+fn episode_counts_follow_every_write() {
+    let store = Store::temporary().unwrap();
+    let r = record(&store, "r");
+    store.put_run(&r).unwrap();
+    let ep = |item: u32, status| Episode {
+        id: EpisodeId { run: r.id, item, sample: 0 },
+        item_id: ItemId(item.to_string()),
+        status,
+        error: None,
+        meta: Default::default(),
+    };
+    for i in 0..3 {
+        store.put_episode(&ep(i, EpisodeStatus::Pending)).unwrap();
+    }
+    let c = |s: &Store| s.status_counts(r.id).unwrap();
+    let counts = |total, done, failed, pending| StatusCounts { total, done, failed, pending };
+    assert_eq!(c(&store), counts(3, 0, 0, 3));
+    assert_eq!(c(&store), counts(3, 0, 0, 3), "from the cache");
+    let other = store.clone();
+    other.put_episode(&ep(1, EpisodeStatus::Done)).unwrap();
+    assert_eq!(c(&store), counts(3, 1, 0, 2));
+    store.put_episode(&ep(3, EpisodeStatus::Failed)).unwrap();
+    assert_eq!(c(&other), counts(4, 1, 1, 2));
+    store.delete_run(r.id).unwrap();
+    assert_eq!(c(&other), counts(0, 0, 0, 0));
+}

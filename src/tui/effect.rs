@@ -65,6 +65,9 @@ impl RunForm {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
+    /// A client of the database's server: plan runs and count labels with this config file
+    /// (the workbench's, not the server's). Sent first on every connection.
+    Configure(std::path::PathBuf),
     LoadRuns,
     LoadEpisodes(RunId),
     LoadEpisode {
@@ -305,6 +308,8 @@ impl Io {
 impl Local {
     fn execute(&self, tx: &UnboundedSender<Event>, effect: Effect) {
         match effect {
+            // Here the config was given when the I/O was made.
+            Effect::Configure(_) => {}
             Effect::LoadRuns => {
                 let early = tx.clone();
                 let schema = self.schema.clone();
