@@ -125,6 +125,13 @@ async fn serve_async(db: &Path, config_file: &Path, on_demand: bool) -> Result<(
         exit: Notify::new(),
     });
     take_over(&shared);
+    // Count every run's episodes now, so the first runs table a client asks for is instant.
+    let warm = shared.store.clone();
+    tokio::task::spawn_blocking(move || {
+        for r in warm.runs().unwrap_or_default() {
+            let _ = warm.status_counts(r.id);
+        }
+    });
     let started = Instant::now();
     let mut idle_since: Option<Instant> = None;
     loop {
