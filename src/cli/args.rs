@@ -516,6 +516,8 @@ pub enum ExportFormat {
     Csv,
     /// Long format as JSONL: one object per episode × turn, the CSV's columns.
     LongJsonl,
+    /// Long format as Parquet (typed columns, a column per label and annotator; needs --out).
+    Parquet,
 }
 
 /// Choices of the statistical analysis (recorded in the output's provenance).

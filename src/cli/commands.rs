@@ -753,6 +753,15 @@ fn verify(store: &Store, dir: &Path) -> Result<()> {
 
 fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>) -> Result<()> {
     let run = store.require_run(name)?;
+    if format == ExportFormat::Parquet {
+        // Binary: a file, never the terminal.
+        let Some(p) = out else { bail!("--format parquet writes a file: give --out FILE") };
+        let file =
+            std::fs::File::create(&p).wrap_err_with(|| format!("cannot write {}", p.display()))?;
+        let n = crate::export::export_parquet(store, &run, std::io::BufWriter::new(file))?;
+        crate::errln!("wrote {n} rows to {}", p.display());
+        return Ok(());
+    }
     let mut sink: Box<dyn Write> = match &out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).wrap_err_with(|| format!("cannot write {}", p.display()))?,
@@ -763,6 +772,7 @@ fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>)
         ExportFormat::Jsonl => crate::export::export_jsonl(store, &run, &mut sink)?,
         ExportFormat::Csv => crate::export::export_csv(store, &run, &mut sink)?,
         ExportFormat::LongJsonl => crate::export::export_long_jsonl(store, &run, &mut sink)?,
+        ExportFormat::Parquet => 0,
     };
     if let Some(p) = out {
         crate::errln!(

@@ -150,7 +150,7 @@ fn write_jsonl<T: Serialize>(rows: &[T], out: &mut dyn Write) -> Result<u64, Exp
 }
 
 /// One row of the long format: one episode × turn, flat columns for pandas/polars.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LongRow {
     pub run: String,
     pub item_id: String,
@@ -188,19 +188,29 @@ pub struct LongRow {
 
 /// The long-format rows of a run, in (item, sample, turn) order.
 pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreError> {
+    Ok(long_rows_with_labels(store, run)?.into_iter().map(|l| l.row).collect())
+}
+
+/// The long-format rows with each row's labels in force as (name, annotator, value).
+pub fn long_rows_with_labels(
+    store: &Store,
+    run: &RunRecord,
+) -> Result<Vec<super::parquet::Labelled>, StoreError> {
     let mut rows = Vec::new();
     for line in transcript_lines(store, run)? {
         let attempts = crate::protocol::attempt_indices(run.protocol.kind, &line.turns);
         let overrides = crate::metrics::overrides(&line.labels);
         for (i, t) in line.turns.iter().enumerate() {
             // Effective labels only; the transcript keeps the history.
-            let labels: Vec<String> = crate::domain::label::effective(&line.labels)
+            let here: Vec<(String, String, String)> = crate::domain::label::effective(&line.labels)
                 .into_iter()
                 .filter(|l| l.turn.is_none_or(|x| x as usize == i))
-                .map(|l| format!("{}={} ({})", l.name, l.value, l.annotator))
+                .map(|l| (l.name.clone(), l.annotator.clone(), l.value.clone()))
                 .collect();
+            let labels: Vec<String> =
+                here.iter().map(|(n, a, v)| format!("{n}={v} ({a})")).collect();
             let attempt = attempts.iter().position(|&a| a == i).map(|p| p as u32 + 1);
-            rows.push(LongRow {
+            let row = LongRow {
                 run: line.run.clone(),
                 item_id: line.item_id.clone(),
                 sample: line.sample,
@@ -235,7 +245,8 @@ pub fn long_rows(store: &Store, run: &RunRecord) -> Result<Vec<LongRow>, StoreEr
                 labels: labels.join("; "),
                 error: t.error.clone().or_else(|| line.error.clone()),
                 content: t.content.clone(),
-            });
+            };
+            rows.push(super::parquet::Labelled { row, labels: here });
         }
     }
     Ok(rows)

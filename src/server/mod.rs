@@ -59,6 +59,8 @@ struct Shared {
     clients: AtomicUsize,
     /// Command lines being run for clients.
     commands: Arc<AtomicUsize>,
+    /// Runs being taken over (their endpoint probed): the server is not idle meanwhile.
+    taking_over: AtomicUsize,
     /// A client has connected since the start (an on-demand server waits for its first).
     ever: AtomicBool,
     on_demand: bool,
@@ -69,7 +71,12 @@ struct Shared {
 
 impl Shared {
     fn idle(&self) -> bool {
-        self.clients.load(Ordering::SeqCst) == 0 && self.registry.active().is_empty()
+        self.clients.load(Ordering::SeqCst) == 0 && self.runs_idle()
+    }
+
+    /// No run executes here, and none is about to.
+    fn runs_idle(&self) -> bool {
+        self.registry.active().is_empty() && self.taking_over.load(Ordering::SeqCst) == 0
     }
 }
 
@@ -119,6 +126,7 @@ async fn serve_async(db: &Path, config_file: &Path, on_demand: bool) -> Result<(
         handle: tokio::runtime::Handle::current(),
         clients: AtomicUsize::new(0),
         commands: Arc::new(AtomicUsize::new(0)),
+        taking_over: AtomicUsize::new(0),
         ever: AtomicBool::new(false),
         on_demand,
         closing: AtomicBool::new(false),
@@ -222,23 +230,44 @@ fn bind_private(sock: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-/// Resumes the runs a dead server left running, with their own stored options.
-fn take_over(shared: &Shared) {
+/// Resumes the runs a dead server left running, with their own stored options; a run whose
+/// endpoint does not answer is left for `critloop run --resume` (its episodes would all fail).
+fn take_over(shared: &Arc<Shared>) {
     let Ok(runs) = shared.store.runs() else { return };
     for record in runs.into_iter().filter(|r| r.status == RunStatus::Running) {
-        let provider = match crate::llm::Provider::from_spec(&record.provider) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("{} cannot resume {}: {e}", stamp(), record.name);
-                continue;
-            }
-        };
-        let opts = crate::runner::stored_options(&record, None, true);
-        let store = shared.store.clone();
-        match shared.registry.spawn(store, record.id, provider, opts, Default::default(), None) {
-            Ok(()) => eprintln!("{} took over: resuming run {}", stamp(), record.name),
-            Err(e) => eprintln!("{} cannot resume {}: {e}", stamp(), record.name),
+        let shared = shared.clone();
+        shared.taking_over.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            take_over_one(&shared, record).await;
+            shared.taking_over.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+async fn take_over_one(shared: &Shared, record: crate::domain::RunRecord) {
+    let provider = match crate::llm::Provider::from_spec(&record.provider) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{} cannot resume {}: {e}", stamp(), record.name);
+            return;
         }
+    };
+    if let crate::llm::Provider::OpenAi(p) = &provider
+        && let Err(e) = p.reachable().await
+    {
+        eprintln!(
+            "{} not resuming {}: {e}; `critloop run --resume {}` continues it",
+            stamp(),
+            record.name,
+            record.name
+        );
+        return;
+    }
+    let opts = crate::runner::stored_options(&record, None, true);
+    let store = shared.store.clone();
+    match shared.registry.spawn(store, record.id, provider, opts, Default::default(), None) {
+        Ok(()) => eprintln!("{} took over: resuming run {}", stamp(), record.name),
+        Err(e) => eprintln!("{} cannot resume {}: {e}", stamp(), record.name),
     }
 }
 
@@ -343,7 +372,7 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
                 // exit means the database is free.
                 let close = shared.on_demand
                     && shared.clients.load(Ordering::SeqCst) == 1
-                    && shared.registry.active().is_empty()
+                    && shared.runs_idle()
                     && !shared.closing.swap(true, Ordering::SeqCst);
                 if close {
                     let _ = otx.send(ServerMsg::Closing);

@@ -1,0 +1,217 @@
+//! The long format as Parquet: one row per episode × turn, typed columns (pandas:
+//! `pd.read_parquet(F)`, polars: `pl.read_parquet(F)`). The columns are the CSV's; integers are
+//! INT64, rates DOUBLE, flags BOOLEAN, text UTF-8 strings, absent values null. Labels get a
+//! column each as well: `label.NAME.ANNOTATOR`, the annotator's value in force on that turn
+//! (episode labels on every row of the episode).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Arc;
+
+use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+
+use super::transcript::{ExportError, LongRow, long_rows_with_labels};
+use crate::domain::RunRecord;
+use crate::store::Store;
+
+/// Rows per row group: bounds the writer's memory on a large run.
+const GROUP: usize = 65_536;
+
+/// One column's values for a row group.
+enum Values {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Real(Vec<Option<f64>>),
+    Flag(Vec<Option<bool>>),
+}
+
+/// A column: its name, whether it may be null, and how a row gives its value.
+struct Column {
+    name: String,
+    optional: bool,
+    get: Box<dyn Fn(&Labelled) -> Cell>,
+}
+
+enum Cell {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Flag(Option<bool>),
+}
+
+/// A long row with its labels in force, by (name, annotator).
+pub struct Labelled {
+    pub row: LongRow,
+    pub labels: Vec<(String, String, String)>,
+}
+
+fn int(v: Option<impl Into<i64>>) -> Cell {
+    Cell::Int(v.map(Into::into))
+}
+
+fn columns(label_columns: &BTreeSet<(String, String)>) -> Vec<Column> {
+    fn col(name: &str, optional: bool, get: impl Fn(&Labelled) -> Cell + 'static) -> Column {
+        Column { name: name.into(), optional, get: Box::new(get) }
+    }
+    let text = |s: &String| Cell::Text(Some(s.clone()));
+    let mut cols = vec![
+        col("run", false, move |l| text(&l.row.run)),
+        col("item_id", false, move |l| text(&l.row.item_id)),
+        col("sample", false, |l| int(Some(l.row.sample))),
+        col("status", false, move |l| text(&l.row.status)),
+        col("turn", false, |l| int(Some(l.row.turn))),
+        col("role", false, move |l| text(&l.row.role)),
+        col("attempt", true, |l| int(l.row.attempt)),
+        col("answer", true, |l| Cell::Text(l.row.answer.clone())),
+        col("correct", true, |l| Cell::Flag(l.row.correct)),
+        col("correct_used", true, |l| Cell::Flag(l.row.correct_used)),
+        col("tier", true, |l| Cell::Text(l.row.tier.clone())),
+        col("verdict", true, |l| Cell::Text(l.row.verdict.clone())),
+        col("verdict_method", true, |l| Cell::Text(l.row.verdict_method.clone())),
+        col("confidence", true, |l| Cell::Real(l.row.confidence)),
+        col("p_true", true, |l| Cell::Real(l.row.p_true)),
+        col("p_true_raw", true, |l| Cell::Real(l.row.p_true_raw)),
+        col("prompt_tokens", true, |l| int(l.row.prompt_tokens)),
+        col("completion_tokens", true, |l| int(l.row.completion_tokens)),
+        col("latency_ms", true, |l| {
+            Cell::Int(l.row.latency_ms.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
+        }),
+        col("model", true, |l| Cell::Text(l.row.model.clone())),
+        col("finish_reason", true, |l| Cell::Text(l.row.finish_reason.clone())),
+        col("simulated", false, |l| Cell::Flag(Some(l.row.simulated))),
+        col("synthetic", true, |l| Cell::Text(l.row.synthetic.clone())),
+        col("labels", false, move |l| text(&l.row.labels)),
+        col("error", true, |l| Cell::Text(l.row.error.clone())),
+        col("content", false, move |l| text(&l.row.content)),
+    ];
+    for (name, annotator) in label_columns {
+        let (n, a) = (name.clone(), annotator.clone());
+        cols.push(Column {
+            name: format!("label.{name}.{annotator}"),
+            optional: true,
+            get: Box::new(move |l| {
+                Cell::Text(
+                    l.labels.iter().find(|(ln, la, _)| *ln == n && *la == a).map(|x| x.2.clone()),
+                )
+            }),
+        });
+    }
+    cols
+}
+
+fn schema(cols: &[Column], sample: &Labelled) -> Result<Type, ExportError> {
+    let mut fields = Vec::with_capacity(cols.len());
+    for c in cols {
+        let repetition = if c.optional { Repetition::OPTIONAL } else { Repetition::REQUIRED };
+        let (physical, logical) = match (c.get)(sample) {
+            Cell::Text(_) => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
+            Cell::Int(_) => (Physical::INT64, None),
+            Cell::Real(_) => (Physical::DOUBLE, None),
+            Cell::Flag(_) => (Physical::BOOLEAN, None),
+        };
+        let t = Type::primitive_type_builder(&c.name, physical)
+            .with_repetition(repetition)
+            .with_logical_type(logical)
+            .build()
+            .map_err(parquet_error)?;
+        fields.push(Arc::new(t));
+    }
+    Type::group_type_builder("long_row").with_fields(fields).build().map_err(parquet_error)
+}
+
+fn parquet_error(e: parquet::errors::ParquetError) -> ExportError {
+    ExportError::Io(std::io::Error::other(format!("parquet: {e}")))
+}
+
+/// Writes the run's long format as Parquet to `out`; returns the number of rows.
+pub fn export_parquet<W: Write + Send>(
+    store: &Store,
+    run: &RunRecord,
+    out: W,
+) -> Result<u64, ExportError> {
+    let rows = long_rows_with_labels(store, run)?;
+    let label_columns: BTreeSet<(String, String)> =
+        rows.iter().flat_map(|r| r.labels.iter().map(|(n, a, _)| (n.clone(), a.clone()))).collect();
+    let cols = columns(&label_columns);
+    // The schema's types come from the columns' getters; an empty run has one too.
+    let blank = Labelled { row: LongRow::default(), labels: Vec::new() };
+    let schema = Arc::new(schema(&cols, rows.first().unwrap_or(&blank))?);
+    let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
+    let mut writer = SerializedFileWriter::new(out, schema, props).map_err(parquet_error)?;
+    for chunk in rows.chunks(GROUP) {
+        let mut group = writer.next_row_group().map_err(parquet_error)?;
+        for c in &cols {
+            let values = match (c.get)(&blank) {
+                Cell::Text(_) => Values::Text(
+                    chunk
+                        .iter()
+                        .map(|r| if let Cell::Text(v) = (c.get)(r) { v } else { None })
+                        .collect(),
+                ),
+                Cell::Int(_) => Values::Int(
+                    chunk
+                        .iter()
+                        .map(|r| if let Cell::Int(v) = (c.get)(r) { v } else { None })
+                        .collect(),
+                ),
+                Cell::Real(_) => Values::Real(
+                    chunk
+                        .iter()
+                        .map(|r| if let Cell::Real(v) = (c.get)(r) { v } else { None })
+                        .collect(),
+                ),
+                Cell::Flag(_) => Values::Flag(
+                    chunk
+                        .iter()
+                        .map(|r| if let Cell::Flag(v) = (c.get)(r) { v } else { None })
+                        .collect(),
+                ),
+            };
+            let Some(mut w) = group.next_column().map_err(parquet_error)? else {
+                return Err(parquet_error(parquet::errors::ParquetError::General(
+                    "fewer columns than the schema".into(),
+                )));
+            };
+            match values {
+                Values::Text(v) => {
+                    let (vals, defs) = split(v, |s| ByteArray::from(s.into_bytes()));
+                    w.typed::<ByteArrayType>()
+                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .map_err(parquet_error)?;
+                }
+                Values::Int(v) => {
+                    let (vals, defs) = split(v, |x| x);
+                    w.typed::<Int64Type>()
+                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .map_err(parquet_error)?;
+                }
+                Values::Real(v) => {
+                    let (vals, defs) = split(v, |x| x);
+                    w.typed::<DoubleType>()
+                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .map_err(parquet_error)?;
+                }
+                Values::Flag(v) => {
+                    let (vals, defs) = split(v, |x| x);
+                    w.typed::<BoolType>()
+                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .map_err(parquet_error)?;
+                }
+            }
+            w.close().map_err(parquet_error)?;
+        }
+        group.close().map_err(parquet_error)?;
+    }
+    writer.close().map_err(parquet_error)?;
+    Ok(rows.len() as u64)
+}
+
+/// The present values, and a definition level per row (1 present, 0 null).
+fn split<T, U>(v: Vec<Option<T>>, f: impl Fn(T) -> U) -> (Vec<U>, Vec<i16>) {
+    let defs = v.iter().map(|x| i16::from(x.is_some())).collect();
+    (v.into_iter().flatten().map(f).collect(), defs)
+}
