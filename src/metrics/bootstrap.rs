@@ -6,8 +6,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::resample::Packed;
 use super::stats::percentile_interval;
-use super::{ItemAgg, Summary, rounds_of, summarize, summarize_rounds};
+use super::{ItemAgg, Summary, rounds_of, summarize};
 
 /// How intervals are drawn; recorded in the metrics' provenance.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
@@ -86,12 +87,11 @@ pub fn intervals(items: &[ItemAgg], opts: &BootstrapOptions) -> BTreeMap<String,
     let rounds = rounds_of(&all);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut pick = Vec::with_capacity(n);
-    let mut sample: Vec<&ItemAgg> = Vec::with_capacity(n);
+    // The same rates as `scalar_rates(&summarize_rounds(..))` of the drawn items, bit for bit.
+    let packed = Packed::new(items, rounds);
     let values = collect(&keys, opts.resamples, || {
         draw(&mut rng, n, &mut pick);
-        sample.clear();
-        sample.extend(pick.iter().filter_map(|&i| items.get(i)));
-        scalar_rates(&summarize_rounds(0, 0, &sample, rounds))
+        packed.rates(&pick)
     });
     intervals_of(values, opts.level)
 }
@@ -102,9 +102,16 @@ fn defined_keys(s: &Summary) -> Vec<String> {
 
 /// `b − a` for every rate defined on both.
 pub fn differences(a: &Summary, b: &Summary) -> Vec<(String, Option<f64>)> {
-    let a: BTreeMap<String, Option<f64>> = scalar_rates(a).into_iter().collect();
-    scalar_rates(b)
-        .into_iter()
+    rate_differences(scalar_rates(a), scalar_rates(b))
+}
+
+/// `b − a` of two sets of scalar rates, by key, in `b`'s order.
+fn rate_differences(
+    a: Vec<(String, Option<f64>)>,
+    b: Vec<(String, Option<f64>)>,
+) -> Vec<(String, Option<f64>)> {
+    let a: BTreeMap<String, Option<f64>> = a.into_iter().collect();
+    b.into_iter()
         .map(|(k, vb)| {
             let va = a.get(&k).copied().flatten();
             let d = match (va, vb) {
@@ -134,14 +141,10 @@ pub fn paired_intervals(
         point.into_iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut pick = Vec::with_capacity(n);
-    let (mut sa, mut sb): (Vec<&ItemAgg>, Vec<&ItemAgg>) = (Vec::new(), Vec::new());
+    let (pa, pb) = (Packed::new(a, na), Packed::new(b, nb));
     let values = collect(&keys, opts.resamples, || {
         draw(&mut rng, n, &mut pick);
-        sa.clear();
-        sb.clear();
-        sa.extend(pick.iter().filter_map(|&i| a.get(i)));
-        sb.extend(pick.iter().filter_map(|&i| b.get(i)));
-        differences(&summarize_rounds(0, 0, &sa, na), &summarize_rounds(0, 0, &sb, nb))
+        rate_differences(pa.rates(&pick), pb.rates(&pick))
     });
     intervals_of(values, opts.level)
 }

@@ -14,6 +14,7 @@ mod critique;
 mod human;
 mod observe;
 mod report;
+mod resample;
 mod rounds;
 pub mod stats;
 mod transitions;
