@@ -259,3 +259,67 @@ fn independent_runs_with_several_samples_pair_items_by_majority() {
     let none = compare("A", &a[..1], "B", &b[1..2], &BootstrapOptions::default());
     assert_eq!(none.mcnemar["acc_t2"].p_value, None);
 }
+
+/// The what-if curve as first written (a map per threshold), kept as the oracle of the
+/// indexed one: the same accuracies to the last bit on random episodes, items in any order.
+#[test]
+fn what_if_equals_its_reference_bit_for_bit() {
+    use rand::{Rng, SeedableRng};
+    fn reference(eps: &[(&str, f64, bool, bool, Option<u64>)]) -> Vec<(u64, u64, Option<u64>)> {
+        (0..=11)
+            .map(|i| {
+                let tau = if i == 11 { 1.01 } else { f64::from(i) / 10.0 };
+                let mut items: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+                let (mut revised, mut tokens) = (0u64, Some(0u64));
+                for &(item, p, t1, t2, tok) in eps {
+                    let revise = p < tau;
+                    let slot = items.entry(item).or_default();
+                    slot.0 += u64::from(if revise { t2 } else { t1 });
+                    slot.1 += 1;
+                    if revise {
+                        revised += 1;
+                        tokens = tokens.and_then(|t| tok.map(|k| t + k));
+                    }
+                }
+                let acc = items.values().map(|&(r, k)| r as f64 / k as f64).sum::<f64>()
+                    / items.len() as f64;
+                (acc.to_bits(), revised, tokens)
+            })
+            .collect()
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for case in 0..200 {
+        let n = rng.random_range(1..80);
+        let names: Vec<String> = (0..rng.random_range(1..20)).map(|i| format!("q{i}")).collect();
+        let obs: Vec<EpisodeObs> = (0..n)
+            .map(|_| {
+                let item = &names[rng.random_range(0..names.len())];
+                let conf = f64::from(rng.random_range(0..=10u8)) / 10.0;
+                let mut e = ep(
+                    item,
+                    rng.random_bool(0.6),
+                    rng.random_bool(0.7),
+                    vec![with_conf(Correct, conf, true)],
+                );
+                e.revise_tokens = rng.random_bool(0.9).then(|| rng.random_range(1..500));
+                e
+            })
+            .collect();
+        let live: Vec<&EpisodeObs> = obs.iter().collect();
+        let w = calibration::what_if(&live).unwrap();
+        let eps: Vec<(&str, f64, bool, bool, Option<u64>)> = obs
+            .iter()
+            .map(|e| {
+                let (t1, t2) = scored_pair(e).unwrap();
+                let c = &e.critiques[0];
+                (e.item_id.as_str(), c.confidence.unwrap(), t1, t2, e.revise_tokens)
+            })
+            .collect();
+        let got: Vec<(u64, u64, Option<u64>)> = w
+            .points
+            .iter()
+            .map(|p| (p.acc.to_bits(), (p.revised * n as f64).round() as u64, p.revise_tokens))
+            .collect();
+        assert_eq!(got, reference(&eps), "case {case}");
+    }
+}

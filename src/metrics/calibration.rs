@@ -197,16 +197,23 @@ pub fn what_if(live: &[&EpisodeObs]) -> Option<WhatIf> {
             continue;
         }
         let n = eps.len() as f64;
+        // Each episode's item as its rank in item-id order, found once (not per threshold).
+        let mut rank: BTreeMap<&str, usize> = eps.iter().map(|e| (e.0, 0)).collect();
+        for (r, v) in rank.values_mut().enumerate() {
+            *v = r;
+        }
+        let slots: Vec<usize> = eps.iter().map(|e| rank.get(e.0).copied().unwrap_or(0)).collect();
         let points = (0..=11)
             .map(|i| {
                 let tau = if i == 11 { 1.01 } else { f64::from(i) / 10.0 };
-                // item → (right, episodes): accuracy weighs items equally, like acc_t1/acc_t2.
-                let mut items: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+                // item → (right, episodes): accuracy weighs items equally, like acc_t1/acc_t2;
+                // summed in item-id order.
+                let mut items: Vec<(u64, u64)> = vec![(0, 0); rank.len()];
                 let mut revised = 0u64;
                 let mut tokens = Some(0u64);
-                for &(item, p, t1, t2, tok) in &eps {
+                for (&(_, p, t1, t2, tok), &at) in eps.iter().zip(&slots) {
                     let revise = p < tau;
-                    let slot = items.entry(item).or_default();
+                    let Some(slot) = items.get_mut(at) else { continue };
                     slot.0 += u64::from(if revise { t2 } else { t1 });
                     slot.1 += 1;
                     if revise {
@@ -214,7 +221,7 @@ pub fn what_if(live: &[&EpisodeObs]) -> Option<WhatIf> {
                         tokens = tokens.and_then(|t| tok.map(|k| t + k));
                     }
                 }
-                let acc = items.values().map(|&(r, k)| r as f64 / k as f64).sum::<f64>()
+                let acc = items.iter().map(|&(r, k)| r as f64 / k as f64).sum::<f64>()
                     / items.len() as f64;
                 WhatIfPoint { tau, acc, revised: revised as f64 / n, revise_tokens: tokens }
             })
