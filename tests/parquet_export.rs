@@ -164,3 +164,21 @@ fn parquet_needs_a_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrote 36 rows"));
     assert_eq!(&std::fs::read(&file).unwrap()[..4], b"PAR1");
 }
+
+/// The streamed transcript export (turns and labels read per episode) writes exactly the
+/// lines the bulk reader builds, history of labels included.
+#[test]
+fn the_streamed_transcript_equals_the_bulk_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, run) = labelled_run(&dir.path().join("db"));
+    let mut streamed = Vec::new();
+    let n = critloop::export::export_jsonl(&store, &run, &mut streamed).unwrap();
+    let mut bulk = String::new();
+    for line in critloop::export::transcript_lines(&store, &run).unwrap() {
+        bulk.push_str(&serde_json::to_string(&line).unwrap());
+        bulk.push('\n');
+    }
+    assert_eq!(n, 12);
+    assert_eq!(String::from_utf8(streamed).unwrap(), bulk);
+    assert!(bulk.contains("\"partial\"") && bulk.contains("\"yes\""), "history kept");
+}

@@ -59,16 +59,37 @@ pub struct TranscriptLine {
 
 /// The transcript of a stored run, one line per episode in (item, sample) order.
 pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<TranscriptLine>, StoreError> {
-    let items = store.items(run.id)?;
     let mut turns: HashMap<EpisodeId, Vec<Turn>> =
         store.turns_of_run(run.id)?.into_iter().collect();
     let mut labels = store.labels_by_episode(run.id)?;
+    let mut out = Vec::new();
+    each_line::<StoreError>(
+        store,
+        run,
+        |ep| Ok((turns.remove(&ep).unwrap_or_default(), labels.remove(&ep).unwrap_or_default())),
+        |line| {
+            out.push(line);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Builds each episode's line in (item, sample) order and hands it to `put`; `parts` gives
+/// an episode's turns and labels.
+fn each_line<E: From<StoreError>>(
+    store: &Store,
+    run: &RunRecord,
+    mut parts: impl FnMut(EpisodeId) -> Result<(Vec<Turn>, Vec<Label>), E>,
+    mut put: impl FnMut(TranscriptLine) -> Result<(), E>,
+) -> Result<(), E> {
+    let items = store.items(run.id)?;
     let prompts_hash = crate::metrics::run_prompts_hash(run);
     let provider = crate::metrics::provenance(run, &Default::default()).provider;
-    let mut out = Vec::new();
     for ep in store.episodes(run.id)? {
         let Some(item) = items.get(ep.id.item as usize) else { continue };
-        out.push(TranscriptLine {
+        let (turns, labels) = parts(ep.id)?;
+        put(TranscriptLine {
             run: run.name.clone(),
             item_id: item.id.0.clone(),
             sample: ep.id.sample,
@@ -84,8 +105,8 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
                 EpisodeStatus::Pending => "pending".into(),
             }),
             error: ep.error.clone(),
-            turns: turns.remove(&ep.id).unwrap_or_default(),
-            labels: labels.remove(&ep.id).unwrap_or_default(),
+            turns,
+            labels,
             protocol: Some(run.protocol.name.clone()),
             rounds: Some(run.protocol.rounds),
             seed: Some(run.sampling.seed),
@@ -96,9 +117,9 @@ pub fn transcript_lines(store: &Store, run: &RunRecord) -> Result<Vec<Transcript
             given_label: item.given.as_ref().and_then(|g| g.correct),
             item_meta: (!item.meta.is_empty()).then(|| item.meta.clone()),
             meta: ep.meta.clone(),
-        });
+        })?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,16 +155,33 @@ pub fn export_jsonl(
     run: &RunRecord,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    write_jsonl(&transcript_lines(store, run)?, out)
+    // Streamed: each episode's turns and labels are read as its line is written, so memory
+    // stays flat on a large run.
+    let mut n = 0u64;
+    let parts = |id: EpisodeId| -> Result<(Vec<Turn>, Vec<Label>), ExportError> {
+        let labels = store.labels(id)?.into_iter().map(|(_, l)| l).collect();
+        Ok((store.turns(id)?, labels))
+    };
+    each_line(store, run, parts, |line| {
+        write_line(&line, out)?;
+        n += 1;
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(n)
+}
+
+fn write_line<T: Serialize>(row: &T, out: &mut dyn Write) -> Result<(), ExportError> {
+    serde_json::to_writer(&mut *out, row)
+        .map_err(|e| if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) })?;
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
 /// One JSON object per line; returns how many were written.
 fn write_jsonl<T: Serialize>(rows: &[T], out: &mut dyn Write) -> Result<u64, ExportError> {
     for r in rows {
-        serde_json::to_writer(&mut *out, r).map_err(|e| {
-            if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) }
-        })?;
-        out.write_all(b"\n")?;
+        write_line(r, out)?;
     }
     out.flush()?;
     Ok(rows.len() as u64)
