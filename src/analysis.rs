@@ -15,7 +15,9 @@ use crate::store::{Store, StoreError};
 pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
     let items = store.items(run.id)?;
     let episodes = store.episodes(run.id)?;
-    let mut turns: HashMap<EpisodeId, Vec<_>> = store.turns_of_run(run.id)?.into_iter().collect();
+    // Metrics never read turn text: the turns come without it.
+    let mut turns: HashMap<EpisodeId, Vec<_>> =
+        store.turn_facts_of_run(run.id)?.into_iter().collect();
     let labels = store.labels_by_episode(run.id)?;
     let mut used = 0;
     let mut obs = Vec::with_capacity(episodes.len());

@@ -1,6 +1,7 @@
 //! sled storage (DESIGN §7). Every record is a serde JSON value behind `encode`/`decode`;
 //! keys come from `keys`. `Store` is cheap to clone.
 
+mod facts;
 mod keys;
 
 use std::path::{Path, PathBuf};
@@ -310,6 +311,24 @@ impl Store {
     }
 
     /// Every turn of a run grouped by episode, in one scan.
+    /// Every turn of a run without its text, grouped by episode: what metrics read. The text
+    /// and unknown fields are skipped, not decoded (the catch-all map of a full `Turn` costs a
+    /// buffered decode of every field); `meta` keeps only `cached` and `synthetic`.
+    pub fn turn_facts_of_run(&self, run: RunId) -> Result<Vec<(EpisodeId, Vec<Turn>)>> {
+        let mut out: Vec<(EpisodeId, Vec<Turn>)> = Vec::new();
+        for kv in self.turns.scan_prefix(keys::run_key(run)) {
+            let (k, v) = kv?;
+            let id = keys::parse_episode_key(&k)
+                .ok_or(StoreError::Corrupt { tree: "turns", message: "short key".into() })?;
+            let turn = decode::<facts::TurnFacts>("turns", &v)?.into_turn();
+            match out.last_mut() {
+                Some((last, turns)) if *last == id => turns.push(turn),
+                _ => out.push((id, vec![turn])),
+            }
+        }
+        Ok(out)
+    }
+
     pub fn turns_of_run(&self, run: RunId) -> Result<Vec<(EpisodeId, Vec<Turn>)>> {
         let mut out: Vec<(EpisodeId, Vec<Turn>)> = Vec::new();
         for kv in self.turns.scan_prefix(keys::run_key(run)) {
