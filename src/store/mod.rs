@@ -72,6 +72,9 @@ struct CountCache {
     counts: std::collections::HashMap<RunId, (u64, StatusCounts)>,
 }
 
+/// sled's page cache per database.
+const CACHE_BYTES: u64 = 128 << 20;
+
 fn encode<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| StoreError::Corrupt { tree, message: e.to_string() })
 }
@@ -90,7 +93,13 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Open { path: shown.clone(), message: e.to_string() })?;
         }
-        let db = sled::Config::new().path(path).open().map_err(|e| classify(&shown, e))?;
+        // sled caches up to 1 GiB of pages by default: a server holding a large database would
+        // keep that resident; the OS page cache serves re-reads nearly as fast.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| classify(&shown, e))?;
         Self::init(db, path.to_path_buf())
     }
 
