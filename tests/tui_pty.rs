@@ -397,6 +397,18 @@ fn help_and_quit() {
     tui.keys("q");
     let status = tui.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit status {status:?}; the screen:\n{}", tui.contents());
+    // The server the workbench started leaves once it is gone and nothing runs (the demo run
+    // has finished): its pid file goes, and the database opens in this process.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while db.join("critloop.pid").exists() {
+        assert!(Instant::now() < deadline, "the server stayed after the workbench quit");
+        std::thread::sleep(POLL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = critloop::store::Store::open(&db) {
+        assert!(Instant::now() < deadline, "{e}");
+        std::thread::sleep(POLL);
+    }
 }
 
 // Issue 12: one database, many critloop processes.

@@ -315,7 +315,7 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
     shared.clients.fetch_add(1, Ordering::SeqCst);
     shared.ever.store(true, Ordering::SeqCst);
     let (otx, mut orx) = mpsc::unbounded_channel::<ServerMsg>();
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(msg) = orx.recv().await {
             let last = matches!(msg, ServerMsg::Closing | ServerMsg::Stopped { .. });
             if protocol::write(&mut wr, &msg).await.is_err() || last {
@@ -388,7 +388,12 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream) {
     cancel.store(true, Ordering::SeqCst);
     drop(io);
     drop(otx);
-    let _ = writer.await;
+    if exit_after {
+        // Its last answer (Closing, Stopped) is queued: the writer ends once it is written.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+    }
+    // Gone: nothing more to write. The workbench's forwarders end with the writer.
+    writer.abort();
     shared.clients.fetch_sub(1, Ordering::SeqCst);
     if exit_after {
         shared.exit.notify_one();
@@ -404,7 +409,13 @@ fn workbench_io(
 ) -> Io {
     let (etx, mut erx) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
-        while let Some(ev) = erx.recv().await {
+        loop {
+            let ev = tokio::select! {
+                ev = erx.recv() => ev,
+                // The connection's writer is gone: stop, which ends the news forwarder too.
+                () = otx.closed() => None,
+            };
+            let Some(ev) = ev else { break };
             if otx.send(ServerMsg::Event(Box::new(ev))).is_err() {
                 break;
             }

@@ -166,7 +166,12 @@ pub fn forward_news(registry: &Registry, tx: UnboundedSender<Event>, others: boo
     let mut news = registry.subscribe();
     tokio::spawn(async move {
         loop {
-            let ev = match news.recv().await {
+            let heard = tokio::select! {
+                heard = news.recv() => heard,
+                // Nobody listens any more (a client left): stop now, not at the next news.
+                () = tx.closed() => break,
+            };
+            let ev = match heard {
                 Ok(Notice::Run(ev)) => Event::Run(ev),
                 Ok(Notice::Label(id)) if others => Event::LabelChanged(id),
                 Ok(Notice::Runs) if others => Event::RunsChanged,
