@@ -21,14 +21,6 @@ use crate::store::Store;
 /// Rows per row group: bounds the writer's memory on a large run.
 const GROUP: usize = 65_536;
 
-/// One column's values for a row group.
-enum Values {
-    Text(Vec<Option<String>>),
-    Int(Vec<Option<i64>>),
-    Real(Vec<Option<f64>>),
-    Flag(Vec<Option<bool>>),
-}
-
 /// A column: its name, whether it may be null, and how a row gives its value.
 struct Column {
     name: String,
@@ -137,68 +129,49 @@ pub fn export_parquet<W: Write + Send>(
     let label_columns: BTreeSet<(String, String)> =
         rows.iter().flat_map(|r| r.labels.iter().map(|(n, a, _)| (n.clone(), a.clone()))).collect();
     let cols = columns(&label_columns);
-    // The schema's types come from the columns' getters; an empty run has one too.
+    // The columns' types come from their getters, whatever the row (an empty run has them too).
     let blank = Labelled { row: LongRow::default(), labels: Vec::new() };
-    let schema = Arc::new(schema(&cols, rows.first().unwrap_or(&blank))?);
+    let schema = Arc::new(schema(&cols, &blank)?);
     let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
     let mut writer = SerializedFileWriter::new(out, schema, props).map_err(parquet_error)?;
     for chunk in rows.chunks(GROUP) {
         let mut group = writer.next_row_group().map_err(parquet_error)?;
         for c in &cols {
-            let values = match (c.get)(&blank) {
-                Cell::Text(_) => Values::Text(
-                    chunk
-                        .iter()
-                        .map(|r| if let Cell::Text(v) = (c.get)(r) { v } else { None })
-                        .collect(),
-                ),
-                Cell::Int(_) => Values::Int(
-                    chunk
-                        .iter()
-                        .map(|r| if let Cell::Int(v) = (c.get)(r) { v } else { None })
-                        .collect(),
-                ),
-                Cell::Real(_) => Values::Real(
-                    chunk
-                        .iter()
-                        .map(|r| if let Cell::Real(v) = (c.get)(r) { v } else { None })
-                        .collect(),
-                ),
-                Cell::Flag(_) => Values::Flag(
-                    chunk
-                        .iter()
-                        .map(|r| if let Cell::Flag(v) = (c.get)(r) { v } else { None })
-                        .collect(),
-                ),
-            };
             let Some(mut w) = group.next_column().map_err(parquet_error)? else {
                 return Err(parquet_error(parquet::errors::ParquetError::General(
                     "fewer columns than the schema".into(),
                 )));
             };
-            match values {
-                Values::Text(v) => {
-                    let (vals, defs) = split(v, |s| ByteArray::from(s.into_bytes()));
+            // The column's type is its getter's; each arm gathers the chunk's values of it.
+            match (c.get)(&blank) {
+                Cell::Text(_) => {
+                    let (vals, d) = split(chunk, |r| match (c.get)(r) {
+                        Cell::Text(v) => v.map(|s| ByteArray::from(s.into_bytes())),
+                        _ => None,
+                    });
                     w.typed::<ByteArrayType>()
-                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
                         .map_err(parquet_error)?;
                 }
-                Values::Int(v) => {
-                    let (vals, defs) = split(v, |x| x);
+                Cell::Int(_) => {
+                    let (vals, d) =
+                        split(chunk, |r| if let Cell::Int(v) = (c.get)(r) { v } else { None });
                     w.typed::<Int64Type>()
-                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
                         .map_err(parquet_error)?;
                 }
-                Values::Real(v) => {
-                    let (vals, defs) = split(v, |x| x);
+                Cell::Real(_) => {
+                    let (vals, d) =
+                        split(chunk, |r| if let Cell::Real(v) = (c.get)(r) { v } else { None });
                     w.typed::<DoubleType>()
-                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
                         .map_err(parquet_error)?;
                 }
-                Values::Flag(v) => {
-                    let (vals, defs) = split(v, |x| x);
+                Cell::Flag(_) => {
+                    let (vals, d) =
+                        split(chunk, |r| if let Cell::Flag(v) = (c.get)(r) { v } else { None });
                     w.typed::<BoolType>()
-                        .write_batch(&vals, c.optional.then_some(&defs[..]), None)
+                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
                         .map_err(parquet_error)?;
                 }
             }
@@ -210,8 +183,14 @@ pub fn export_parquet<W: Write + Send>(
     Ok(rows.len() as u64)
 }
 
-/// The present values, and a definition level per row (1 present, 0 null).
-fn split<T, U>(v: Vec<Option<T>>, f: impl Fn(T) -> U) -> (Vec<U>, Vec<i16>) {
-    let defs = v.iter().map(|x| i16::from(x.is_some())).collect();
-    (v.into_iter().flatten().map(f).collect(), defs)
+/// A column's present values over `rows`, and a definition level per row (1 present, 0 null).
+fn split<T>(rows: &[Labelled], get: impl Fn(&Labelled) -> Option<T>) -> (Vec<T>, Vec<i16>) {
+    let mut defs = Vec::with_capacity(rows.len());
+    let mut vals = Vec::with_capacity(rows.len());
+    for r in rows {
+        let v = get(r);
+        defs.push(i16::from(v.is_some()));
+        vals.extend(v);
+    }
+    (vals, defs)
 }
