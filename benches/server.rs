@@ -60,6 +60,23 @@ fn plan_for(url: &str, data: &Path, name: &str) -> RunPlan {
     }
 }
 
+/// Executes a created run on `rt` in this process, its events drained; its totals.
+fn execute_here(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    created: &plan::Created,
+    provider: Provider,
+) -> critloop::runner::Totals {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (id, opts) = (created.record.id, created.opts);
+    rt.block_on(async {
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        critloop::runner::execute(store.clone(), id, provider, opts, tx, Default::default())
+            .await
+            .unwrap()
+    })
+}
+
 /// The run in this process: plan, create, execute; wall seconds.
 fn in_process(dir: &Path, i: usize) -> f64 {
     let mock =
@@ -74,20 +91,7 @@ fn in_process(dir: &Path, i: usize) -> f64 {
     let chosen = plan::choose_provider(&config, &p).unwrap();
     let provider = Provider::from_spec(&chosen.spec).unwrap();
     let created = plan::create(&store, &config, &p, chosen).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let totals = rt.block_on(async {
-        tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        critloop::runner::execute(
-            store.clone(),
-            created.record.id,
-            provider,
-            created.opts,
-            tx,
-            Default::default(),
-        )
-        .await
-        .unwrap()
-    });
+    let totals = execute_here(&rt, &store, &created, provider);
     store.flush().unwrap();
     // `critloop run` ends with the run's metrics: the same work here.
     let report = critloop::analysis::run_metrics(&store, &created.record).unwrap();
@@ -138,20 +142,7 @@ fn big_database(dir: &Path) -> std::path::PathBuf {
     let provider = Provider::from_spec(&chosen.spec).unwrap();
     let created = plan::create(&store, &config, &p, chosen).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    rt.block_on(async {
-        tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        critloop::runner::execute(
-            store.clone(),
-            created.record.id,
-            provider,
-            created.opts,
-            tx,
-            Default::default(),
-        )
-        .await
-        .unwrap()
-    });
+    execute_here(&rt, &store, &created, provider);
     store.flush().unwrap();
     db
 }
