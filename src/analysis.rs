@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::{EpisodeId, Role, RunRecord, Verdict};
+use crate::domain::{Episode, EpisodeId, Label, Role, RunRecord, Turn, Verdict};
 use crate::metrics::{
     self, AnalysisOptions, BootstrapOptions, EpisodeObs, GraderAgreement, LabelledEpisode,
     MetricsReport, RunData, UsageSummary, report_of,
@@ -11,23 +11,72 @@ use crate::metrics::{
 use crate::protocol::attempt_indices;
 use crate::store::{Store, StoreError};
 
-/// Reads a run's records and turns them into observations.
+/// Reads a run's outcome records (never its text) and turns them into observations.
 pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
+    let outcomes = store.outcomes_of_run(run.id)?;
+    let labels = store.labels_by_episode(run.id)?;
+    let mut data = Collect::new(run, outcomes.len());
+    for (id, o) in &outcomes {
+        let ep = o.episode(*id);
+        data.add(&ep, &o.to_turns(), o.given_label, labels.get(id).map(Vec::as_slice));
+    }
+    Ok(data.finish())
+}
+
+/// [`run_data`] from the full records: episodes, turns less their text, and items. The
+/// reference the outcome records are tested against.
+pub fn run_data_reference(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
     let items = store.items(run.id)?;
     let episodes = store.episodes(run.id)?;
-    // Metrics never read turn text: the turns come without it.
     let mut turns: HashMap<EpisodeId, Vec<_>> =
         store.turn_facts_of_run(run.id)?.into_iter().collect();
     let labels = store.labels_by_episode(run.id)?;
-    let mut used = 0;
-    let mut obs = Vec::with_capacity(episodes.len());
-    let mut grader = GraderAgreement { agree: 0, disagree: 0, disagreements: Vec::new() };
-    let mut any_label = false;
-    let mut usage = UsageSummary::default();
-    let mut latencies = Vec::new();
-    let mut labelled = Vec::new();
+    let mut data = Collect::new(run, episodes.len());
     for ep in &episodes {
         let ep_turns = turns.remove(&ep.id).unwrap_or_default();
+        let given =
+            items.get(ep.id.item as usize).and_then(|i| i.given.as_ref()).and_then(|g| g.correct);
+        data.add(ep, &ep_turns, given, labels.get(&ep.id).map(Vec::as_slice));
+    }
+    Ok(data.finish())
+}
+
+/// A run's observations, gathered episode by episode.
+struct Collect<'a> {
+    run: &'a RunRecord,
+    used: u64,
+    obs: Vec<EpisodeObs>,
+    grader: GraderAgreement,
+    any_label: bool,
+    usage: UsageSummary,
+    latencies: Vec<u64>,
+    labelled: Vec<LabelledEpisode>,
+}
+
+impl<'a> Collect<'a> {
+    fn new(run: &'a RunRecord, episodes: usize) -> Self {
+        Collect {
+            run,
+            used: 0,
+            obs: Vec::with_capacity(episodes),
+            grader: GraderAgreement { agree: 0, disagree: 0, disagreements: Vec::new() },
+            any_label: false,
+            usage: UsageSummary::default(),
+            latencies: Vec::new(),
+            labelled: Vec::new(),
+        }
+    }
+
+    /// One episode: its turns (text not needed), its item's given-solution label and its labels.
+    fn add(
+        &mut self,
+        ep: &Episode,
+        ep_turns: &[Turn],
+        given: Option<bool>,
+        labels: Option<&[Label]>,
+    ) {
+        let run = self.run;
+        let usage = &mut self.usage;
         // A control arm's first attempt is a copy of its source's: it cost nothing here.
         let shared = usize::from(run.arm_of().is_some());
         for t in ep_turns.iter().skip(shared).filter(|t| t.role != Role::Given) {
@@ -40,53 +89,62 @@ pub fn run_data(store: &Store, run: &RunRecord) -> Result<RunData, StoreError> {
             if let Some(n) = t.completion_tokens {
                 *usage.completion_tokens.get_or_insert(0) += u64::from(n);
             }
-            latencies.extend(t.latency_ms);
+            self.latencies.extend(t.latency_ms);
         }
-        let ep_labels = labels.get(&ep.id).map(Vec::as_slice).unwrap_or_default();
+        let ep_labels = labels.unwrap_or_default();
         let ov = metrics::overrides(ep_labels);
-        let o = metrics::observe(run.protocol.kind, ep, &ep_turns, &ov, &mut used);
+        let o = metrics::observe(run.protocol.kind, ep, ep_turns, &ov, &mut self.used);
         // A live labelled episode hands its overrides on to the label statistics.
         if !ep_labels.is_empty() && !o.failed {
-            labelled.push(labelled_episode(run, ep, &ep_turns, ep_labels, ov, &o));
+            self.labelled.push(labelled_episode(run, ep, ep_turns, ep_labels, ov, &o));
         }
-        obs.push(o);
+        self.obs.push(o);
         // Each item's given solution is judged once, on its first sample.
         if ep.id.sample != 0 {
-            continue;
+            return;
         }
-        let label =
-            items.get(ep.id.item as usize).and_then(|i| i.given.as_ref()).and_then(|g| g.correct);
         let graded = ep_turns.first().filter(|t| t.role == Role::Given).and_then(|t| t.correct);
-        if let (Some(label), Some(graded)) = (label, graded) {
-            any_label = true;
+        if let (Some(label), Some(graded)) = (given, graded) {
+            self.any_label = true;
             if label == graded {
-                grader.agree += 1;
+                self.grader.agree += 1;
             } else {
-                grader.disagree += 1;
-                grader.disagreements.push(ep.item_id.0.clone());
+                self.grader.disagree += 1;
+                self.grader.disagreements.push(ep.item_id.0.clone());
             }
         }
     }
-    if !latencies.is_empty() {
-        latencies.sort_unstable();
-        let n = latencies.len();
-        let mid = if n % 2 == 1 {
-            latencies[n / 2] as f64
-        } else {
-            (latencies[n / 2 - 1] + latencies[n / 2]) as f64 / 2.0
-        };
-        usage.latency_ms_median = Some(mid);
-        usage.latency_ms_mean = Some(latencies.iter().sum::<u64>() as f64 / n as f64);
+
+    fn finish(self) -> RunData {
+        let (run, mut usage, mut latencies) = (self.run, self.usage, self.latencies);
+        if !latencies.is_empty() {
+            latencies.sort_unstable();
+            let n = latencies.len();
+            let mid = if n % 2 == 1 {
+                latencies[n / 2] as f64
+            } else {
+                (latencies[n / 2 - 1] + latencies[n / 2]) as f64 / 2.0
+            };
+            usage.latency_ms_median = Some(mid);
+            usage.latency_ms_mean = Some(latencies.iter().sum::<u64>() as f64 / n as f64);
+        }
+        if let crate::domain::ProviderSpec::OpenAi(o) = &run.provider
+            && let Some(p) = o.prices
+            && let (Some(prompt), Some(completion)) = (usage.prompt_tokens, usage.completion_tokens)
+        {
+            usage.cost = Some(
+                (prompt as f64 * p.prompt_per_mtok + completion as f64 * p.completion_per_mtok)
+                    / 1e6,
+            );
+        }
+        RunData {
+            obs: self.obs,
+            overrides_used: self.used,
+            grader: self.any_label.then_some(self.grader),
+            usage,
+            labelled: self.labelled,
+        }
     }
-    if let crate::domain::ProviderSpec::OpenAi(o) = &run.provider
-        && let Some(p) = o.prices
-        && let (Some(prompt), Some(completion)) = (usage.prompt_tokens, usage.completion_tokens)
-    {
-        usage.cost = Some(
-            (prompt as f64 * p.prompt_per_mtok + completion as f64 * p.completion_per_mtok) / 1e6,
-        );
-    }
-    Ok(RunData { obs, overrides_used: used, grader: any_label.then_some(grader), usage, labelled })
 }
 
 fn labelled_episode(
@@ -140,11 +198,14 @@ pub fn run_metrics(store: &Store, run: &RunRecord) -> Result<MetricsReport, Stor
     run_metrics_with(store, run, &AnalysisOptions::default())
 }
 
-/// The metrics report of a stored run.
+/// The metrics report of a stored run; kept until the run is written to again (the runs table,
+/// the metrics screens and repeated commands of a served database ask for the same reports).
 pub fn run_metrics_with(
     store: &Store,
     run: &RunRecord,
     opts: &AnalysisOptions,
 ) -> Result<MetricsReport, StoreError> {
-    Ok(report_of(run, &run_data(store, run)?, opts))
+    // The record travels with the key: a caller's copy may differ from the stored one.
+    let key = format!("metrics {opts:?} {}", serde_json::to_string(run).unwrap_or_default());
+    store.memo(run.id, &key, || Ok(report_of(run, &run_data(store, run)?, opts)))
 }

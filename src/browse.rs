@@ -196,22 +196,18 @@ pub fn runs(store: &Store, schema: &LabelSchema) -> Result<Vec<RunRow>, StoreErr
 }
 
 pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, StoreError> {
-    let items = store.items(run.id)?;
-    let mut turns: HashMap<EpisodeId, Vec<Turn>> =
-        store.turns_of_run(run.id)?.into_iter().collect();
+    // The outcome records hold every turn's role and grade: no turn text is read.
+    let questions = store.item_first_lines(run.id)?;
     let mut labels = store.labels_by_episode(run.id)?;
     Ok(store
-        .episodes(run.id)?
+        .outcomes_of_run(run.id)?
         .into_iter()
-        .map(|ep| {
-            let t = turns.remove(&ep.id).unwrap_or_default();
-            let l = labels.remove(&ep.id).unwrap_or_default();
-            let question = items
-                .get(ep.id.item as usize)
-                .map(|i| i.question.lines().next().unwrap_or_default().to_string())
-                .unwrap_or_default();
+        .map(|(id, o)| {
+            let ep = o.episode(id);
+            let t = o.to_turns();
+            let l = labels.remove(&id).unwrap_or_default();
             EpisodeRow {
-                id: ep.id,
+                id,
                 item_id: ep.item_id.0.clone(),
                 status: ep.status,
                 // The cell the metrics count, so the table and the metrics never disagree.
@@ -223,7 +219,7 @@ pub fn episodes(store: &Store, run: &RunRecord) -> Result<Vec<EpisodeRow>, Store
                 },
                 shapes: shapes(run.protocol.kind, &t),
                 labels: l,
-                question,
+                question: questions.get(id.item as usize).cloned().unwrap_or_default(),
             }
         })
         .collect())
@@ -233,8 +229,9 @@ pub fn episode(store: &Store, run: &RunRecord, id: EpisodeId) -> Result<EpisodeD
     let ep = store
         .episode(id)?
         .ok_or_else(|| StoreError::NoSuchRun(format!("{} (episode {id})", run.name)))?;
-    let item = store.items(run.id)?.into_iter().nth(id.item as usize).ok_or_else(|| {
-        StoreError::Corrupt { tree: "items", message: format!("no item {}", id.item) }
+    let item = store.item(run.id, id.item)?.ok_or_else(|| StoreError::Corrupt {
+        tree: "items",
+        message: format!("no item {}", id.item),
     })?;
     let turns = store.turns(id)?;
     Ok(EpisodeDetail {

@@ -71,3 +71,171 @@ fn turn_facts_equal_the_full_turns_less_their_text() {
     assert_eq!(facts, want);
     assert!(facts[0].1.iter().any(|t| t.meta.contains_key("cached")), "the odd turn is there");
 }
+
+// ---- the outcome records against the full records (the reference path) ----
+
+use critloop::analysis::{run_data, run_data_reference};
+use critloop::domain::{Label, RunRecord};
+use critloop::metrics::{AnalysisOptions, BootstrapOptions, report_of};
+use rand::{Rng, SeedableRng};
+
+/// The full metrics JSON of a run, from the outcome records and from the full records.
+fn both_paths(store: &Store, run: &RunRecord) -> (String, String) {
+    let opts = AnalysisOptions {
+        bootstrap: BootstrapOptions { resamples: 60, seed: 3, level: 0.95 },
+        bins: 10,
+    };
+    let fast = report_of(run, &run_data(store, run).unwrap(), &opts);
+    let reference = report_of(run, &run_data_reference(store, run).unwrap(), &opts);
+    (serde_json::to_string(&fast).unwrap(), serde_json::to_string(&reference).unwrap())
+}
+
+fn sim_run(
+    store: &Store,
+    name: &str,
+    protocol: &str,
+    items: usize,
+    sampling: Sampling,
+) -> RunRecord {
+    let mut all = critloop::dataset::resolve("arith", &Default::default()).unwrap().items;
+    all.truncate(items);
+    // Given solutions (critic protocols need them), every third one wrong and labelled so,
+    // one in five unlabelled (grader agreement reads the labels).
+    for (i, item) in all.iter_mut().enumerate() {
+        let wrong = i % 3 == 0;
+        let answer = if wrong { format!("{}1", item.reference) } else { item.reference.clone() };
+        item.given = Some(critloop::domain::GivenSolution {
+            text: format!("Working it out, the answer is {answer}."),
+            answer: Some(answer),
+            correct: (i % 5 != 4).then_some(!wrong),
+        });
+    }
+    let record = critloop::runner::create_run(
+        store,
+        critloop::runner::NewRun {
+            name: name.into(),
+            dataset: "arith".into(),
+            items: all,
+            protocol: critloop::protocol::load_protocol(protocol).unwrap(),
+            provider: ProviderSpec::Sim { params: Default::default() },
+            model: "sim".into(),
+            critic_model: "sim".into(),
+            sampling,
+        },
+        Default::default(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    rt.block_on(critloop::runner::execute(
+        store.clone(),
+        record.id,
+        critloop::llm::Provider::Sim(Default::default()),
+        Default::default(),
+        tx,
+        Default::default(),
+    ))
+    .unwrap();
+    record
+}
+
+#[test]
+fn outcome_records_give_the_reference_metrics_on_every_transcript_fixture() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts");
+    let store = Store::temporary().unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        // The malformed fixtures are refused before anything is stored.
+        let Ok(runs) = critloop::export::import_transcripts(&store, &path, &Default::default())
+        else {
+            continue;
+        };
+        for run in runs {
+            let (fast, reference) = both_paths(&store, &run);
+            assert_eq!(fast, reference, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "{checked} fixture runs checked");
+}
+
+#[test]
+fn outcome_records_give_the_reference_metrics_on_sim_runs_with_labels_and_overrides() {
+    let store = Store::temporary().unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let (mut used, mut graded) = (0, 0);
+    let mut runs = Vec::new();
+    for (i, protocol) in critloop::protocol::preset_names().into_iter().enumerate() {
+        let sampling = Sampling { samples: 1 + (i as u32 % 3), ..Sampling::default() };
+        runs.push(sim_run(&store, &format!("r{i}"), protocol, 25, sampling));
+    }
+    for run in &runs {
+        // Random labels: grade overrides on random turns (some retracted, some twice), and
+        // other labels, by two annotators.
+        let turns = store.turns_of_run(run.id).unwrap();
+        for (id, ts) in &turns {
+            for _ in 0..rng.random_range(0..3) {
+                let turn = rng.random_range(0..ts.len() as u32 + 1);
+                let (name, value) = if rng.random_bool(0.6) {
+                    ("grade_override", if rng.random_bool(0.5) { "correct" } else { "incorrect" })
+                } else {
+                    ("error_found", "yes")
+                };
+                let label = Label {
+                    annotator: if rng.random_bool(0.5) { "ana" } else { "bob" }.into(),
+                    turn: Some(turn),
+                    name: name.into(),
+                    value: value.into(),
+                    time: 1_700_000_000 + rng.random_range(0..1000),
+                    millis: 0,
+                    retracted: rng.random_bool(0.1),
+                };
+                store.add_label(*id, &label).unwrap();
+            }
+        }
+        let (fast, reference) = both_paths(&store, run);
+        assert_eq!(fast, reference, "run {}", run.name);
+        let v: serde_json::Value = serde_json::from_str(&fast).unwrap();
+        used += v["overrides_used"].as_u64().unwrap();
+        graded += u64::from(!v["grader"].is_null());
+    }
+    // The paths were compared where it matters: overrides applied, given solutions graded.
+    assert!(used > 20, "{used} overrides used");
+    assert!(graded >= 2, "{graded} runs with grader agreement");
+}
+
+/// A database written before the outcome records existed gets them built on first use, and
+/// they give the same metrics.
+#[test]
+fn a_database_without_outcome_records_gets_them_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let want = {
+        let store = Store::open(&path).unwrap();
+        let run = sim_run(&store, "old", "critique-revise", 30, Sampling::default());
+        let (fast, reference) = both_paths(&store, &run);
+        assert_eq!(fast, reference);
+        store.flush().unwrap();
+        fast
+    };
+    // What a version-1 database looks like: no outcomes tree, no format.
+    {
+        let db = sled::open(&path).unwrap();
+        db.drop_tree("outcomes").unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.remove("outcomes_format").unwrap();
+        meta.insert("schema_version", b"1".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let run = store.require_run("old").unwrap();
+    assert!(store.outcomes_pending(run.id).unwrap());
+    assert_eq!(store.schema_version().unwrap(), critloop::store::SCHEMA_VERSION);
+    let mut seen = Vec::new();
+    store.build_outcomes(run.id, &mut |done, total| seen.push((done, total))).unwrap();
+    assert_eq!(seen.last(), Some(&(30, 30)));
+    assert!(!store.outcomes_pending(run.id).unwrap());
+    let (fast, _) = both_paths(&store, &run);
+    assert_eq!(fast, want);
+}

@@ -678,8 +678,32 @@ impl AnalysisArgs {
     }
 }
 
+/// Builds the outcome records of runs stored by an older critloop, once, with a progress bar
+/// (metrics read only them).
+fn prepare_outcomes(store: &Store, runs: &[&RunRecord]) -> Result<()> {
+    for run in runs {
+        if !store.outcomes_pending(run.id)? {
+            continue;
+        }
+        let bar = ProgressBar::with_draw_target(None, super::out::progress_target());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} {pos}/{len} [{bar:20}] {msg}")
+                .map_err(|e| eyre!(e))?
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("indexing {} for metrics (once; an older database)", run.name));
+        store.build_outcomes(run.id, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })?;
+        bar.finish_and_clear();
+    }
+    Ok(())
+}
+
 fn metrics(store: &Store, name: &str, format: MetricsFormat, opts: &AnalysisOptions) -> Result<()> {
     let run = store.require_run(name)?;
+    prepare_outcomes(store, &[&run])?;
     let report = run_metrics_with(store, &run, opts)?;
     match format {
         MetricsFormat::Table => crate::outp!("{}", table::render(&report)),
@@ -703,6 +727,7 @@ fn compare(
              items are matched by id"
         );
     }
+    prepare_outcomes(store, &[&ra, &rb])?;
     let c = crate::analysis::compare_runs(store, &ra, &rb, &opts.bootstrap)?;
     if c.shared_items == 0 {
         bail!("runs `{a}` and `{b}` share no items: nothing to compare");
@@ -716,6 +741,7 @@ fn compare(
 
 fn report(store: &Store, names: &[String], out: &Path, opts: &AnalysisOptions) -> Result<()> {
     let runs = names.iter().map(|n| store.require_run(n)).collect::<Result<Vec<_>, _>>()?;
+    prepare_outcomes(store, &runs.iter().collect::<Vec<_>>())?;
     let (manifest, files) = crate::report::build(store, &runs, opts)?;
     let written = crate::report::write(out, &manifest, &files)?;
     for p in &written {

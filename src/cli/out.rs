@@ -159,9 +159,11 @@ impl Write for SinkWriter {
     }
 }
 
-/// Where a progress bar draws: stderr here, or the client's stderr.
+/// Where a progress bar draws: stderr here, or the client's stderr; nowhere when that is not a
+/// terminal (a log file gets no escape sequences).
 pub fn progress_target() -> indicatif::ProgressDrawTarget {
     match served() {
+        Some(s) if !s.term.stderr_tty => indicatif::ProgressDrawTarget::hidden(),
         Some(s) => indicatif::ProgressDrawTarget::term_like(Box::new(ClientStderr {
             sink: s.sink.clone(),
             width: s.term.width,

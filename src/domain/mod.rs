@@ -20,7 +20,7 @@ pub use run::{
     RunId, RunRecord, RunStatus, Sampling, SimParams,
 };
 pub use schema::{AppliesTo, LabelField, LabelSchema, LabelValue, TurnShape};
-pub use turn::{MatchTier, Role, Turn, Verdict, VerdictMethod};
+pub use turn::{MatchTier, Role, SYNTHETIC, Turn, Verdict, VerdictMethod};
 
 /// Free-form metadata carried through import and export untouched.
 pub type Meta = serde_json::Map<String, serde_json::Value>;

@@ -186,6 +186,9 @@ impl Turn {
     }
 }
 
+/// Meta key marking a turn no model wrote; its value is the critique source (`empty`, `oracle`).
+pub const SYNTHETIC: &str = "synthetic";
+
 #[cfg(test)]
 mod tests {
     use super::*;

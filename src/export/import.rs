@@ -252,16 +252,17 @@ fn import_run(
         meta,
     };
     store.create_run(&record, &items)?;
+    let mut chunk = Vec::with_capacity(1024);
     for p in lines {
         let t = p.t;
         let item_idx = item_index.get(&t.item_id).copied().unwrap_or(0);
         let Some(item) = items.get(item_idx as usize) else { continue };
         let ep_id = EpisodeId { run: id, item: item_idx, sample: t.sample };
-        for (i, mut turn) in t.turns.into_iter().enumerate() {
+        let mut turns = t.turns;
+        for turn in &mut turns {
             let wants_answer =
                 record.protocol.kind == ProtocolKind::CriticCorrect && turn.role == Role::Critique;
-            grade_turn(&mut turn, item, grade_opts, wants_answer);
-            store.put_turn(ep_id, u32::try_from(i).unwrap_or(u32::MAX), &turn)?;
+            grade_turn(turn, item, grade_opts, wants_answer);
         }
         for label in &t.labels {
             store.insert_label(ep_id, label)?;
@@ -270,14 +271,15 @@ fn import_run(
             Some("failed") => EpisodeStatus::Failed,
             _ => EpisodeStatus::Done,
         };
-        store.put_episode(&Episode {
-            id: ep_id,
-            item_id: ItemId(t.item_id),
-            status,
-            error: t.error,
-            meta: t.meta,
-        })?;
+        let ep =
+            Episode { id: ep_id, item_id: ItemId(t.item_id), status, error: t.error, meta: t.meta };
+        chunk.push((ep, turns));
+        if chunk.len() == 1024 {
+            store.put_episodes(&chunk)?;
+            chunk.clear();
+        }
     }
+    store.put_episodes(&chunk)?;
     store.flush()?;
     Ok(record)
 }

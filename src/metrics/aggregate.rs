@@ -1,8 +1,6 @@
 //! Per-item sufficient statistics. Every metric of a [`Summary`](super::Summary) is a function of
 //! these, so the bootstrap resamples items by resampling their aggregates.
 
-use std::collections::BTreeMap;
-
 use super::{EpisodeObs, Transitions};
 use crate::domain::Verdict;
 
@@ -112,17 +110,33 @@ fn critique_counts(ep: &EpisodeObs, c: &mut CritCounts) {
 
 /// Groups the observations by item.
 pub fn aggregate(obs: &[EpisodeObs]) -> Aggregate {
-    let mut by_item: BTreeMap<&str, Vec<&EpisodeObs>> = BTreeMap::new();
-    let mut failed = 0u64;
-    for ep in obs {
-        if ep.failed {
-            failed += 1;
-        } else {
-            by_item.entry(ep.item_id.as_str()).or_default().push(ep);
-        }
+    aggregate_indexed(obs).0
+}
+
+/// [`aggregate`], and the item of each live observation (its index in `items`), in order.
+pub(super) fn aggregate_indexed(obs: &[EpisodeObs]) -> (Aggregate, Vec<u32>) {
+    let mut live: Vec<usize> = (0..obs.len()).filter(|&i| !obs[i].failed).collect();
+    let failed = super::count(obs.len() - live.len());
+    let id = |i: usize| obs.get(i).map_or("", |e| e.item_id.as_str());
+    // Stored runs come in item order, and ids usually sort the same way: then grouping is one
+    // pass. Otherwise a stable sort, which keeps each item's episodes in their order.
+    if !live.windows(2).all(|w| id(w[0]) <= id(w[1])) {
+        live.sort_by(|&a, &b| id(a).cmp(id(b)));
     }
-    let items = by_item.into_iter().map(|(id, eps)| item_agg(id, &eps)).collect();
-    Aggregate { episodes: super::count(obs.len()), failed, items }
+    let mut item_of = vec![0u32; obs.len()];
+    let mut items = Vec::new();
+    for group in live.chunk_by(|&a, &b| id(a) == id(b)) {
+        let k = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        let eps: Vec<&EpisodeObs> = group.iter().filter_map(|&i| obs.get(i)).collect();
+        for &i in group {
+            if let Some(slot) = item_of.get_mut(i) {
+                *slot = k;
+            }
+        }
+        items.push(item_agg(id(group[0]), &eps));
+    }
+    let live_items = obs.iter().zip(item_of).filter(|(e, _)| !e.failed).map(|(_, k)| k).collect();
+    (Aggregate { episodes: super::count(obs.len()), failed, items }, live_items)
 }
 
 fn item_agg(id: &str, eps: &[&EpisodeObs]) -> ItemAgg {
@@ -165,4 +179,44 @@ pub(super) fn pooled_critique(items: &[&ItemAgg]) -> CritCounts {
         c.add(&i.crit);
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(id: &str, t1: bool, t2: bool, failed: bool) -> EpisodeObs {
+        EpisodeObs {
+            item_id: id.into(),
+            failed,
+            attempts: vec![Some(t1), Some(t2)],
+            ..Default::default()
+        }
+    }
+
+    /// Unsorted ids take the sorting path, sorted ones the one-pass path; both group like a
+    /// map from item id to its episodes in their order, and index each live observation.
+    #[test]
+    fn items_come_in_id_order_with_each_observation_indexed() {
+        let unsorted = vec![
+            obs("b", true, false, false),
+            obs("a", false, true, false),
+            obs("b", true, true, true),
+            obs("c", true, true, false),
+            obs("a", false, false, false),
+            obs("b", false, false, false),
+        ];
+        let (agg, item_of) = aggregate_indexed(&unsorted);
+        let ids: Vec<&str> = agg.items.iter().map(|i| i.item_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(item_of, [1, 0, 2, 0, 1]);
+        assert_eq!((agg.episodes, agg.failed), (6, 1));
+        let a = &agg.items[0].trans;
+        assert_eq!((a.cc, a.cw, a.wc, a.ww), (0, 0, 1, 1));
+        let b = &agg.items[1].trans;
+        assert_eq!((b.cc, b.cw, b.wc, b.ww), (0, 1, 0, 1));
+        let mut sorted = unsorted.clone();
+        sorted.sort_by(|x, y| x.item_id.cmp(&y.item_id));
+        assert_eq!(aggregate(&sorted), agg);
+    }
 }

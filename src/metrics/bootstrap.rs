@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::resample::Packed;
+use super::calibration::Resampler;
+use super::resample::{Packed, each_resample};
 use super::stats::percentile_interval;
 use super::{ItemAgg, Summary, rounds_of, summarize};
 
@@ -43,30 +42,39 @@ pub fn scalar_rates(s: &Summary) -> Vec<(String, Option<f64>)> {
     out
 }
 
-/// Draws `n` item indices with replacement.
-pub(super) fn draw(rng: &mut ChaCha8Rng, n: usize, pick: &mut Vec<usize>) {
-    pick.clear();
-    pick.extend((0..n).map(|_| rng.random_range(0..n)));
-}
-
-/// Collects, per key defined in the point estimate, the resampled values of `stat`.
+/// Gathers, per key defined in the point estimate, the resampled values (aligned with `names`)
+/// of every resample.
 fn collect(
     keys: &[String],
-    resamples: u32,
-    mut stat: impl FnMut() -> Vec<(String, Option<f64>)>,
+    names: &[String],
+    resamples: Vec<Vec<Option<f64>>>,
 ) -> BTreeMap<String, Vec<f64>> {
     let mut values: BTreeMap<String, Vec<f64>> =
-        keys.iter().map(|k| (k.clone(), Vec::with_capacity(resamples as usize))).collect();
-    for _ in 0..resamples {
-        for (k, v) in stat() {
+        keys.iter().map(|k| (k.clone(), Vec::with_capacity(resamples.len()))).collect();
+    let slots: Vec<Option<String>> =
+        names.iter().map(|k| values.contains_key(k).then(|| k.clone())).collect();
+    for sample in resamples {
+        for (slot, v) in slots.iter().zip(sample) {
             // A resample where the rate is undefined (say no item wrong at t1, for CS) adds
             // nothing: the interval is conditional on the rate being defined.
-            if let (Some(v), Some(slot)) = (v, values.get_mut(&k)) {
-                slot.push(v);
+            if let (Some(k), Some(v)) = (slot, v)
+                && let Some(vals) = values.get_mut(k)
+            {
+                vals.push(v);
             }
         }
     }
     values
+}
+
+/// The percentile intervals of the keys in `keys` from resampled values aligned with `names`.
+pub(super) fn percentiles(
+    keys: &[String],
+    names: &[String],
+    samples: Vec<Vec<Option<f64>>>,
+    level: f64,
+) -> BTreeMap<String, [f64; 2]> {
+    intervals_of(collect(keys, names, samples), level)
 }
 
 fn intervals_of(values: BTreeMap<String, Vec<f64>>, level: f64) -> BTreeMap<String, [f64; 2]> {
@@ -78,6 +86,15 @@ fn intervals_of(values: BTreeMap<String, Vec<f64>>, level: f64) -> BTreeMap<Stri
 
 /// Percentile intervals of every rate defined on `items`, resampling items.
 pub fn intervals(items: &[ItemAgg], opts: &BootstrapOptions) -> BTreeMap<String, [f64; 2]> {
+    intervals_with(items, None, opts)
+}
+
+/// [`intervals`], and those of `calibration` from the same resamples (each drawn once).
+pub(super) fn intervals_with(
+    items: &[ItemAgg],
+    calibration: Option<&Resampler>,
+    opts: &BootstrapOptions,
+) -> BTreeMap<String, [f64; 2]> {
     let n = items.len();
     if n == 0 || opts.resamples == 0 {
         return BTreeMap::new();
@@ -85,15 +102,20 @@ pub fn intervals(items: &[ItemAgg], opts: &BootstrapOptions) -> BTreeMap<String,
     let all: Vec<&ItemAgg> = items.iter().collect();
     let keys = defined_keys(&summarize(0, 0, &all));
     let rounds = rounds_of(&all);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut pick = Vec::with_capacity(n);
     // The same rates as `scalar_rates(&summarize_rounds(..))` of the drawn items, bit for bit.
     let packed = Packed::new(items, rounds);
-    let values = collect(&keys, opts.resamples, || {
-        draw(&mut rng, n, &mut pick);
-        packed.rates(&pick)
-    });
-    intervals_of(values, opts.level)
+    let samples =
+        each_resample(opts.seed, opts.resamples, n, |counts, tally: &mut (Vec<u64>, Vec<u64>)| {
+            let rates = packed.rates(counts);
+            let cal = calibration.map(|c| c.values(counts, tally)).unwrap_or_default();
+            (rates, cal)
+        });
+    let (rates, cal): (Vec<_>, Vec<_>) = samples.into_iter().unzip();
+    let mut out = percentiles(&keys, packed.keys(), rates, opts.level);
+    if let Some(c) = calibration {
+        out.extend(percentiles(c.keys(), c.keys(), cal, opts.level));
+    }
+    out
 }
 
 fn defined_keys(s: &Summary) -> Vec<String> {
@@ -139,12 +161,13 @@ pub fn paired_intervals(
     let (na, nb) = (rounds_of(&ra), rounds_of(&rb));
     let keys: Vec<String> =
         point.into_iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut pick = Vec::with_capacity(n);
-    let (pa, pb) = (Packed::new(a, na), Packed::new(b, nb));
-    let values = collect(&keys, opts.resamples, || {
-        draw(&mut rng, n, &mut pick);
-        rate_differences(pa.rates(&pick), pb.rates(&pick))
+    let (pa, pb) = (Packed::new(&a[..n], na), Packed::new(&b[..n], nb));
+    let names: Vec<String> = pb.keys().to_vec();
+    let samples = each_resample(opts.seed, opts.resamples, n, |counts, _: &mut ()| {
+        let named = |p: &Packed| -> Vec<(String, Option<f64>)> {
+            p.keys().iter().cloned().zip(p.rates(counts)).collect()
+        };
+        rate_differences(named(&pa), named(&pb)).into_iter().map(|(_, v)| v).collect()
     });
-    intervals_of(values, opts.level)
+    percentiles(&keys, &names, samples, opts.level)
 }

@@ -50,12 +50,9 @@ pub fn observe(
         }
     };
     let attempt_idx = attempt_indices(kind, turns);
-    let mut attempts = Vec::with_capacity(attempt_idx.len());
-    let mut truth: HashMap<usize, Option<bool>> = HashMap::new();
+    let mut attempts = Vec::with_capacity(attempt_idx.len() + 1);
     for &i in &attempt_idx {
-        let c = correct_at(i);
-        truth.insert(i, c);
-        attempts.push(c);
+        attempts.push(correct_at(i));
     }
     // critique-revise with stop_when_correct ends on a critique: the final attempt is the last
     // one, unchanged, so t2 = t1 for that round and the episode is scored.
@@ -70,8 +67,9 @@ pub fn observe(
         if t.role != Role::Critique {
             continue;
         }
-        let target = attempt_idx.iter().rev().find(|&&a| a < i);
-        let target_correct = target.and_then(|a| truth.get(a).copied().flatten());
+        // The last attempt before the critique (attempts[k] is turn attempt_idx[k]).
+        let target = attempt_idx.iter().rposition(|&a| a < i);
+        let target_correct = target.and_then(|k| attempts.get(k).copied().flatten());
         critiques.push(CritiqueObs {
             verdict: t.verdict.unwrap_or(Verdict::Unparsed),
             target_correct,

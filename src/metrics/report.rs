@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::agreement::AgreementOptions;
-use super::bootstrap::{BootstrapOptions, intervals};
-use super::calibration::{WhatIf, what_if};
+use super::bootstrap::BootstrapOptions;
+use super::calibration::WhatIf;
 use super::human::{HumanStats, LabelledEpisode};
 use super::stats::Calibration;
-use super::{EpisodeObs, ItemAgg, Summary, aggregate, summarize};
+use super::{EpisodeObs, ItemAgg, Summary, summarize};
 use crate::domain::RunRecord;
 
 /// Agreement of critloop's grade of given solutions with the dataset's own labels.
@@ -152,24 +152,27 @@ pub fn agreement_options(b: &BootstrapOptions) -> AgreementOptions {
 
 /// Builds the report from a run's data.
 pub fn report_of(run: &RunRecord, data: &RunData, opts: &AnalysisOptions) -> MetricsReport {
-    let agg = aggregate(&data.obs);
+    let (agg, item_of) = super::aggregate::aggregate_indexed(&data.obs);
     let items: Vec<&ItemAgg> = agg.items.iter().collect();
     let summary = summarize(agg.episodes, agg.failed, &items);
-    let mut ci = intervals(&agg.items, &opts.bootstrap);
+    let live: Vec<&EpisodeObs> = data.obs.iter().filter(|e| !e.failed).collect();
+    // Gathered once for the calibration, its intervals and the what-if curve.
+    let preds = super::calibration::Predictions::new(&live, &item_of);
+    let calibration = (opts.bootstrap.resamples > 0)
+        .then(|| super::calibration::Resampler::new(&preds, opts.bins));
+    let mut ci =
+        super::bootstrap::intervals_with(&agg.items, calibration.as_ref(), &opts.bootstrap);
     let critic_correct = run.protocol.kind == crate::domain::ProtocolKind::CriticCorrect;
     if critic_correct && let Some(v) = ci.get("acc_t2").copied() {
         ci.insert("correction_acc".into(), v);
     }
-    let live: Vec<&EpisodeObs> = data.obs.iter().filter(|e| !e.failed).collect();
-    let ids: Vec<&str> = agg.items.iter().map(|i| i.item_id.as_str()).collect();
-    ci.extend(super::calibration::intervals(&live, &ids, opts.bins, &opts.bootstrap));
     MetricsReport {
         run: run.name.clone(),
         correction_acc: critic_correct.then_some(summary.acc_t2),
         summary,
         ci,
-        calibration: super::calibration::compute(&live, opts.bins),
-        what_if: what_if(&live),
+        calibration: super::calibration::compute_from(&preds, opts.bins),
+        what_if: super::calibration::what_if_from(&live, &item_of),
         human: super::human::compute(&data.labelled, &agreement_options(&opts.bootstrap)),
         grader: data.grader.clone(),
         overrides_used: data.overrides_used,

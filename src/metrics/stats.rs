@@ -240,76 +240,104 @@ fn ln_gamma(x: f64) -> f64 {
 }
 
 /// ECE, Brier and AUROC of score-sorted `(score, outcome)` pairs where pair `i` counts
-/// `weights[i]` times: equal to [`calibration`] on the list with each pair repeated, in O(n)
-/// (the bootstrap reweights items instead of copying and re-sorting their pairs).
+/// `weights[i]` times: equal to [`calibration`] on the list with each pair repeated (up to
+/// rounding), in O(n) (the bootstrap reweights items instead of copying and re-sorting their
+/// pairs).
 pub fn weighted_scores(
     sorted: &[(f64, bool)],
     weights: &[u64],
     bins: usize,
 ) -> Option<(f64, f64, Option<f64>)> {
-    if sorted.len() != weights.len() || bins == 0 {
+    if sorted.len() != weights.len() {
         return None;
     }
-    let n: u64 = weights.iter().sum();
-    if n == 0 {
-        return None;
-    }
-    let y = |o: bool| if o { 1.0 } else { 0.0 };
-    let live: Vec<(f64, bool, u64)> = sorted
-        .iter()
-        .zip(weights)
-        .filter(|(_, w)| **w > 0)
-        .map(|(&(s, o), &w)| (s, o, w))
-        .collect();
-    let brier = live.iter().map(|&(s, o, w)| w as f64 * (s - y(o)).powi(2)).sum::<f64>() / n as f64;
-    // Equal-count bins over the repeated list: a bin ends at the first pair that reaches its
-    // target, then takes the rest of that tie group (copies of one pair are ties too).
-    let groups = (bins as u64).min(n);
-    let (base, extra) = (n / groups, n % groups);
-    let (mut ece, mut target, mut i) = (0.0, 0u64, 0usize);
-    let mut taken = 0u64;
-    for g in 0..groups {
-        target += base + u64::from(g < extra);
-        let Some(&(first, _, _)) = live.get(i) else { break };
-        let (mut m, mut conf, mut right) = (0u64, 0.0, 0u64);
-        let mut last = first;
-        while let Some(&(s, o, w)) = live.get(i) {
-            if m > 0 && taken >= target && s != last {
-                break;
-            }
-            m += w;
-            taken += w;
-            conf += w as f64 * s;
-            right += if o { w } else { 0 };
-            last = s;
-            i += 1;
+    let groups = TieGroups::of(sorted.iter().map(|p| p.0));
+    let (mut pos, mut neg) = (vec![0; groups.scores.len()], vec![0; groups.scores.len()]);
+    for ((&(_, o), &w), &g) in sorted.iter().zip(weights).zip(&groups.of) {
+        let slot = if o { &mut pos } else { &mut neg };
+        if let Some(x) = slot.get_mut(g as usize) {
+            *x += w;
         }
-        let mf = m as f64;
-        ece += mf / n as f64 * (right as f64 / mf - conf / mf).abs();
     }
+    grouped_scores(&groups.scores, &pos, &neg, bins)
+}
+
+/// Score-sorted pairs gathered into groups of equal score.
+#[derive(Debug, Clone, Default)]
+pub struct TieGroups {
+    /// Each group's score, ascending.
+    pub scores: Vec<f64>,
+    /// The group of each pair.
+    pub of: Vec<u32>,
+}
+
+impl TieGroups {
+    /// The groups of an ascending sequence of scores.
+    pub fn of(sorted: impl Iterator<Item = f64>) -> TieGroups {
+        let mut t = TieGroups::default();
+        for s in sorted {
+            if t.scores.last() != Some(&s) {
+                t.scores.push(s);
+            }
+            t.of.push(u32::try_from(t.scores.len() - 1).unwrap_or(u32::MAX));
+        }
+        t
+    }
+}
+
+/// ECE (equal-count bins), Brier and AUROC of tie groups in ascending score order, where group
+/// `g` holds `pos[g]` correct and `neg[g]` wrong answers: what [`calibration`] gives on the
+/// list those counts spell out. A bin ends with the group in which it reaches its share of the
+/// pairs (a tie group never straddles two bins).
+pub fn grouped_scores(
+    scores: &[f64],
+    pos: &[u64],
+    neg: &[u64],
+    bins: usize,
+) -> Option<(f64, f64, Option<f64>)> {
+    let n: u64 = pos.iter().sum::<u64>() + neg.iter().sum::<u64>();
+    if bins == 0 || n == 0 || scores.len() != pos.len() || scores.len() != neg.len() {
+        return None;
+    }
+    let nf = n as f64;
+    let bins = (bins as u64).min(n);
+    let (base, extra) = (n / bins, n % bins);
+    let (mut brier, mut ece) = (0.0, 0.0);
+    let (mut bin, mut target, mut taken) = (0u64, base + u64::from(extra > 0), 0u64);
+    let (mut m, mut conf, mut right) = (0u64, 0.0, 0u64);
     // Mann–Whitney over tie groups: a positive beats every lower negative, ties count ½.
-    let (mut u2, mut neg_below, mut pos, mut neg) = (0u128, 0u128, 0u128, 0u128);
-    let mut j = 0;
-    while let Some(&(s0, _, _)) = live.get(j) {
-        let (mut gp, mut gn) = (0u128, 0u128);
-        while let Some(&(s, o, w)) = live.get(j) {
-            if s != s0 {
-                break;
-            }
-            if o {
-                gp += u128::from(w)
-            } else {
-                gn += u128::from(w)
-            }
-            j += 1;
+    let (mut u2, mut neg_below) = (0u128, 0u128);
+    for ((&s, &p), &q) in scores.iter().zip(pos).zip(neg) {
+        let w = p + q;
+        if w == 0 {
+            continue;
         }
-        u2 += gp * (2 * neg_below + gn);
-        neg_below += gn;
-        pos += gp;
-        neg += gn;
+        brier += p as f64 * (s - 1.0).powi(2) + q as f64 * s * s;
+        u2 += u128::from(p) * (2 * neg_below + u128::from(q));
+        neg_below += u128::from(q);
+        m += w;
+        taken += w;
+        conf += w as f64 * s;
+        right += p;
+        if taken >= target {
+            let mf = m as f64;
+            ece += mf / nf * (right as f64 / mf - conf / mf).abs();
+            (m, conf, right) = (0, 0.0, 0);
+            bin += 1;
+            // A group larger than a bin's share closes it alone; the next bins keep their
+            // targets (the following bin may then close on its first group).
+            target += base + u64::from(bin < extra);
+        }
     }
-    let auroc = (pos > 0 && neg > 0).then(|| u2 as f64 / (2 * pos * neg) as f64);
-    Some((ece, brier, auroc))
+    // The last bin's target is n, so it closes on the last group; this is only a safeguard.
+    if m > 0 {
+        let mf = m as f64;
+        ece += mf / nf * (right as f64 / mf - conf / mf).abs();
+    }
+    let (npos, nneg) = (pos.iter().sum::<u64>(), neg.iter().sum::<u64>());
+    let auroc = (npos > 0 && nneg > 0)
+        .then(|| u2 as f64 / (2 * u128::from(npos) * u128::from(nneg)) as f64);
+    Some((ece, brier / nf, auroc))
 }
 
 #[cfg(test)]

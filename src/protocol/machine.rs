@@ -47,8 +47,7 @@ pub enum Next {
     Done,
 }
 
-/// Meta key marking a turn no model wrote; its value is the critique source (`empty`, `oracle`).
-pub const SYNTHETIC: &str = "synthetic";
+pub use crate::domain::SYNTHETIC;
 
 /// The retry prompt used when a run without critique stores none (records made by hand).
 const DEFAULT_RETRY: &str = include_str!("../../assets/prompts/retry.txt");

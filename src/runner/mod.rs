@@ -150,22 +150,25 @@ pub fn create_run(
         initial.push(turns);
     }
     store.create_run(&record, &new.items)?;
+    let mut chunk = Vec::with_capacity(1024);
     for (idx, (item, turns)) in new.items.iter().zip(&initial).enumerate() {
         let item_idx = u32::try_from(idx).unwrap_or(u32::MAX);
         for sample in 0..record.sampling.samples.max(1) {
-            let ep_id = EpisodeId { run: id, item: item_idx, sample };
-            for (i, t) in turns.iter().enumerate() {
-                store.put_turn(ep_id, u32::try_from(i).unwrap_or(u32::MAX), t)?;
-            }
-            store.put_episode(&Episode {
-                id: ep_id,
+            let ep = Episode {
+                id: EpisodeId { run: id, item: item_idx, sample },
                 item_id: item.id.clone(),
                 status: EpisodeStatus::Pending,
                 error: None,
                 meta: Default::default(),
-            })?;
+            };
+            chunk.push((ep, turns.clone()));
+            if chunk.len() == 1024 {
+                store.put_episodes(&chunk)?;
+                chunk.clear();
+            }
         }
     }
+    store.put_episodes(&chunk)?;
     store.flush()?;
     Ok(record)
 }

@@ -52,6 +52,10 @@ pub(crate) fn parse_episode_key(k: &[u8]) -> Option<EpisodeId> {
     })
 }
 
+pub(crate) fn parse_turn_index(k: &[u8]) -> Option<u32> {
+    be_u32(k.get(16..20)?)
+}
+
 pub(crate) fn parse_label_seq(k: &[u8]) -> Option<u64> {
     be_u64(k.get(16..24)?)
 }
@@ -71,5 +75,6 @@ mod tests {
         assert_eq!(parse_episode_key(&turn_key(b, 3)), Some(b));
         assert!(turn_key(a, 2) < turn_key(a, 256));
         assert_eq!(parse_label_seq(&label_key(a, 77)), Some(77));
+        assert_eq!(parse_turn_index(&turn_key(a, 258)), Some(258));
     }
 }

@@ -3,6 +3,9 @@
 
 mod facts;
 mod keys;
+mod outcome;
+
+pub use outcome::{Outcome, TurnOutcome};
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +15,14 @@ use serde::de::DeserializeOwned;
 use crate::domain::label::next_stamp;
 use crate::domain::{Episode, EpisodeId, Item, Label, Queue, RunId, RunRecord, Turn};
 
-/// Version of the on-disk layout; a database with a higher one is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the on-disk layout; a database with a higher one is refused. 2 added the
+/// `outcomes` tree (a version-1 database gets it built run by run, on first use).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// `meta` key: the runs whose outcome records are still to be built (JSON list of run ids).
+const OUTCOMES_MISSING: &str = "outcomes_missing";
+/// `meta` key: the format of the outcome records.
+const OUTCOMES_FORMAT: &str = "outcomes_format";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,10 +60,27 @@ pub struct Store {
     labels: sled::Tree,
     queues: sled::Tree,
     cache: sled::Tree,
+    /// One [`Outcome`] per episode, written with the episode and each of its turns.
+    outcomes: sled::Tree,
     path: PathBuf,
     /// Episode counts per run, dropped whenever one of the run's episodes is written.
     counts: std::sync::Arc<std::sync::Mutex<CountCache>>,
+    /// Values derived from a run (its metrics), dropped whenever anything of the run is written.
+    memo: std::sync::Arc<std::sync::Mutex<Memo>>,
 }
+
+/// Derived values per run and key, each with the run's version it was computed at.
+#[derive(Default)]
+struct Memo {
+    /// Bumped by every write to a run: its record, episodes, turns or labels.
+    version: std::collections::HashMap<RunId, u64>,
+    values: std::collections::HashMap<(RunId, String), (u64, MemoValue)>,
+}
+
+type MemoValue = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+/// At most this many values are kept (a metrics report is a few KB).
+const MEMO_ENTRIES: usize = 64;
 
 /// How many episodes of a run are in each state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +106,10 @@ fn encode<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>> {
 }
 
 fn decode<T: DeserializeOwned>(tree: &'static str, b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt { tree, message: e.to_string() })
+}
+
+fn decode_borrowed<'a, T: serde::Deserialize<'a>>(tree: &'static str, b: &'a [u8]) -> Result<T> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt { tree, message: e.to_string() })
 }
 
@@ -112,22 +142,16 @@ impl Store {
     fn init(db: sled::Db, path: PathBuf) -> Result<Store> {
         let meta = db.open_tree("meta")?;
         let shown = path.display().to_string();
-        match meta.get("schema_version")? {
-            Some(v) => {
-                let found: u32 = decode("meta", &v)?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema {
-                        path: shown,
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-            }
-            None => {
-                meta.insert("schema_version", encode("meta", &SCHEMA_VERSION)?)?;
-            }
+        let found = match meta.get("schema_version")? {
+            Some(v) => Some(decode::<u32>("meta", &v)?),
+            None => None,
+        };
+        if let Some(found) = found
+            && found > SCHEMA_VERSION
+        {
+            return Err(StoreError::NewerSchema { path: shown, found, supported: SCHEMA_VERSION });
         }
-        Ok(Store {
+        let store = Store {
             runs: db.open_tree("runs")?,
             items: db.open_tree("items")?,
             episodes: db.open_tree("episodes")?,
@@ -135,11 +159,27 @@ impl Store {
             labels: db.open_tree("labels")?,
             queues: db.open_tree("queues")?,
             cache: db.open_tree("cache")?,
+            outcomes: db.open_tree("outcomes")?,
             meta,
             db,
             path,
             counts: Default::default(),
-        })
+            memo: Default::default(),
+        };
+        let format = match store.meta.get(OUTCOMES_FORMAT)? {
+            Some(v) => Some(decode::<u32>("meta", &v)?),
+            None => None,
+        };
+        if found.is_some() && format != Some(outcome::FORMAT) {
+            // An older database, or outcome records of another format: every run's are
+            // (re)built on first use rather than all now (opening stays instant).
+            let runs: Vec<u64> = store.runs()?.iter().map(|r| r.id.0).collect();
+            store.outcomes.clear()?;
+            store.meta.insert(OUTCOMES_MISSING, encode("meta", &runs)?)?;
+        }
+        store.meta.insert(OUTCOMES_FORMAT, encode("meta", &outcome::FORMAT)?)?;
+        store.meta.insert("schema_version", encode("meta", &SCHEMA_VERSION)?)?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -188,6 +228,7 @@ impl Store {
 
     pub fn put_run(&self, run: &RunRecord) -> Result<()> {
         self.runs.insert(keys::run_key(run.id), encode("runs", run)?)?;
+        self.run_changed(run.id);
         Ok(())
     }
 
@@ -207,7 +248,7 @@ impl Store {
     /// Removes a run and everything under it.
     pub fn delete_run(&self, run: RunId) -> Result<()> {
         let prefix = keys::run_key(run);
-        for tree in [&self.items, &self.episodes, &self.turns, &self.labels] {
+        for tree in [&self.items, &self.episodes, &self.turns, &self.labels, &self.outcomes] {
             for k in tree.scan_prefix(prefix).keys() {
                 tree.remove(k?)?;
             }
@@ -222,6 +263,30 @@ impl Store {
         self.items.scan_prefix(keys::run_key(run)).values().map(|v| decode("items", &v?)).collect()
     }
 
+    /// Item `idx` of a run's snapshot.
+    pub fn item(&self, run: RunId, idx: u32) -> Result<Option<Item>> {
+        self.items.get(keys::item_key(run, idx))?.map(|v| decode("items", &v)).transpose()
+    }
+
+    /// The first line of every item's question, in item order, the rest of each record
+    /// skipped (the episodes table shows them for every episode of a large run).
+    pub fn item_first_lines(&self, run: RunId) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Question<'a> {
+            #[serde(borrow)]
+            question: std::borrow::Cow<'a, str>,
+        }
+        self.items
+            .scan_prefix(keys::run_key(run))
+            .values()
+            .map(|v| {
+                let v = v?;
+                let q: Question<'_> = decode_borrowed("items", &v)?;
+                Ok(q.question.lines().next().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
     /// Adds an item at the end of a run's snapshot (a question typed in step mode).
     pub fn append_item(&self, run: RunId, item: &Item) -> Result<u32> {
         let idx =
@@ -234,10 +299,100 @@ impl Store {
 
     // ---- episodes and turns ----
 
+    /// Stores an episode record, and its outcome with it.
     pub fn put_episode(&self, ep: &Episode) -> Result<()> {
-        self.episodes.insert(keys::episode_key(ep.id), encode("episodes", ep)?)?;
+        let turns: Vec<Turn> = self.turn_facts(ep.id)?.into_iter().map(|(_, t)| t).collect();
+        let outcome = outcome::encode(&Outcome::new(ep, &turns, self.given_label(ep.id)?))?;
+        let key = keys::episode_key(ep.id);
+        let record = encode("episodes", ep)?;
+        self.both(&self.episodes, &key, record, &key, outcome)?;
         self.episodes_changed(ep.id.run);
         Ok(())
+    }
+
+    /// Stores new episodes whole (record and turns, indexed from 0) with their outcomes, in one
+    /// batch per tree: how a new run's or an import's thousands of episodes are written. Not
+    /// atomic across trees, and turns of an episode beyond the given ones are not removed: for
+    /// episodes no one has seen yet.
+    pub fn put_episodes(&self, eps: &[(Episode, Vec<Turn>)]) -> Result<()> {
+        let (mut turns, mut records, mut outcomes) =
+            (sled::Batch::default(), sled::Batch::default(), sled::Batch::default());
+        let mut runs = std::collections::BTreeSet::new();
+        for (ep, ts) in eps {
+            for (i, t) in ts.iter().enumerate() {
+                let idx = u32::try_from(i).unwrap_or(u32::MAX);
+                turns.insert(&keys::turn_key(ep.id, idx)[..], encode("turns", t)?);
+            }
+            let key = keys::episode_key(ep.id);
+            let o = Outcome::new(ep, ts, self.given_label(ep.id)?);
+            outcomes.insert(&key[..], outcome::encode(&o)?);
+            records.insert(&key[..], encode("episodes", ep)?);
+            runs.insert(ep.id.run);
+        }
+        self.turns.apply_batch(turns)?;
+        self.outcomes.apply_batch(outcomes)?;
+        self.episodes.apply_batch(records)?;
+        for run in runs {
+            self.episodes_changed(run);
+        }
+        Ok(())
+    }
+
+    /// Writes `a[ka] = va` and `outcomes[ko] = vo` atomically (a crash between the two would
+    /// leave an outcome that disagrees with its records).
+    fn both(&self, a: &sled::Tree, ka: &[u8], va: Vec<u8>, ko: &[u8], vo: Vec<u8>) -> Result<()> {
+        use sled::Transactional;
+        use sled::transaction::TransactionError;
+        let r: std::result::Result<(), TransactionError<()>> =
+            (a, &self.outcomes).transaction(|(a, o)| {
+                a.insert(ka, va.clone())?;
+                o.insert(ko, vo.clone())?;
+                Ok(())
+            });
+        match r {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Abort(())) => {
+                Err(StoreError::Corrupt { tree: "outcomes", message: "transaction aborted".into() })
+            }
+        }
+    }
+
+    /// The dataset's label of an episode's item's given solution, reading only that field.
+    fn given_label(&self, id: EpisodeId) -> Result<Option<bool>> {
+        #[derive(serde::Deserialize)]
+        struct Given {
+            #[serde(default)]
+            correct: Option<bool>,
+        }
+        #[derive(serde::Deserialize)]
+        struct ItemGiven {
+            #[serde(default)]
+            given: Option<Given>,
+        }
+        Ok(match self.items.get(keys::item_key(id.run, id.item))? {
+            Some(v) => decode::<ItemGiven>("items", &v)?.given.and_then(|g| g.correct),
+            None => None,
+        })
+    }
+
+    /// The turns of one episode without their text, with their indices.
+    fn turn_facts(&self, id: EpisodeId) -> Result<Vec<(u32, Turn)>> {
+        self.turns
+            .scan_prefix(keys::episode_key(id))
+            .map(|kv| {
+                let (k, v) = kv?;
+                let idx = keys::parse_turn_index(&k)
+                    .ok_or(StoreError::Corrupt { tree: "turns", message: "short key".into() })?;
+                Ok((idx, decode::<facts::TurnFacts>("turns", &v)?.into_turn()))
+            })
+            .collect()
+    }
+
+    /// The outcome of an episode, as its records stand (`None` without an episode record).
+    fn outcome_now(&self, id: EpisodeId, turns: &[Turn]) -> Result<Option<Vec<u8>>> {
+        let Some(ep) = self.episode(id)? else { return Ok(None) };
+        Ok(Some(outcome::encode(&Outcome::new(&ep, turns, self.given_label(id)?))?))
     }
 
     fn episodes_changed(&self, run: RunId) {
@@ -245,6 +400,52 @@ impl Store {
             *c.generation.entry(run).or_default() += 1;
             c.counts.remove(&run);
         }
+        self.run_changed(run);
+    }
+
+    /// Anything of the run was written: its derived values are stale.
+    fn run_changed(&self, run: RunId) {
+        if let Ok(mut m) = self.memo.lock() {
+            *m.version.entry(run).or_default() += 1;
+            m.values.retain(|(r, _), _| *r != run);
+        }
+    }
+
+    /// The value derived from run `run` under `key`, computed by `compute` unless one computed
+    /// since the run's last write is kept. For values that depend only on the run's stored
+    /// records (its metrics under given options).
+    pub fn memo<T, E>(
+        &self,
+        run: RunId,
+        key: &str,
+        compute: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let version = match self.memo.lock() {
+            Ok(m) => {
+                let v = m.version.get(&run).copied().unwrap_or(0);
+                if let Some((at, value)) = m.values.get(&(run, key.to_string()))
+                    && *at == v
+                    && let Some(t) = value.downcast_ref::<T>()
+                {
+                    return Ok(t.clone());
+                }
+                v
+            }
+            Err(_) => return compute(),
+        };
+        let value = compute()?;
+        if let Ok(mut m) = self.memo.lock()
+            && m.version.get(&run).copied().unwrap_or(0) == version
+        {
+            if m.values.len() >= MEMO_ENTRIES {
+                m.values.clear();
+            }
+            m.values.insert((run, key.to_string()), (version, std::sync::Arc::new(value.clone())));
+        }
+        Ok(value)
     }
 
     /// How many episodes of a run are in each state; kept until one of them is written again
@@ -306,11 +507,27 @@ impl Store {
             .collect()
     }
 
+    /// Stores a turn, and the episode's outcome with it once the episode has a record.
     pub fn put_turn(&self, id: EpisodeId, idx: u32, turn: &Turn) -> Result<()> {
-        self.turns.insert(keys::turn_key(id, idx), encode("turns", turn)?)?;
+        let record = encode("turns", turn)?;
+        let mut turns = self.turn_facts(id)?;
+        match turns.binary_search_by_key(&idx, |(i, _)| *i) {
+            Ok(at) => turns[at] = (idx, turn.clone()),
+            Err(at) => turns.insert(at, (idx, turn.clone())),
+        }
+        let turns: Vec<Turn> = turns.into_iter().map(|(_, t)| t).collect();
+        match self.outcome_now(id, &turns)? {
+            Some(o) => {
+                let (tk, ek) = (keys::turn_key(id, idx), keys::episode_key(id));
+                self.both(&self.turns, &tk, record, &ek, o)?;
+            }
+            None => {
+                self.turns.insert(keys::turn_key(id, idx), record)?;
+            }
+        }
+        self.run_changed(id.run);
         Ok(())
     }
-
     pub fn turns(&self, id: EpisodeId) -> Result<Vec<Turn>> {
         self.turns
             .scan_prefix(keys::episode_key(id))
@@ -358,7 +575,71 @@ impl Store {
         for k in self.turns.range(keys::turn_key(id, from)..=keys::turn_key(id, u32::MAX)).keys() {
             self.turns.remove(k?)?;
         }
+        // Not atomic with the removal: the episode is being retried, and its next write
+        // rewrites the outcome anyway.
+        let turns: Vec<Turn> = self.turn_facts(id)?.into_iter().map(|(_, t)| t).collect();
+        if let Some(o) = self.outcome_now(id, &turns)? {
+            self.outcomes.insert(keys::episode_key(id), o)?;
+        }
+        self.run_changed(id.run);
         Ok(())
+    }
+
+    // ---- outcomes ----
+
+    fn outcomes_missing(&self) -> Result<Vec<u64>> {
+        match self.meta.get(OUTCOMES_MISSING)? {
+            Some(v) => decode("meta", &v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Whether a run's outcome records still have to be built (a database written by an
+    /// older critloop).
+    pub fn outcomes_pending(&self, run: RunId) -> Result<bool> {
+        Ok(self.outcomes_missing()?.contains(&run.0))
+    }
+
+    /// Builds a run's outcome records from its episodes, turns and items; `progress(done,
+    /// total)` is called as episodes are done.
+    pub fn build_outcomes(&self, run: RunId, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        let episodes = self.episodes(run)?;
+        let mut turns: std::collections::HashMap<EpisodeId, Vec<Turn>> =
+            self.turn_facts_of_run(run)?.into_iter().collect();
+        let total = episodes.len() as u64;
+        let mut batch = sled::Batch::default();
+        for (i, ep) in episodes.iter().enumerate() {
+            let ts = turns.remove(&ep.id).unwrap_or_default();
+            let o = Outcome::new(ep, &ts, self.given_label(ep.id)?);
+            batch.insert(&keys::episode_key(ep.id)[..], outcome::encode(&o)?);
+            if i % 4096 == 4095 {
+                self.outcomes.apply_batch(std::mem::take(&mut batch))?;
+                progress(i as u64 + 1, total);
+            }
+        }
+        self.outcomes.apply_batch(batch)?;
+        progress(total, total);
+        let rest: Vec<u64> = self.outcomes_missing()?.into_iter().filter(|r| *r != run.0).collect();
+        self.meta.insert(OUTCOMES_MISSING, encode("meta", &rest)?)?;
+        self.outcomes.flush()?;
+        Ok(())
+    }
+
+    /// Every episode's outcome in (item, sample) order: all a run's metrics read. Built first
+    /// when the run has none yet.
+    pub fn outcomes_of_run(&self, run: RunId) -> Result<Vec<(EpisodeId, Outcome)>> {
+        if self.outcomes_pending(run)? {
+            self.build_outcomes(run, &mut |_, _| {})?;
+        }
+        self.outcomes
+            .scan_prefix(keys::run_key(run))
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = keys::parse_episode_key(&k)
+                    .ok_or(StoreError::Corrupt { tree: "outcomes", message: "short key".into() })?;
+                Ok((id, outcome::decode(&v)?))
+            })
+            .collect()
     }
 
     // ---- labels ----
@@ -373,6 +654,7 @@ impl Store {
         let seq = self.db.generate_id()?;
         self.labels.insert(keys::label_key(id, seq), encode("labels", &label)?)?;
         self.labels.flush()?;
+        self.run_changed(id.run);
         Ok((seq, label))
     }
 
@@ -380,6 +662,7 @@ impl Store {
     pub fn insert_label(&self, id: EpisodeId, label: &Label) -> Result<u64> {
         let seq = self.db.generate_id()?;
         self.labels.insert(keys::label_key(id, seq), encode("labels", label)?)?;
+        self.run_changed(id.run);
         Ok(seq)
     }
 

@@ -200,3 +200,94 @@ fn episode_counts_follow_every_write() {
     store.delete_run(r.id).unwrap();
     assert_eq!(c(&other), counts(0, 0, 0, 0));
 }
+
+/// A derived value is kept until anything of its run is written: a turn, an episode, a label
+/// or the record; another run's writes leave it alone.
+#[test]
+fn memo_keeps_a_value_until_its_run_is_written() {
+    let store = Store::temporary().unwrap();
+    let (a, b) = (record(&store, "a"), record(&store, "b"));
+    store.create_run(&a, &[item("x")]).unwrap();
+    store.create_run(&b, &[item("x")]).unwrap();
+    let calls = std::cell::Cell::new(0);
+    let get = || {
+        store
+            .memo(a.id, "k", || -> Result<u32> {
+                calls.set(calls.get() + 1);
+                Ok(calls.get())
+            })
+            .unwrap()
+    };
+    assert_eq!((get(), get()), (1, 1));
+    let id = EpisodeId { run: a.id, item: 0, sample: 0 };
+    let other = EpisodeId { run: b.id, item: 0, sample: 0 };
+    store.put_turn(other, 0, &Turn::new(Role::Generate, "t")).unwrap();
+    assert_eq!(get(), 1, "another run's write");
+    store.put_turn(id, 0, &Turn::new(Role::Generate, "t")).unwrap();
+    assert_eq!(get(), 2, "a turn");
+    let ep = Episode {
+        id,
+        item_id: ItemId("x".into()),
+        status: EpisodeStatus::Done,
+        error: None,
+        meta: Default::default(),
+    };
+    store.put_episode(&ep).unwrap();
+    assert_eq!(get(), 3, "an episode");
+    let label = Label {
+        annotator: "ana".into(),
+        turn: Some(0),
+        name: "error_found".into(),
+        value: "yes".into(),
+        time: 1,
+        millis: 0,
+        retracted: false,
+    };
+    store.add_label(id, &label).unwrap();
+    assert_eq!(get(), 4, "a label");
+    store.put_run(&a).unwrap();
+    assert_eq!(get(), 5, "the record");
+    assert_eq!(get(), 5);
+}
+
+/// The outcome record follows every write of its episode: turns before and after the episode
+/// record, a turn rewritten, turns truncated.
+#[test]
+fn the_outcome_follows_the_episode_and_its_turns() {
+    let store = Store::temporary().unwrap();
+    let run = record(&store, "r");
+    store.create_run(&run, &[item("x")]).unwrap();
+    let id = EpisodeId { run: run.id, item: 0, sample: 0 };
+    let outcome = |store: &Store| store.outcomes_of_run(run.id).unwrap();
+    let mut g = Turn::new(Role::Generate, "g");
+    g.correct = Some(false);
+    store.put_turn(id, 0, &g).unwrap();
+    assert!(outcome(&store).is_empty(), "no episode record yet");
+    let mut ep = Episode {
+        id,
+        item_id: ItemId("x".into()),
+        status: EpisodeStatus::Pending,
+        error: None,
+        meta: Default::default(),
+    };
+    store.put_episode(&ep).unwrap();
+    let o = outcome(&store);
+    assert_eq!(o.len(), 1);
+    assert_eq!((o[0].1.status, o[0].1.turns.len()), (EpisodeStatus::Pending, 1));
+    let mut r = Turn::new(Role::Revise, "r");
+    r.correct = Some(true);
+    store.put_turn(id, 1, &r).unwrap();
+    g.correct = Some(true);
+    store.put_turn(id, 0, &g).unwrap();
+    ep.status = EpisodeStatus::Done;
+    store.put_episode(&ep).unwrap();
+    let o = outcome(&store);
+    let seen: Vec<(Role, Option<bool>)> =
+        o[0].1.turns.iter().map(|t| (t.role, t.correct)).collect();
+    assert_eq!(seen, [(Role::Generate, Some(true)), (Role::Revise, Some(true))]);
+    assert_eq!(o[0].1.status, EpisodeStatus::Done);
+    store.truncate_turns(id, 1).unwrap();
+    assert_eq!(outcome(&store)[0].1.turns.len(), 1);
+    store.delete_run(run.id).unwrap();
+    assert!(outcome(&store).is_empty());
+}
