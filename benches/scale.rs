@@ -6,9 +6,9 @@
 //!
 //! Run: `cargo bench --bench scale` (all three sizes; the 1M run takes several minutes to
 //! build), or `cargo bench --bench scale -- --sizes 10000,100000 --reps 5`.
-//! Memory is how far one step raised this process's resident high-water mark above what it held
-//! before the step (Linux: reset through /proc/self/clear_refs): the step's own working memory,
-//! the database's page cache it pulled in included.
+//! Each step runs in a process of its own that opens the database, as a `critloop` command would:
+//! its median time (the opening not included) and its peak resident memory (the opening and the
+//! database's page cache included).
 
 use std::path::Path;
 use std::time::Instant;
@@ -30,34 +30,94 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Resets the resident high-water mark (Linux only; elsewhere peaks are not reported).
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+/// Median seconds of `reps` runs of `f`.
+fn median_secs<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
+    let secs = (0..reps.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(secs)
 }
 
-/// A field of /proc/self/status in MB (`VmHWM`, `VmRSS`).
-fn status_mb(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Median seconds of `reps` runs of `f`, and how far the first raised the resident memory above
-/// what the process held before it (MB).
-fn measure<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, Option<f64>) {
-    let mut secs = Vec::with_capacity(reps);
-    let mut peak = None;
-    for i in 0..reps.max(1) {
-        let before = (i == 0 && reset_peak()).then(|| status_mb("VmRSS:")).flatten();
-        let t = Instant::now();
-        std::hint::black_box(f());
-        secs.push(t.elapsed().as_secs_f64());
-        if let (Some(before), Some(high)) = (before, status_mb("VmHWM:")) {
-            peak = Some(high - before);
-        }
+/// Runs one step in a child process (`--step NAME --db PATH`): its median seconds and its peak
+/// resident memory in MB, as it prints them (what a `critloop` process of that work would hold,
+/// the database's page cache included).
+fn in_child(step: &str, db: &Path, dir: &Path, reps: usize) -> (f64, Option<f64>) {
+    let exe = std::env::current_exe().expect("own path");
+    let child = std::process::Command::new(exe)
+        .args(["--step", step, "--reps", &reps.to_string()])
+        .arg("--db")
+        .arg(db)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("step process");
+    let pid = child.id() as libc::pid_t;
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout {
+        use std::io::Read;
+        let _ = o.read_to_string(&mut out);
     }
-    (median(secs), peak)
+    // SAFETY: waitpid only writes into the status we pass.
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "step {step} failed");
+    let mut fields = out.split_whitespace().map(|v| v.parse::<f64>().ok());
+    let secs = fields.next().flatten().unwrap_or(f64::NAN);
+    (secs, fields.next().flatten().filter(|m| m.is_finite()))
+}
+
+/// One step of the table, in this (child) process.
+fn step(name: &str, db: &Path, dir: &Path, reps: usize) -> f64 {
+    let store = Store::open(db).expect("store");
+    let run = store.require_run("big").expect("run");
+    // Computed each time: `run_metrics_with` keeps a report until the run changes, which
+    // would time a lookup (the `*-again` steps time exactly that).
+    let compute =
+        |opts: &AnalysisOptions| report_of(&run, &run_data(&store, &run).expect("run data"), opts);
+    let schema = LabelSchema::load(&[]).expect("default schema");
+    match name {
+        "metrics" => median_secs(reps, || compute(&AnalysisOptions::default())),
+        "metrics-quick" => median_secs(reps, || compute(&AnalysisOptions::quick())),
+        "outcomes" => median_secs(reps, || run_data(&store, &run).expect("run data")),
+        "runs-screen" => median_secs(1, || critloop::browse::runs(&store, &schema).expect("runs")),
+        "runs-screen-again" => {
+            critloop::browse::runs(&store, &schema).expect("runs");
+            median_secs(reps, || critloop::browse::runs(&store, &schema).expect("runs"))
+        }
+        "metrics-again" => {
+            let full = AnalysisOptions::default();
+            run_metrics_with(&store, &run, &full).expect("metrics");
+            median_secs(reps, || run_metrics_with(&store, &run, &full).expect("metrics"))
+        }
+        "episodes" => median_secs(reps, || critloop::browse::episodes(&store, &run).expect("rows")),
+        "export-jsonl" => median_secs(1, || {
+            let f = std::fs::File::create(dir.join("export.jsonl")).expect("file");
+            let mut f = std::io::BufWriter::new(f);
+            critloop::export::export_jsonl(&store, &run, &mut f).expect("export")
+        }),
+        "export-parquet" => median_secs(1, || {
+            let f = std::fs::File::create(dir.join("export.parquet")).expect("file");
+            critloop::export::export_parquet(&store, &run, f).expect("parquet")
+        }),
+        "import" => {
+            drop(store);
+            median_secs(1, || {
+                let target = Store::open(&dir.join("import-db")).expect("store");
+                let opts = critloop::export::ImportOptions {
+                    name: Some("imported".into()),
+                    ..Default::default()
+                };
+                critloop::export::import_transcripts(&target, &dir.join("export.jsonl"), &opts)
+                    .expect("import")
+            })
+        }
+        other => panic!("no step {other}"),
+    }
 }
 
 fn items(n: usize) -> Vec<Item> {
@@ -204,7 +264,7 @@ struct Row {
 
 fn print_rows(n: usize, rows: &[Row]) {
     println!("\n{n} items ({n} episodes, 3 turns each):");
-    println!("  {:<44} {:>10} {:>10}   goal", "work", "median", "+MB");
+    println!("  {:<44} {:>10} {:>10}   goal", "work", "median", "peak MB");
     for r in rows {
         let peak = r.peak.map_or("—".to_string(), |p| format!("{p:.0}"));
         println!("  {:<44} {:>9.3}s {:>10}   {}", r.work, r.secs, peak, r.goal);
@@ -218,6 +278,20 @@ fn main() {
     let sizes: Vec<usize> = arg("--sizes")
         .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+    if let (Some(name), Some(db), Some(dir)) = (arg("--step"), arg("--db"), arg("--dir")) {
+        let secs = step(name, Path::new(db), Path::new(dir), reps);
+        // This process's own high-water mark (a new address space since exec; the rusage a
+        // parent reads carries the forking parent's size over).
+        let hwm = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+                line.split_whitespace().nth(1)?.parse::<f64>().ok()
+            })
+            .map_or(f64::NAN, |kb| kb / 1024.0);
+        println!("{secs} {hwm}");
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     println!("{COMMAND}: sizes {sizes:?}, medians of {reps} reps ({cores} cores)");
     let mut full_secs = Vec::new();
@@ -229,98 +303,40 @@ fn main() {
         let run = build(&store, n);
         let built = t.elapsed().as_secs_f64();
         let reps = if n >= 1_000_000 { 1 } else { reps };
-        let mut rows = Vec::new();
-        let full = AnalysisOptions::default();
-        let quick = AnalysisOptions::quick();
+        // Closed: each step opens the database in its own process.
+        drop(store);
         let scale = n as f64 / 100_000.0;
-        let (secs, peak) =
-            measure(reps, || run_metrics_with(&store, &run, &full).expect("metrics"));
-        full_secs.push((n, secs));
-        rows.push(Row {
-            work: "metrics (all rates, calibration, 1000 resamples)",
-            secs,
-            peak,
-            goal: format!("≤ {:.2} s, ≤ 100 MB (0.5 s at 100k, linear)", 0.5 * scale),
-        });
-        let (secs, peak) = measure(reps, || compute(&quick));
-        rows.push(Row {
-            work: "metrics --resamples 0",
-            secs,
-            peak,
-            goal: format!("≤ {:.3} s (0.15 s at 100k)", 0.15 * scale),
-        });
-        let (secs, peak) = measure(reps, || run_data(&store, &run).expect("run data"));
-        rows.push(Row {
-            work: "  of which: reading the outcome records",
-            secs,
-            peak,
-            goal: "—".into(),
-        });
-        let schema = LabelSchema::load(&[]).expect("default schema");
-        let (secs, peak) =
-            measure(1, || critloop::browse::runs(&store, &schema).expect("runs table"));
-        rows.push(Row {
-            work: "Runs screen: headline metrics, first time",
-            secs,
-            peak,
-            goal: "< 0.3 s".into(),
-        });
-        let (secs, peak) =
-            measure(reps, || critloop::browse::runs(&store, &schema).expect("runs table"));
-        rows.push(Row {
-            work: "  again (kept until the run is written)",
-            secs,
-            peak,
-            goal: "< 0.3 s".into(),
-        });
-        let (secs, peak) = measure(reps, || run_metrics_with(&store, &run, &full).expect("metrics"));
-        rows.push(Row {
-            work: "Metrics screen / metrics again (kept)",
-            secs,
-            peak,
-            goal: "< 1 s".into(),
-        });
-        let (secs, peak) =
-            measure(reps, || critloop::browse::episodes(&store, &run).expect("episodes"));
-        rows.push(Row {
-            work: "Enter on the run: episodes table",
-            secs,
-            peak,
-            goal: "< 0.3 s".into(),
-        });
+        let mut rows = Vec::new();
+        let mut row = |work: &'static str, step: &str, goal: String| {
+            let (secs, peak) = in_child(step, &path, dir.path(), reps);
+            rows.push(Row { work, secs, peak, goal });
+            secs
+        };
+        let full = row(
+            "metrics (all rates, calibration, 1000 resamples)",
+            "metrics",
+            format!("≤ {:.2} s, ≤ 100 MB (0.5 s at 100k, linear)", 0.5 * scale),
+        );
+        full_secs.push((n, full));
+        row(
+            "metrics --resamples 0",
+            "metrics-quick",
+            format!("≤ {:.3} s (0.15 s at 100k)", 0.15 * scale),
+        );
+        row("  of which: reading the outcome records", "outcomes", "—".into());
+        row("Runs screen: headline metrics, first time", "runs-screen", "< 0.3 s".into());
+        row("  again (kept until the run is written)", "runs-screen-again", "< 0.3 s".into());
+        row("Metrics screen / metrics again (kept)", "metrics-again", "< 1 s".into());
+        row("Enter on the run: episodes table", "episodes", "< 0.3 s, < 200 MB".into());
+        row("export --format jsonl", "export-jsonl", "streamed: memory flat (< 100 MB)".into());
+        row("export --format parquet", "export-parquet", "—".into());
+        row(
+            "import of the exported transcript",
+            "import",
+            format!("≤ {:.1} s, ≤ 200 MB (3 s at 100k)", 3.0 * scale),
+        );
         let export = dir.path().join("export.jsonl");
-        let (secs, peak) = measure(1, || {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&export).expect("file"));
-            critloop::export::export_jsonl(&store, &run, &mut f).expect("export")
-        });
-        rows.push(Row {
-            work: "export --format jsonl",
-            secs,
-            peak,
-            goal: "streamed: memory flat (< 100 MB)".into(),
-        });
         let parquet = dir.path().join("export.parquet");
-        let (secs, peak) = measure(1, || {
-            let f = std::fs::File::create(&parquet).expect("file");
-            critloop::export::export_parquet(&store, &run, f).expect("parquet")
-        });
-        rows.push(Row { work: "export --format parquet", secs, peak, goal: "—".into() });
-        let import_db = dir.path().join("import-db");
-        let (secs, peak) = measure(1, || {
-            let target = Store::open(&import_db).expect("store");
-            let opts = critloop::export::ImportOptions {
-                name: Some("imported".into()),
-                ..Default::default()
-            };
-            critloop::export::import_transcripts(&target, &export, &opts).expect("import")
-        });
-        rows.push(Row {
-            work: "import of the exported transcript",
-            secs,
-            peak,
-            goal: format!("≤ {:.1} s, ≤ 200 MB (3 s at 100k)", 3.0 * scale),
-        });
-        store.flush().expect("flush");
         let (db, jsonl) = (dir_bytes(&path), std::fs::metadata(&export).map_or(0, |m| m.len()));
         print_rows(n, &rows);
         println!(

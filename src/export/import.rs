@@ -261,12 +261,7 @@ impl RunScan {
     }
 
     /// The run's record and items, ready for the second pass.
-    fn finish(
-        mut self,
-        store: &Store,
-        file: &str,
-        name: &str,
-    ) -> Result<Target, ImportError> {
+    fn finish(mut self, store: &Store, file: &str, name: &str) -> Result<Target, ImportError> {
         let first = &self.first;
         let kind = self.kind();
         let mut protocol =
