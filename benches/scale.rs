@@ -47,25 +47,17 @@ fn median_secs<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
 /// the database's page cache included).
 fn in_child(step: &str, db: &Path, dir: &Path, reps: usize) -> (f64, Option<f64>) {
     let exe = std::env::current_exe().expect("own path");
-    let child = std::process::Command::new(exe)
+    let done = std::process::Command::new(exe)
         .args(["--step", step, "--reps", &reps.to_string()])
         .arg("--db")
         .arg(db)
         .arg("--dir")
         .arg(dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .expect("step process");
-    let pid = child.id() as libc::pid_t;
-    let mut out = String::new();
-    if let Some(mut o) = child.stdout {
-        use std::io::Read;
-        let _ = o.read_to_string(&mut out);
-    }
-    // SAFETY: waitpid only writes into the status we pass.
-    let mut status = 0;
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "step {step} failed");
+    assert!(done.status.success(), "step {step} failed");
+    let out = String::from_utf8_lossy(&done.stdout);
     let mut fields = out.split_whitespace().map(|v| v.parse::<f64>().ok());
     let secs = fields.next().flatten().unwrap_or(f64::NAN);
     (secs, fields.next().flatten().filter(|m| m.is_finite()))
@@ -300,7 +292,7 @@ fn main() {
         let path = dir.path().join("db");
         let store = Store::open(&path).expect("store");
         let t = Instant::now();
-        let run = build(&store, n);
+        build(&store, n);
         let built = t.elapsed().as_secs_f64();
         let reps = if n >= 1_000_000 { 1 } else { reps };
         // Closed: each step opens the database in its own process.
