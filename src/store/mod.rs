@@ -67,7 +67,12 @@ pub struct Store {
     counts: std::sync::Arc<std::sync::Mutex<CountCache>>,
     /// Values derived from a run (its metrics), dropped whenever anything of the run is written.
     memo: std::sync::Arc<std::sync::Mutex<Memo>>,
+    /// Bytes written in bulk since the last flush.
+    unflushed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// Bulk writers flush after this many bytes: sled holds unflushed writes in memory.
+const FLUSH_EVERY: u64 = 64 << 20;
 
 /// Derived values per run and key, each with the run's version it was computed at.
 #[derive(Default)]
@@ -165,6 +170,7 @@ impl Store {
             path,
             counts: Default::default(),
             memo: Default::default(),
+            unflushed: Default::default(),
         };
         let format = match store.meta.get(OUTCOMES_FORMAT)? {
             Some(v) => Some(decode::<u32>("meta", &v)?),
@@ -318,10 +324,13 @@ impl Store {
         let (mut turns, mut records, mut outcomes) =
             (sled::Batch::default(), sled::Batch::default(), sled::Batch::default());
         let mut runs = std::collections::BTreeSet::new();
+        let mut bytes = 0u64;
         for (ep, ts) in eps {
             for (i, t) in ts.iter().enumerate() {
                 let idx = u32::try_from(i).unwrap_or(u32::MAX);
-                turns.insert(&keys::turn_key(ep.id, idx)[..], encode("turns", t)?);
+                let v = encode("turns", t)?;
+                bytes += v.len() as u64;
+                turns.insert(&keys::turn_key(ep.id, idx)[..], v);
             }
             let key = keys::episode_key(ep.id);
             let o = Outcome::new(ep, ts, self.given_label(ep.id)?);
@@ -332,6 +341,12 @@ impl Store {
         self.turns.apply_batch(turns)?;
         self.outcomes.apply_batch(outcomes)?;
         self.episodes.apply_batch(records)?;
+        // A million-episode import would otherwise hold gigabytes of unflushed pages.
+        use std::sync::atomic::Ordering;
+        if self.unflushed.fetch_add(bytes, Ordering::Relaxed) + bytes >= FLUSH_EVERY {
+            self.unflushed.store(0, Ordering::Relaxed);
+            self.db.flush()?;
+        }
         for run in runs {
             self.episodes_changed(run);
         }
