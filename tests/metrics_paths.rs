@@ -221,7 +221,7 @@ fn a_database_without_outcome_records_gets_them_built() {
     };
     // What a version-1 database looks like: no outcomes tree, no format.
     {
-        let db = sled::open(&path).unwrap();
+        let db = sled::Config::new().path(&path).use_compression(true).open().unwrap();
         db.drop_tree("outcomes").unwrap();
         let meta = db.open_tree("meta").unwrap();
         meta.remove("outcomes_format").unwrap();

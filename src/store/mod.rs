@@ -133,6 +133,9 @@ impl Store {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_BYTES)
+            .use_compression(compressed(path))
+            // zstd's fastest level: a third of the size of plain JSON pages either way.
+            .compression_factor(1)
             .open()
             .map_err(|e| classify(&shown, e))?;
         Self::init(db, path.to_path_buf())
@@ -140,7 +143,11 @@ impl Store {
 
     /// A throw-away database for tests and benchmarks.
     pub fn temporary() -> Result<Store> {
-        let db = sled::Config::new().temporary(true).open()?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .use_compression(true)
+            .compression_factor(1)
+            .open()?;
         Self::init(db, PathBuf::from("<temporary>"))
     }
 
@@ -764,6 +771,16 @@ impl Store {
             Some(v) => decode("meta", &v),
             None => Ok(SCHEMA_VERSION),
         }
+    }
+}
+
+/// Whether the database at `path` stores its pages zstd-compressed: new ones do (turn text
+/// shrinks several times); one created before keeps its setting, which sled requires.
+fn compressed(path: &Path) -> bool {
+    // The file is text lines followed by a binary checksum.
+    match std::fs::read(path.join("conf")) {
+        Ok(conf) => conf.split(|&b| b == b'\n').any(|l| l == b"use_compression: true"),
+        Err(_) => true,
     }
 }
 

@@ -291,3 +291,29 @@ fn the_outcome_follows_the_episode_and_its_turns() {
     store.delete_run(run.id).unwrap();
     assert!(outcome(&store).is_empty());
 }
+
+/// New databases are compressed; one created uncompressed (by an older critloop) still opens,
+/// keeps its records and stays uncompressed (sled refuses the other setting).
+#[test]
+fn new_databases_are_compressed_and_old_ones_still_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("new");
+    Store::open(&fresh).unwrap().flush().unwrap();
+    let conf = String::from_utf8_lossy(&std::fs::read(fresh.join("conf")).unwrap()).to_string();
+    assert!(conf.contains("use_compression: true\n"), "{conf}");
+    let old = dir.path().join("old");
+    {
+        let db = sled::Config::new().path(&old).use_compression(false).open().unwrap();
+        db.open_tree("meta").unwrap().insert("schema_version", b"1".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&old).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let run = record(&store, "r");
+    store.create_run(&run, &[item("x")]).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let conf = String::from_utf8_lossy(&std::fs::read(old.join("conf")).unwrap()).to_string();
+    assert!(conf.contains("use_compression: false\n"), "{conf}");
+    assert!(Store::open(&old).unwrap().run_by_name("r").unwrap().is_some());
+}
