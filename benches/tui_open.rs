@@ -31,7 +31,7 @@ const RUN_NAME: &str = "t50k";
 const SAMPLES: u32 = 167;
 const CONCURRENCY: usize = 64;
 /// Bump when the way the database is built changes; a new key rebuilds it.
-const DATA_VERSION: &str = "1";
+const DATA_VERSION: &str = "2";
 const COLS: u16 = 100;
 const ROWS: u16 = 30;
 const SCROLL_STEPS: usize = 1000;
@@ -436,7 +436,8 @@ fn substeps(db: &Path, reps: usize) {
     println!("  ({} episodes, {} turns, {} labels)", sizes.0, sizes.1, sizes.2);
 
     // Raw sled scans without serde: what the store layer costs before decoding.
-    let db = sled::Config::new().path(db).open().expect("raw sled");
+    // critloop creates its databases compressed (see `Store::open`).
+    let db = sled::Config::new().path(db).use_compression(true).open().expect("raw sled");
     for tree in ["episodes", "turns"] {
         let t = db.open_tree(tree).expect("tree");
         let mut bytes = 0usize;
