@@ -625,22 +625,25 @@ impl Store {
     /// Builds a run's outcome records from its episodes, turns and items; `progress(done,
     /// total)` is called as episodes are done.
     pub fn build_outcomes(&self, run: RunId, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
-        let episodes = self.episodes(run)?;
-        let mut turns: std::collections::HashMap<EpisodeId, Vec<Turn>> =
-            self.turn_facts_of_run(run)?.into_iter().collect();
-        let total = episodes.len() as u64;
+        let total = self.status_counts(run)?.total;
+        progress(0, total);
+        // Episode by episode (not one scan of every turn first), so progress moves from the
+        // start.
         let mut batch = sled::Batch::default();
-        for (i, ep) in episodes.iter().enumerate() {
-            let ts = turns.remove(&ep.id).unwrap_or_default();
-            let o = Outcome::new(ep, &ts, self.given_label(ep.id)?);
+        let mut done = 0u64;
+        for v in self.episodes.scan_prefix(keys::run_key(run)).values() {
+            let ep: Episode = decode("episodes", &v?)?;
+            let ts: Vec<Turn> = self.turn_facts(ep.id)?.into_iter().map(|(_, t)| t).collect();
+            let o = Outcome::new(&ep, &ts, self.given_label(ep.id)?);
             batch.insert(&keys::episode_key(ep.id)[..], outcome::encode(&o)?);
-            if i % 4096 == 4095 {
+            done += 1;
+            if done.is_multiple_of(4096) {
                 self.outcomes.apply_batch(std::mem::take(&mut batch))?;
-                progress(i as u64 + 1, total);
+                progress(done, total);
             }
         }
         self.outcomes.apply_batch(batch)?;
-        progress(total, total);
+        progress(done, total.max(done));
         let rest: Vec<u64> = self.outcomes_missing()?.into_iter().filter(|r| *r != run.0).collect();
         self.meta.insert(OUTCOMES_MISSING, encode("meta", &rest)?)?;
         self.outcomes.flush()?;
