@@ -687,11 +687,12 @@ fn prepare_outcomes(store: &Store, runs: &[&RunRecord]) -> Result<()> {
         }
         let bar = ProgressBar::with_draw_target(None, super::out::progress_target());
         bar.set_style(
-            ProgressStyle::with_template("{prefix} {pos}/{len} [{bar:20}] {msg}")
+            ProgressStyle::with_template("{prefix} [{wide_bar}] {pos}/{len}")
                 .map_err(|e| eyre!(e))?
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("indexing {} for metrics (once; an older database)", run.name));
+        // One line at 80 columns: the bar takes what the name leaves.
+        bar.set_prefix(format!("indexing {} (once: older database)", run.name));
         store.build_outcomes(run.id, &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
