@@ -314,8 +314,7 @@ impl Store {
 
     /// Stores an episode record, and its outcome with it.
     pub fn put_episode(&self, ep: &Episode) -> Result<()> {
-        let turns: Vec<Turn> = self.turn_facts(ep.id)?.into_iter().map(|(_, t)| t).collect();
-        let outcome = outcome::encode(&Outcome::new(ep, &turns, self.given_label(ep.id)?))?;
+        let outcome = self.outcome_of(ep, &self.episode_turn_facts(ep.id)?)?;
         let key = keys::episode_key(ep.id);
         let record = encode("episodes", ep)?;
         self.both(&self.episodes, &key, record, &key, outcome)?;
@@ -340,8 +339,7 @@ impl Store {
                 turns.insert(&keys::turn_key(ep.id, idx)[..], v);
             }
             let key = keys::episode_key(ep.id);
-            let o = Outcome::new(ep, ts, self.given_label(ep.id)?);
-            outcomes.insert(&key[..], outcome::encode(&o)?);
+            outcomes.insert(&key[..], self.outcome_of(ep, ts)?);
             records.insert(&key[..], encode("episodes", ep)?);
             runs.insert(ep.id.run);
         }
@@ -411,10 +409,20 @@ impl Store {
             .collect()
     }
 
+    /// [`turn_facts`](Self::turn_facts) without the indices.
+    fn episode_turn_facts(&self, id: EpisodeId) -> Result<Vec<Turn>> {
+        Ok(self.turn_facts(id)?.into_iter().map(|(_, t)| t).collect())
+    }
+
+    /// The encoded outcome of an episode with these turns (its item's label read here).
+    fn outcome_of(&self, ep: &Episode, turns: &[Turn]) -> Result<Vec<u8>> {
+        outcome::encode(&Outcome::new(ep, turns, self.given_label(ep.id)?))
+    }
+
     /// The outcome of an episode, as its records stand (`None` without an episode record).
     fn outcome_now(&self, id: EpisodeId, turns: &[Turn]) -> Result<Option<Vec<u8>>> {
         let Some(ep) = self.episode(id)? else { return Ok(None) };
-        Ok(Some(outcome::encode(&Outcome::new(&ep, turns, self.given_label(id)?))?))
+        Ok(Some(self.outcome_of(&ep, turns)?))
     }
 
     fn episodes_changed(&self, run: RunId) {
@@ -599,8 +607,7 @@ impl Store {
         }
         // Not atomic with the removal: the episode is being retried, and its next write
         // rewrites the outcome anyway.
-        let turns: Vec<Turn> = self.turn_facts(id)?.into_iter().map(|(_, t)| t).collect();
-        if let Some(o) = self.outcome_now(id, &turns)? {
+        if let Some(o) = self.outcome_now(id, &self.episode_turn_facts(id)?)? {
             self.outcomes.insert(keys::episode_key(id), o)?;
         }
         self.run_changed(id.run);
@@ -633,9 +640,8 @@ impl Store {
         let mut done = 0u64;
         for v in self.episodes.scan_prefix(keys::run_key(run)).values() {
             let ep: Episode = decode("episodes", &v?)?;
-            let ts: Vec<Turn> = self.turn_facts(ep.id)?.into_iter().map(|(_, t)| t).collect();
-            let o = Outcome::new(&ep, &ts, self.given_label(ep.id)?);
-            batch.insert(&keys::episode_key(ep.id)[..], outcome::encode(&o)?);
+            let o = self.outcome_of(&ep, &self.episode_turn_facts(ep.id)?)?;
+            batch.insert(&keys::episode_key(ep.id)[..], o);
             done += 1;
             if done.is_multiple_of(4096) {
                 self.outcomes.apply_batch(std::mem::take(&mut batch))?;
