@@ -16,32 +16,7 @@ fn turn_facts_equal_the_full_turns_less_their_text() {
     let store = Store::temporary().unwrap();
     let mut items = critloop::dataset::resolve("arith", &Default::default()).unwrap().items;
     items.truncate(20);
-    let record = critloop::runner::create_run(
-        &store,
-        critloop::runner::NewRun {
-            name: "r".into(),
-            dataset: "arith".into(),
-            items,
-            protocol: critloop::protocol::load_protocol("critique-revise").unwrap(),
-            provider: ProviderSpec::Sim { params: Default::default() },
-            model: "sim".into(),
-            critic_model: "sim".into(),
-            sampling: Sampling::default(),
-        },
-        Default::default(),
-    )
-    .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    rt.block_on(critloop::runner::execute(
-        store.clone(),
-        record.id,
-        critloop::llm::Provider::Sim(Default::default()),
-        Default::default(),
-        tx,
-        Default::default(),
-    ))
-    .unwrap();
+    let record = run_items(&store, "r", "critique-revise", items, Sampling::default());
     // A turn with every optional field, the two meta keys and an unknown one.
     let mut odd = Turn::new(Role::Critique, "text \"quoted\" \u{1b}[31m");
     odd.answer = Some("4".into());
@@ -110,12 +85,23 @@ fn sim_run(
             correct: (i % 5 != 4).then_some(!wrong),
         });
     }
+    run_items(store, name, protocol, all, sampling)
+}
+
+/// A sim run of `items`, executed to the end.
+fn run_items(
+    store: &Store,
+    name: &str,
+    protocol: &str,
+    items: Vec<critloop::domain::Item>,
+    sampling: Sampling,
+) -> RunRecord {
     let record = critloop::runner::create_run(
         store,
         critloop::runner::NewRun {
             name: name.into(),
             dataset: "arith".into(),
-            items: all,
+            items,
             protocol: critloop::protocol::load_protocol(protocol).unwrap(),
             provider: ProviderSpec::Sim { params: Default::default() },
             model: "sim".into(),
