@@ -242,7 +242,9 @@ fn ln_gamma(x: f64) -> f64 {
 /// ECE, Brier and AUROC of score-sorted `(score, outcome)` pairs where pair `i` counts
 /// `weights[i]` times: equal to [`calibration`] on the list with each pair repeated (up to
 /// rounding), in O(n) (the bootstrap reweights items instead of copying and re-sorting their
-/// pairs).
+/// pairs). The bootstrap calls [`grouped_scores`] directly; this form is what the property
+/// test checks it through.
+#[cfg(test)]
 pub fn weighted_scores(
     sorted: &[(f64, bool)],
     weights: &[u64],
