@@ -232,6 +232,17 @@ fn build(store: &Store, n: usize) -> RunRecord {
     record
 }
 
+/// This process's peak resident memory in MB.
+fn vm_hwm() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 fn dir_bytes(p: &Path) -> u64 {
     let mut total = 0;
     if let Ok(entries) = std::fs::read_dir(p) {
@@ -274,14 +285,7 @@ fn main() {
         let secs = step(name, Path::new(db), Path::new(dir), reps);
         // This process's own high-water mark (a new address space since exec; the rusage a
         // parent reads carries the forking parent's size over).
-        let hwm = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-                line.split_whitespace().nth(1)?.parse::<f64>().ok()
-            })
-            .map_or(f64::NAN, |kb| kb / 1024.0);
-        println!("{secs} {hwm}");
+        println!("{secs} {}", vm_hwm());
         return;
     }
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
@@ -294,6 +298,14 @@ fn main() {
         let t = Instant::now();
         build(&store, n);
         let built = t.elapsed().as_secs_f64();
+        if args.iter().any(|a| a == "--build-only") {
+            println!(
+                "{n} items: built in {built:.1} s, {:.0} MB on disk, peak {:.0} MB",
+                dir_bytes(&path) as f64 / 1e6,
+                vm_hwm()
+            );
+            continue;
+        }
         let reps = if n >= 1_000_000 { 1 } else { reps };
         // Closed: each step opens the database in its own process.
         drop(store);

@@ -66,11 +66,34 @@ fn parquet_round_trips_every_row_and_column() {
     let (store, run) = labelled_run(&dir.path().join("db"));
     let file = dir.path().join("r.parquet");
     let n = export_parquet(&store, &run, std::fs::File::create(&file).unwrap()).unwrap();
-    let want = long_rows(&store, &run).unwrap();
-    assert_eq!(n as usize, want.len());
-    assert_eq!(want.len(), 36, "12 episodes × 3 turns");
-
     let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    assert_eq!(reader.metadata().num_row_groups(), 1);
+    assert_eq!(n, 36, "12 episodes × 3 turns");
+    round_trips(&store, &run, &file);
+}
+
+#[test]
+fn a_large_run_is_written_in_row_groups_that_read_back_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, run) = labelled_run(&dir.path().join("db"));
+    let file = dir.path().join("r.parquet");
+    let n = critloop::export::export_parquet_in_groups(
+        &store,
+        &run,
+        std::fs::File::create(&file).unwrap(),
+        5,
+    )
+    .unwrap();
+    assert_eq!(n, 36);
+    let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    assert_eq!(reader.metadata().num_row_groups(), 8, "7 groups of 5 rows and one of 1");
+    round_trips(&store, &run, &file);
+}
+
+/// Every row and column of the file at `file` equals the run's long format.
+fn round_trips(store: &Store, run: &critloop::domain::RunRecord, file: &Path) {
+    let want = long_rows(store, run).unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
     let schema = reader.metadata().file_metadata().schema_descr();
     let types: Vec<(String, String)> = schema
         .columns()

@@ -5,7 +5,7 @@ pub mod labels;
 mod parquet;
 mod transcript;
 
-pub use self::parquet::{Labelled, export_parquet};
+pub use self::parquet::{Labelled, export_parquet, export_parquet_in_groups};
 pub use import::{ImportError, ImportOptions, import_transcripts};
 pub use transcript::{
     LongRow, TranscriptLine, export_csv, export_jsonl, export_long_jsonl, long_rows,

@@ -14,7 +14,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
-use super::transcript::{ExportError, LongRow, long_rows_with_labels};
+use super::transcript::{ExportError, LongRow, each_long_row};
 use crate::domain::RunRecord;
 use crate::store::Store;
 
@@ -119,68 +119,113 @@ fn parquet_error(e: parquet::errors::ParquetError) -> ExportError {
     ExportError::Io(std::io::Error::other(format!("parquet: {e}")))
 }
 
-/// Writes the run's long format as Parquet to `out`; returns the number of rows.
+/// Writes the run's long format as Parquet to `out`, a row group at a time; returns the
+/// number of rows.
 pub fn export_parquet<W: Write + Send>(
     store: &Store,
     run: &RunRecord,
     out: W,
 ) -> Result<u64, ExportError> {
-    let rows = long_rows_with_labels(store, run)?;
-    let label_columns: BTreeSet<(String, String)> =
-        rows.iter().flat_map(|r| r.labels.iter().map(|(n, a, _)| (n.clone(), a.clone()))).collect();
+    export_parquet_in_groups(store, run, out, GROUP)
+}
+
+/// `export_parquet` with `group` rows per row group (tests use small groups).
+#[doc(hidden)]
+pub fn export_parquet_in_groups<W: Write + Send>(
+    store: &Store,
+    run: &RunRecord,
+    out: W,
+    group: usize,
+) -> Result<u64, ExportError> {
+    let group = group.max(1);
+    // The schema comes first, so the label columns are gathered from the labels alone (an
+    // effective label on a turn the episode lacks gets an all-null column).
+    let label_columns: BTreeSet<(String, String)> = store
+        .labels_by_episode(run.id)?
+        .values()
+        .flat_map(|ls| {
+            crate::domain::label::effective(ls)
+                .into_iter()
+                .map(|l| (l.name.clone(), l.annotator.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let cols = columns(&label_columns);
     // The columns' types come from their getters, whatever the row (an empty run has them too).
     let blank = Labelled { row: LongRow::default(), labels: Vec::new() };
     let schema = Arc::new(schema(&cols, &blank)?);
     let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
     let mut writer = SerializedFileWriter::new(out, schema, props).map_err(parquet_error)?;
-    for chunk in rows.chunks(GROUP) {
-        let mut group = writer.next_row_group().map_err(parquet_error)?;
-        for c in &cols {
-            let Some(mut w) = group.next_column().map_err(parquet_error)? else {
-                return Err(parquet_error(parquet::errors::ParquetError::General(
-                    "fewer columns than the schema".into(),
-                )));
-            };
-            // The column's type is its getter's; each arm gathers the chunk's values of it.
-            match (c.get)(&blank) {
-                Cell::Text(_) => {
-                    let (vals, d) = split(chunk, |r| match (c.get)(r) {
-                        Cell::Text(v) => v.map(|s| ByteArray::from(s.into_bytes())),
-                        _ => None,
-                    });
-                    w.typed::<ByteArrayType>()
-                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
-                        .map_err(parquet_error)?;
-                }
-                Cell::Int(_) => {
-                    let (vals, d) =
-                        split(chunk, |r| if let Cell::Int(v) = (c.get)(r) { v } else { None });
-                    w.typed::<Int64Type>()
-                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
-                        .map_err(parquet_error)?;
-                }
-                Cell::Real(_) => {
-                    let (vals, d) =
-                        split(chunk, |r| if let Cell::Real(v) = (c.get)(r) { v } else { None });
-                    w.typed::<DoubleType>()
-                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
-                        .map_err(parquet_error)?;
-                }
-                Cell::Flag(_) => {
-                    let (vals, d) =
-                        split(chunk, |r| if let Cell::Flag(v) = (c.get)(r) { v } else { None });
-                    w.typed::<BoolType>()
-                        .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
-                        .map_err(parquet_error)?;
-                }
-            }
-            w.close().map_err(parquet_error)?;
+    let mut chunk = Vec::with_capacity(group);
+    let mut n = 0u64;
+    each_long_row::<ExportError>(store, run, |row| {
+        chunk.push(row);
+        if chunk.len() == group {
+            write_group(&mut writer, &cols, &blank, &chunk)?;
+            n += chunk.len() as u64;
+            chunk.clear();
         }
-        group.close().map_err(parquet_error)?;
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        write_group(&mut writer, &cols, &blank, &chunk)?;
+        n += chunk.len() as u64;
     }
     writer.close().map_err(parquet_error)?;
-    Ok(rows.len() as u64)
+    Ok(n)
+}
+
+/// Writes `chunk` as one row group.
+fn write_group<W: Write + Send>(
+    writer: &mut SerializedFileWriter<W>,
+    cols: &[Column],
+    blank: &Labelled,
+    chunk: &[Labelled],
+) -> Result<(), ExportError> {
+    let mut group = writer.next_row_group().map_err(parquet_error)?;
+    for c in cols {
+        let Some(mut w) = group.next_column().map_err(parquet_error)? else {
+            return Err(parquet_error(parquet::errors::ParquetError::General(
+                "fewer columns than the schema".into(),
+            )));
+        };
+        // The column's type is its getter's; each arm gathers the chunk's values of it.
+        match (c.get)(blank) {
+            Cell::Text(_) => {
+                let (vals, d) = split(chunk, |r| match (c.get)(r) {
+                    Cell::Text(v) => v.map(|s| ByteArray::from(s.into_bytes())),
+                    _ => None,
+                });
+                w.typed::<ByteArrayType>()
+                    .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
+                    .map_err(parquet_error)?;
+            }
+            Cell::Int(_) => {
+                let (vals, d) =
+                    split(chunk, |r| if let Cell::Int(v) = (c.get)(r) { v } else { None });
+                w.typed::<Int64Type>()
+                    .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
+                    .map_err(parquet_error)?;
+            }
+            Cell::Real(_) => {
+                let (vals, d) =
+                    split(chunk, |r| if let Cell::Real(v) = (c.get)(r) { v } else { None });
+                w.typed::<DoubleType>()
+                    .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
+                    .map_err(parquet_error)?;
+            }
+            Cell::Flag(_) => {
+                let (vals, d) =
+                    split(chunk, |r| if let Cell::Flag(v) = (c.get)(r) { v } else { None });
+                w.typed::<BoolType>()
+                    .write_batch(&vals, c.optional.then_some(d.as_slice()), None)
+                    .map_err(parquet_error)?;
+            }
+        }
+        w.close().map_err(parquet_error)?;
+    }
+    group.close().map_err(parquet_error)?;
+    Ok(())
 }
 
 /// A column's present values over `rows`, and a definition level per row (1 present, 0 null).

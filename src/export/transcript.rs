@@ -149,6 +149,15 @@ impl From<csv::Error> for ExportError {
     }
 }
 
+/// One episode's turns and labels, read from the store as its line is built.
+fn stored_parts<E: From<StoreError>>(
+    store: &Store,
+    id: EpisodeId,
+) -> Result<(Vec<Turn>, Vec<Label>), E> {
+    let labels = store.labels(id)?.into_iter().map(|(_, l)| l).collect();
+    Ok((store.turns(id)?, labels))
+}
+
 /// Writes the run's transcript as JSONL.
 pub fn export_jsonl(
     store: &Store,
@@ -158,15 +167,16 @@ pub fn export_jsonl(
     // Streamed: each episode's turns and labels are read as its line is written, so memory
     // stays flat on a large run.
     let mut n = 0u64;
-    let parts = |id: EpisodeId| -> Result<(Vec<Turn>, Vec<Label>), ExportError> {
-        let labels = store.labels(id)?.into_iter().map(|(_, l)| l).collect();
-        Ok((store.turns(id)?, labels))
-    };
-    each_line(store, run, parts, |line| {
-        write_line(&line, out)?;
-        n += 1;
-        Ok(())
-    })?;
+    each_line(
+        store,
+        run,
+        |id| stored_parts::<ExportError>(store, id),
+        |line| {
+            write_line(&line, out)?;
+            n += 1;
+            Ok(())
+        },
+    )?;
     out.flush()?;
     Ok(n)
 }
@@ -176,15 +186,6 @@ fn write_line<T: Serialize>(row: &T, out: &mut dyn Write) -> Result<(), ExportEr
         .map_err(|e| if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Json(e) })?;
     out.write_all(b"\n")?;
     Ok(())
-}
-
-/// One JSON object per line; returns how many were written.
-fn write_jsonl<T: Serialize>(rows: &[T], out: &mut dyn Write) -> Result<u64, ExportError> {
-    for r in rows {
-        write_line(r, out)?;
-    }
-    out.flush()?;
-    Ok(rows.len() as u64)
 }
 
 /// One row of the long format: one episode × turn, flat columns for pandas/polars.
@@ -235,70 +236,95 @@ pub fn long_rows_with_labels(
     run: &RunRecord,
 ) -> Result<Vec<super::parquet::Labelled>, StoreError> {
     let mut rows = Vec::new();
-    for line in transcript_lines(store, run)? {
-        let attempts = crate::protocol::attempt_indices(run.protocol.kind, &line.turns);
-        let overrides = crate::metrics::overrides(&line.labels);
-        for (i, t) in line.turns.iter().enumerate() {
-            // Effective labels only; the transcript keeps the history.
-            let here: Vec<(String, String, String)> = crate::domain::label::effective(&line.labels)
-                .into_iter()
-                .filter(|l| l.turn.is_none_or(|x| x as usize == i))
-                .map(|l| (l.name.clone(), l.annotator.clone(), l.value.clone()))
-                .collect();
-            let labels: Vec<String> =
-                here.iter().map(|(n, a, v)| format!("{n}={v} ({a})")).collect();
-            let attempt = attempts.iter().position(|&a| a == i).map(|p| p as u32 + 1);
-            let row = LongRow {
-                run: line.run.clone(),
-                item_id: line.item_id.clone(),
-                sample: line.sample,
-                status: line.status.clone().unwrap_or_else(|| "done".into()),
-                turn: u32::try_from(i).unwrap_or(u32::MAX),
-                role: t.role.as_str().to_string(),
-                attempt,
-                answer: t.answer.clone(),
-                correct: t.correct,
-                correct_used: attempt.and(
-                    u32::try_from(i).ok().and_then(|i| overrides.get(&i).copied()).or(t.correct),
-                ),
-                tier: t
-                    .tier
-                    .and_then(|x| serde_json::to_value(x).ok())
-                    .and_then(|v| v.as_str().map(String::from)),
-                verdict: t.verdict.map(|v| v.as_str().to_string()),
-                verdict_method: t.verdict_method.map(|m| m.as_str().to_string()),
-                confidence: t.confidence,
-                p_true: t.p_true,
-                p_true_raw: t.p_true_raw,
-                prompt_tokens: t.prompt_tokens,
-                completion_tokens: t.completion_tokens,
-                latency_ms: t.latency_ms,
-                model: t.model.clone(),
-                finish_reason: t.finish_reason.clone(),
-                simulated: t.simulated,
-                synthetic: t
-                    .meta
-                    .get(crate::protocol::SYNTHETIC)
-                    .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)),
-                labels: labels.join("; "),
-                error: t.error.clone().or_else(|| line.error.clone()),
-                content: t.content.clone(),
-            };
-            rows.push(super::parquet::Labelled { row, labels: here });
-        }
-    }
+    each_long_row::<StoreError>(store, run, |row| {
+        rows.push(row);
+        Ok(())
+    })?;
     Ok(rows)
+}
+
+/// Hands each long-format row to `put` in (item, sample, turn) order, reading one episode at
+/// a time so memory stays flat on a large run.
+pub fn each_long_row<E: From<StoreError>>(
+    store: &Store,
+    run: &RunRecord,
+    mut put: impl FnMut(super::parquet::Labelled) -> Result<(), E>,
+) -> Result<(), E> {
+    each_line(
+        store,
+        run,
+        |id| stored_parts(store, id),
+        |line| {
+            let attempts = crate::protocol::attempt_indices(run.protocol.kind, &line.turns);
+            let overrides = crate::metrics::overrides(&line.labels);
+            let effective = crate::domain::label::effective(&line.labels);
+            for (i, t) in line.turns.iter().enumerate() {
+                // Effective labels only; the transcript keeps the history.
+                let here: Vec<(String, String, String)> = effective
+                    .iter()
+                    .filter(|l| l.turn.is_none_or(|x| x as usize == i))
+                    .map(|l| (l.name.clone(), l.annotator.clone(), l.value.clone()))
+                    .collect();
+                let labels: Vec<String> =
+                    here.iter().map(|(n, a, v)| format!("{n}={v} ({a})")).collect();
+                let attempt = attempts.iter().position(|&a| a == i).map(|p| p as u32 + 1);
+                let row = LongRow {
+                    run: line.run.clone(),
+                    item_id: line.item_id.clone(),
+                    sample: line.sample,
+                    status: line.status.clone().unwrap_or_else(|| "done".into()),
+                    turn: u32::try_from(i).unwrap_or(u32::MAX),
+                    role: t.role.as_str().to_string(),
+                    attempt,
+                    answer: t.answer.clone(),
+                    correct: t.correct,
+                    correct_used: attempt.and(
+                        u32::try_from(i)
+                            .ok()
+                            .and_then(|i| overrides.get(&i).copied())
+                            .or(t.correct),
+                    ),
+                    tier: t
+                        .tier
+                        .and_then(|x| serde_json::to_value(x).ok())
+                        .and_then(|v| v.as_str().map(String::from)),
+                    verdict: t.verdict.map(|v| v.as_str().to_string()),
+                    verdict_method: t.verdict_method.map(|m| m.as_str().to_string()),
+                    confidence: t.confidence,
+                    p_true: t.p_true,
+                    p_true_raw: t.p_true_raw,
+                    prompt_tokens: t.prompt_tokens,
+                    completion_tokens: t.completion_tokens,
+                    latency_ms: t.latency_ms,
+                    model: t.model.clone(),
+                    finish_reason: t.finish_reason.clone(),
+                    simulated: t.simulated,
+                    synthetic: t
+                        .meta
+                        .get(crate::protocol::SYNTHETIC)
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)),
+                    labels: labels.join("; "),
+                    error: t.error.clone().or_else(|| line.error.clone()),
+                    content: t.content.clone(),
+                };
+                put(super::parquet::Labelled { row, labels: here })?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Long format as CSV: a header, then one row per episode × turn.
 pub fn export_csv(store: &Store, run: &RunRecord, out: &mut dyn Write) -> Result<u64, ExportError> {
     let mut w = csv::Writer::from_writer(out);
-    let rows = long_rows(store, run)?;
-    for r in &rows {
-        w.serialize(r)?;
-    }
+    let mut n = 0u64;
+    each_long_row::<ExportError>(store, run, |r| {
+        w.serialize(&r.row)?;
+        n += 1;
+        Ok(())
+    })?;
     w.flush()?;
-    Ok(rows.len() as u64)
+    Ok(n)
 }
 
 /// Long format as JSONL: one object per episode × turn, the same columns as the CSV.
@@ -307,5 +333,12 @@ pub fn export_long_jsonl(
     run: &RunRecord,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    write_jsonl(&long_rows(store, run)?, out)
+    let mut n = 0u64;
+    each_long_row::<ExportError>(store, run, |r| {
+        write_line(&r.row, out)?;
+        n += 1;
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(n)
 }

@@ -74,6 +74,9 @@ pub struct Store {
 /// Bulk writers flush after this many bytes: sled holds unflushed writes in memory.
 const FLUSH_EVERY: u64 = 64 << 20;
 
+/// Items per sled batch when a run is created.
+const ITEM_BATCH: usize = 4096;
+
 /// Derived values per run and key, each with the run's version it was computed at.
 #[derive(Default)]
 struct Memo {
@@ -227,15 +230,19 @@ impl Store {
         if self.run_by_name(&run.name)?.is_some() {
             return Err(StoreError::RunExists(run.name.clone()));
         }
-        let mut batch = sled::Batch::default();
-        for (i, item) in items.iter().enumerate() {
-            let idx = u32::try_from(i).map_err(|_| StoreError::Corrupt {
-                tree: "items",
-                message: "more than 2^32 items".into(),
-            })?;
-            batch.insert(&keys::item_key(run.id, idx)[..], encode("items", item)?);
+        // In batches: sled holds a whole batch in memory, gigabytes for a million items. The
+        // run's record comes last, so a crash leaves no run that lacks items.
+        for (c, chunk) in items.chunks(ITEM_BATCH).enumerate() {
+            let mut batch = sled::Batch::default();
+            for (j, item) in chunk.iter().enumerate() {
+                let idx = u32::try_from(c * ITEM_BATCH + j).map_err(|_| StoreError::Corrupt {
+                    tree: "items",
+                    message: "more than 2^32 items".into(),
+                })?;
+                batch.insert(&keys::item_key(run.id, idx)[..], encode("items", item)?);
+            }
+            self.items.apply_batch(batch)?;
         }
-        self.items.apply_batch(batch)?;
         self.put_run(run)
     }
 
