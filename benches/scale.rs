@@ -10,6 +10,9 @@
 //! its median time (the opening not included) and its peak resident memory (the opening and the
 //! database's page cache included).
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::Instant;
 

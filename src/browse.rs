@@ -24,6 +24,9 @@ pub struct RunRow {
     pub cs: Option<f64>,
     /// Progress of the run's annotation queue, when it has one.
     pub queue: Option<QueueProgress>,
+    /// Whether the metrics and queue above were computed (the quick first load leaves them out).
+    #[serde(default)]
+    pub measured: bool,
 }
 
 /// Per annotator of a queue: episodes whose labels are complete, of those assigned.
@@ -166,6 +169,7 @@ pub fn runs_quick(store: &Store) -> Result<Vec<RunRow>, StoreError> {
                 cl: None,
                 cs: None,
                 queue: None,
+                measured: false,
                 record,
             })
         })
@@ -189,6 +193,7 @@ pub fn runs(store: &Store, schema: &LabelSchema) -> Result<Vec<RunRow>, StoreErr
                 acc_t2: m.summary.acc_t2,
                 cl: m.summary.cl,
                 cs: m.summary.cs,
+                measured: true,
                 record,
             })
         })

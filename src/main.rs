@@ -2,8 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use critloop::cli::{Cli, dispatch, finish};
+use critloop::cli::{dispatch, finish};
+
+// See Cargo.toml: a bulk write into sled churns large allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     // Panics get color-eyre's report; errors below are printed as one line.
@@ -23,6 +26,9 @@ fn main() -> ExitCode {
         }
         report(info);
     }));
-    let cli = Cli::parse();
+    let cli = match critloop::cli::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(critloop::cli::usage_error(&e)),
+    };
     ExitCode::from(finish(dispatch(cli)))
 }

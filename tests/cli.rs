@@ -331,7 +331,7 @@ fn runs_list_show_delete() {
     assert!(list.contains("a ") && list.contains("critique-revise"), "{list}");
     let show = stdout(critloop(&db).args(["runs", "show", "a"]));
     assert!(show.contains("5 episodes"), "{show}");
-    stdout(critloop(&db).args(["runs", "delete", "a"]));
+    stdout(critloop(&db).args(["runs", "delete", "a", "--yes"]));
     let out = critloop(&db).args(["metrics", "a"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no run named `a`"));

@@ -444,3 +444,51 @@ fn the_preflight_names_the_served_models_when_the_model_is_wrong() {
         "{err}"
     );
 }
+
+/// Issue 14, point 9: Ctrl-C during `critloop run` stops cleanly: one line with the stored
+/// count and how to continue, exit 130; the resume then finishes the run.
+#[test]
+fn ctrl_c_stops_the_run_says_how_to_continue_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("items.jsonl");
+    world::write_dataset(&data, 120);
+    let mock = MockServer::start_blocking(MockConfig {
+        latency: Duration::from_millis(50),
+        ..MockConfig::replying(world::reply)
+    });
+    let db = dir.path().join("db");
+    let child = critloop(&db)
+        .args(run_args(&mock.base_url(), &data))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mock.requests().len() < 60 {
+        assert!(Instant::now() < deadline, "the run did not get going");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let listed: Value =
+        serde_json::from_str(&ok(critloop(&db).args(["runs", "list", "--format", "json"])))
+            .unwrap();
+    let done = listed[0]["episodes"]["done"].as_u64().unwrap();
+    assert!(done > 0 && done < 120, "stopped part-way: {done}");
+    assert_eq!(listed[0]["status"], "cancelled");
+    let line =
+        format!("stopped: {done} of 120 episodes done; continue with `critloop run --resume r`");
+    assert!(err.contains(&line), "{err}");
+    assert!(!err.contains("scored"), "no metrics after a stop: {err}");
+    ok(critloop(&db).args(["run", "--resume", "r", "--quiet"]));
+    let listed: Value =
+        serde_json::from_str(&ok(critloop(&db).args(["runs", "list", "--format", "json"])))
+            .unwrap();
+    // Every episode once: the world's refused revisions (every 13th item) fail, the rest are done.
+    let failed = (1..=120).filter(|n| world::rejected(*n)).count() as u64;
+    assert_eq!(listed[0]["episodes"]["failed"], failed);
+    assert_eq!(listed[0]["episodes"]["done"], 120 - failed);
+    assert_eq!(listed[0]["episodes"]["pending"], 0);
+    assert_eq!(listed[0]["status"], "finished");
+}

@@ -149,5 +149,5 @@ fn serve_stays_until_stopped_and_stop_cancels_its_runs_resumably() {
     let listed = critloop(&db).args(["runs", "list"]).output().unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
     let row = listed.lines().find(|l| l.starts_with("slow")).unwrap_or_default();
-    assert!(row.contains(" 60 ") && row.contains("finished"), "{listed}");
+    assert!(row.contains("/60 ") && row.contains("finished"), "{listed}");
 }

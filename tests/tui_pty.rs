@@ -559,7 +559,7 @@ fn a_run_started_in_the_workbench_outlives_it() {
     loop {
         let listed = cli(&db, &["runs", "list"]);
         if row_of(&listed, "run-2").contains("finished") {
-            assert!(row_of(&listed, "run-2").contains(" 40 "), "{listed}");
+            assert!(row_of(&listed, "run-2").contains("/40 "), "{listed}");
             break;
         }
         assert!(Instant::now() < deadline, "the run did not finish: {listed}");

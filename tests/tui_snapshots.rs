@@ -90,6 +90,7 @@ fn runs() -> Vec<RunRow> {
         cl: acc[2],
         cs: acc[3],
         queue: None,
+        measured: true,
     };
     vec![
         row(

@@ -451,12 +451,28 @@ pub enum ArmName {
 
 #[derive(Debug, Subcommand)]
 pub enum RunsAction {
-    /// One line per run.
-    List,
+    /// One line per run: episodes done of all, status, when it was created.
+    List {
+        /// table, or json (one object per run, for scripts).
+        #[arg(long, value_enum, default_value = "table")]
+        format: CompareFormat,
+    },
     /// A run's settings, counts and headline metrics.
     Show { name: String },
-    /// Delete a run and all its episodes, turns and labels.
-    Delete { name: String },
+    /// Delete a run and all its episodes, turns and labels. On a terminal it says what will go
+    /// and asks first; scripts pass --yes.
+    Delete {
+        name: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+        /// Delete the run's control arms too (a run with arms is otherwise kept).
+        #[arg(long)]
+        with_arms: bool,
+        /// Say what would be deleted, delete nothing (the question's first half).
+        #[arg(long, hide = true)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -545,11 +561,18 @@ pub enum ProviderName {
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
     /// Name of the run (default: derived from protocol and dataset).
-    #[arg(long)]
+    #[arg(long, value_parser = run_name)]
     pub name: Option<String>,
     /// Continue the named run where it stopped, with its stored settings; completed turns are
     /// never requested again. Only --concurrency, --no-cache, --quiet apply alongside.
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["name", "dataset", "protocol", "profile"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = [
+        "name", "dataset", "protocol", "profile", "format", "map", "skip_bad", "provider", "model",
+        "critic_model", "base_url", "critic_base_url", "api_key_env", "rpm", "timeout",
+        "connect_timeout", "first_token_timeout", "idle_timeout", "max_retries", "logprobs",
+        "stream", "limit", "rounds", "samples", "seed", "temperature", "top_p", "max_tokens",
+        "stop_when_correct", "qwen_compat", "sim_p_correct", "sim_tpr", "sim_fpr", "sim_p_fix",
+        "sim_p_fix_unflagged", "sim_p_break", "sim_p_break_unflagged", "sim_p_unparsed",
+    ])]
     pub resume: Option<String>,
     /// Endpoint profile from the config file ([profiles.NAME]); flags override its values.
     #[arg(long, value_name = "NAME")]
@@ -618,13 +641,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub stream: bool,
     /// Use only the first N items.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub limit: Option<usize>,
     /// Critique/revise rounds (overrides the protocol's).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one::<u32>)]
     pub rounds: Option<u32>,
     /// Samples per item (k).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one::<u32>)]
     pub samples: u32,
     /// Seed of the run (sampling and the simulator).
     #[arg(long)]
@@ -696,4 +719,25 @@ pub struct ServeArgs {
     /// Exit once idle (the server every command starts on demand).
     #[arg(long, hide = true)]
     pub on_demand: bool,
+}
+
+/// A count that must be positive (`--limit 0` is a usage error, not an empty dataset).
+fn at_least_one<T>(v: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + Default + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    match v.parse::<T>() {
+        Ok(n) if n == T::default() => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A name a run may have (see `domain::text::run_name_problem`).
+fn run_name(v: &str) -> Result<String, String> {
+    match crate::domain::text::run_name_problem(v) {
+        Some(problem) => Err(problem),
+        None => Ok(v.to_string()),
+    }
 }

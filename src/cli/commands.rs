@@ -55,10 +55,30 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 }
                 _ => None,
             };
-            let args: Vec<String> = std::env::args_os()
+            let mut args: Vec<String> = std::env::args_os()
                 .skip(1)
                 .map(|a| a.into_string().map_err(|a| eyre!("an argument is not UTF-8: {a:?}")))
                 .collect::<Result<_>>()?;
+            if let Command::Runs { action: RunsAction::Delete { yes: false, dry_run: false, .. } } =
+                &command
+                && std::io::IsTerminal::is_terminal(&std::io::stdin())
+            {
+                // Asked here, at the user's terminal: the server only says what would go.
+                let mut ask = args.clone();
+                ask.push("--dry-run".into());
+                match crate::server::client::run_command(&connect, ask, None)? {
+                    0 => {}
+                    code => return Err(super::QuietExit(code).into()),
+                }
+                super::out::err("delete this for good? [y/N] ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).wrap_err("cannot read the answer")?;
+                if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+                    super::out::err("nothing deleted\n");
+                    return Ok(());
+                }
+                args.push("--yes".into());
+            }
             match crate::server::client::run_command(&connect, args, stdin)? {
                 0 => Ok(()),
                 code => Err(super::QuietExit(code).into()),
@@ -552,6 +572,7 @@ fn execute_with_progress(
     let plain = !quiet && !super::out::stderr_tty();
     let mut last_plain = std::time::Instant::now();
     let mut failure = None;
+    let interrupted = Arc::new(AtomicBool::new(false));
     let result: Result<()> = rt.block_on(async {
         let run = record.id;
         // A run being stopped (its client went away) is resumed once it has stopped.
@@ -581,6 +602,7 @@ fn execute_with_progress(
         }
         let watcher = {
             let registry = registry.clone();
+            let interrupted = interrupted.clone();
             tokio::spawn(async move {
                 match interrupt {
                     Some(flag) => {
@@ -592,6 +614,7 @@ fn execute_with_progress(
                         let _ = tokio::signal::ctrl_c().await;
                     }
                 }
+                interrupted.store(true, Ordering::Relaxed);
                 registry.cancel(run);
             })
         };
@@ -626,12 +649,24 @@ fn execute_with_progress(
         watcher.abort();
         Ok(())
     });
+    let totals = runner::totals(store, record.id)?;
+    if interrupted.load(Ordering::Relaxed) {
+        // Where it stopped, not a full bar; the stored count, the same the resume will see.
+        bar.abandon();
+        result?;
+        crate::errln!(
+            "stopped: {} of {} episodes done; continue with `critloop run --resume {}`",
+            totals.done,
+            totals.total,
+            record.name
+        );
+        return Err(super::QuietExit(130).into());
+    }
     bar.finish();
     result?;
     if let Some(error) = failure {
         bail!("{error}");
     }
-    let totals = runner::totals(store, record.id)?;
     if !quiet {
         crate::errln!(
             "{}: {} episodes, {} done, {} failed{}",
@@ -830,35 +865,117 @@ fn import(store: &Store, file: &Path, name: Option<String>, grade: GradeOptions)
 }
 
 fn print_runs(store: &Store, runs: &[RunRecord]) -> Result<()> {
-    crate::outln!(
-        "{:<28} {:<16} {:<10} {:>9} {:>8} {:>8}  DATASET",
-        "NAME",
-        "PROTOCOL",
-        "PROVIDER",
-        "EPISODES",
-        "FAILED",
-        "STATUS"
-    );
-    for r in runs {
-        let t = runner::totals(store, r.id)?;
-        crate::outln!(
-            "{:<28} {:<16} {:<10} {:>9} {:>8} {:>8}  {}",
-            r.name,
-            r.protocol.name,
-            r.provider.name(),
-            t.total,
-            t.failed,
-            format!("{:?}", r.status).to_lowercase(),
-            r.dataset
-        );
+    use crate::domain::text::{pad, width};
+    let rows: Vec<[String; 8]> = runs
+        .iter()
+        .map(|r| -> Result<[String; 8]> {
+            let t = runner::totals(store, r.id)?;
+            Ok([
+                r.name.clone(),
+                r.protocol.name.clone(),
+                r.provider.name().to_string(),
+                format!("{}/{}", t.done, t.total),
+                t.failed.to_string(),
+                r.status.as_str().to_string(),
+                super::labels::utc(r.created).chars().take(16).collect(),
+                r.dataset.clone(),
+            ])
+        })
+        .collect::<Result<_>>()?;
+    let header = ["NAME", "PROTOCOL", "PROVIDER", "DONE", "FAILED", "STATUS", "CREATED (UTC)", ""];
+    // Columns as wide as their widest cell, in display columns (CJK names take two each).
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(&crate::domain::text::inert_line(cell)));
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let right = matches!(i, 3 | 4);
+            let shown = crate::domain::text::inert_line(cell);
+            if i + 1 == cells.len() {
+                out.push_str(&shown);
+            } else if right {
+                out.push_str(&format!("{}{shown}  ", " ".repeat(w - width(&shown))));
+            } else {
+                out.push_str(&format!("{}  ", pad(cell, *w)));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    head[7] = "DATASET".into();
+    crate::outln!("{}", line(head));
+    for row in rows {
+        crate::outln!("{}", line(row.to_vec()));
     }
     Ok(())
 }
 
+/// `runs list --format json`: one object per run.
+fn runs_json(store: &Store, runs: &[RunRecord]) -> Result<String> {
+    let rows: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| -> Result<serde_json::Value> {
+            let t = runner::totals(store, r.id)?;
+            Ok(serde_json::json!({
+                "name": r.name,
+                "protocol": r.protocol.name,
+                "provider": r.provider.name(),
+                "model": r.model,
+                "critic_model": r.critic_model,
+                "dataset": r.dataset,
+                "status": r.status.as_str(),
+                "episodes": { "total": t.total, "done": t.done, "failed": t.failed, "pending": t.pending },
+                "created": r.created,
+                "created_utc": super::labels::utc(r.created),
+                "origin": r.origin(),
+                "notes": r.notes,
+            }))
+        })
+        .collect::<Result<_>>()?;
+    Ok(serde_json::to_string_pretty(&rows)?)
+}
+
+/// A stored setting as `key value, key value` (nested keys dotted, absent values left out),
+/// for people rather than parsers.
+fn settings(v: &serde_json::Value) -> String {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Null => {}
+            serde_json::Value::Array(a) if a.is_empty() => {}
+            serde_json::Value::Array(a) => {
+                let items: Vec<String> = a
+                    .iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+                    .collect();
+                out.push(format!("{prefix} {}", items.join(" ")));
+            }
+            serde_json::Value::String(s) => out.push(format!("{prefix} {s}")),
+            other => out.push(format!("{prefix} {other}")),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, &mut out);
+    out.join(", ")
+}
+
 fn runs(store: &Store, action: RunsAction) -> Result<()> {
     match action {
-        RunsAction::List => {
+        RunsAction::List { format } => {
             let runs = store.runs()?;
+            if format == CompareFormat::Json {
+                crate::outln!("{}", runs_json(store, &runs)?);
+                return Ok(());
+            }
             if runs.is_empty() {
                 crate::outln!("no runs in {}", store.path().display());
                 return Ok(());
@@ -869,32 +986,50 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
             let run = store.require_run(&name)?;
             let t = runner::totals(store, run.id)?;
             crate::outln!("name       {}", run.name);
-            crate::outln!("dataset    {} (hash {})", run.dataset, run.dataset_hash);
             crate::outln!(
-                "protocol   {} ({}), rounds {}{}",
+                "created    {} UTC with critloop {}",
+                super::labels::utc(run.created),
+                run.version
+            );
+            crate::outln!("dataset    {} (hash {})", run.dataset, run.dataset_hash);
+            let kind = run.protocol.kind.as_str();
+            crate::outln!(
+                "protocol   {}{}, rounds {}{}",
                 run.protocol.name,
-                run.protocol.kind.as_str(),
+                if kind == run.protocol.name { String::new() } else { format!(" ({kind})") },
                 run.protocol.rounds,
                 if run.protocol.stop_when_correct { ", stop when correct" } else { "" }
             );
-            crate::outln!("provider   {}", serde_json::to_string(&run.provider)?);
+            let provider = match &run.provider {
+                ProviderSpec::Sim { params } => {
+                    format!("sim: {}", settings(&serde_json::to_value(params)?))
+                }
+                ProviderSpec::OpenAi(spec) => {
+                    format!("openai: {}", settings(&serde_json::to_value(spec)?))
+                }
+                ProviderSpec::Replay => "replay (turns from an imported transcript)".into(),
+            };
+            crate::outln!("provider   {provider}");
             crate::outln!("models     generator {}, critic {}", run.model, run.critic_model);
-            crate::outln!("sampling   {}", serde_json::to_string(&run.sampling)?);
+            crate::outln!("sampling   {}", settings(&serde_json::to_value(&run.sampling)?));
             match run.origin() {
                 crate::domain::Origin::Created => {}
                 crate::domain::Origin::Arm { of, arm } => {
-                    crate::outln!("origin     control arm {arm} of run {}", crate::tui::inert(&of));
+                    crate::outln!("origin     control arm {arm} of run {of}");
                 }
                 crate::domain::Origin::Imported { from } => {
-                    crate::outln!("origin     imported from {}", crate::tui::inert(&from));
+                    crate::outln!("origin     imported from {from}");
                 }
             }
             if run.grading().qwen_compat {
                 crate::outln!("grading    --qwen-compat (x·100 and x/100 also equal)");
             }
+            for (k, v) in &run.notes {
+                crate::outln!("note       {k}: {v}");
+            }
             crate::outln!(
-                "status     {:?}, {} episodes: {} done, {} failed, {} pending",
-                run.status,
+                "status     {}, {} episodes: {} done, {} failed, {} pending",
+                run.status.as_str(),
                 t.total,
                 t.done,
                 t.failed,
@@ -904,14 +1039,53 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
             crate::outp!("{}", table::render(&run_metrics(store, &run)?));
             Ok(())
         }
-        RunsAction::Delete { name } => {
+        RunsAction::Delete { name, yes, with_arms, dry_run } => {
             let run = store.require_run(&name)?;
-            store.delete_run(run.id)?;
+            let arms: Vec<RunRecord> = store
+                .runs()?
+                .into_iter()
+                .filter(|r| matches!(r.origin(), crate::domain::Origin::Arm { of, .. } if of == run.name))
+                .collect();
+            let arm_names: Vec<&str> = arms.iter().map(|r| r.name.as_str()).collect();
+            if !arms.is_empty() && !with_arms {
+                bail!(
+                    "run {name} has control arms ({}); delete them too with --with-arms, or \
+                     delete them first",
+                    arm_names.join(", ")
+                );
+            }
+            let gone: Vec<&RunRecord> = std::iter::once(&run).chain(&arms).collect();
+            if dry_run || !yes {
+                for r in &gone {
+                    let t = runner::totals(store, r.id)?;
+                    let labels = store.labels_of_run(r.id)?.len();
+                    crate::outln!(
+                        "run {}: {} {}, {} {}",
+                        r.name,
+                        t.total,
+                        plural(t.total, "episode", "episodes"),
+                        labels,
+                        plural(labels as u64, "label", "labels")
+                    );
+                }
+                if dry_run {
+                    return Ok(());
+                }
+                bail!("deleting is for good: pass --yes (on a terminal critloop asks instead)");
+            }
+            for r in &gone {
+                store.delete_run(r.id)?;
+                crate::outln!("deleted run {}", r.name);
+            }
             store.flush()?;
-            crate::outln!("deleted run {name}");
             Ok(())
         }
     }
+}
+
+/// `one` for 1, else `many`.
+pub(super) fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 fn datasets(action: DatasetsAction) -> Result<()> {

@@ -410,7 +410,7 @@ fn aligned(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
 }
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
-fn utc(secs: u64) -> String {
+pub(super) fn utc(secs: u64) -> String {
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let s = secs % 86_400;
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)

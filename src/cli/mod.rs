@@ -46,15 +46,64 @@ fn broken_pipe(e: &color_eyre::eyre::Report) -> bool {
     })
 }
 
+/// Parses a command line; a usage error keeps clap's "a similar argument exists" tip only when
+/// the suggestion is close (clap offers `--rounds` for `--bogus`).
+pub fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::{CommandFactory, Parser};
+    let e = match Cli::try_parse_from(argv) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if e.kind() != ErrorKind::UnknownArgument {
+        return Err(e);
+    }
+    let text = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    };
+    let (Some(given), Some(suggested)) =
+        (text(ContextKind::InvalidArg), text(ContextKind::SuggestedArg))
+    else {
+        return Err(e);
+    };
+    let bare = |s: &str| s.trim_start_matches('-').split('=').next().unwrap_or("").to_string();
+    let (g, s) = (bare(&given), bare(&suggested));
+    if strsim::levenshtein(&g, &s) <= (g.chars().count() / 3).max(1) {
+        return Err(e);
+    }
+    // Without the usage line either: clap wrote it around the suggested flag.
+    let mut plain = clap::Error::new(ErrorKind::UnknownArgument).with_cmd(&Cli::command());
+    plain.insert(ContextKind::InvalidArg, ContextValue::String(given));
+    Err(plain)
+}
+
+/// Says a usage error and gives its exit code (2); help and version go to stdout as clap
+/// writes them. An argument echoed in the error is shown inert.
+pub fn usage_error(e: &clap::Error) -> u8 {
+    if !e.use_stderr() {
+        match out::served() {
+            Some(_) => out::out(&e.render().to_string()),
+            None => {
+                let _ = e.print();
+            }
+        }
+        return 0;
+    }
+    crate::errln!("{}", e.render().to_string().trim_end());
+    u8::try_from(e.exit_code()).unwrap_or(2)
+}
+
 /// A client's command line, run by the database's server (inside `out::with_served`).
 pub fn run_served(args: Vec<String>) -> u8 {
-    use clap::Parser;
     let argv = std::iter::once("critloop".to_string()).chain(args);
-    match Cli::try_parse_from(argv) {
+    match parse_from(argv) {
         Ok(cli) => finish(commands::dispatch_served(cli)),
-        Err(e) => {
-            crate::errln!("{}", e.render());
-            2
-        }
+        Err(e) => usage_error(&e),
     }
 }

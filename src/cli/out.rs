@@ -64,8 +64,19 @@ pub fn with_served<R>(served: Served, f: impl FnOnce() -> R) -> R {
     out
 }
 
+/// Text with every control character but newline and tab escaped: what a command prints can
+/// hold a run name, an item id or a server's message, none of which may drive the terminal.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    use crate::domain::text::escape;
+    if !text.chars().any(|c| escape(c).is_some()) {
+        return text.into();
+    }
+    text.chars().map(|c| escape(c).unwrap_or_else(|| c.to_string())).collect::<String>().into()
+}
+
 /// Text for stdout.
 pub fn out(text: &str) {
+    let text = &*shown(text);
     match served() {
         Some(s) => {
             let _ = s.sink.send(Chunk::Out(text.to_string()));
@@ -78,6 +89,7 @@ pub fn out(text: &str) {
 
 /// Text for stderr.
 pub fn err(text: &str) {
+    let text = &*shown(text);
     match served() {
         Some(s) => {
             let _ = s.sink.send(Chunk::Err(text.to_string()));

@@ -7,6 +7,7 @@ pub mod label;
 mod queue;
 mod run;
 mod schema;
+pub mod text;
 mod turn;
 
 pub use episode::{Episode, EpisodeId, EpisodeStatus};

@@ -311,6 +311,18 @@ pub enum RunStatus {
     Cancelled,
 }
 
+impl RunStatus {
+    /// The status as the word stored and shown (`created`, `running`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Created => "created",
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// How a run grades answers (typed; older records kept it as the note `qwen_compat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Grading {

@@ -130,6 +130,12 @@ pub fn import_transcripts(
     let mut names = Vec::new();
     for key in &order {
         let name = opts.name.clone().unwrap_or_else(|| key.clone());
+        if let Some(problem) = crate::domain::text::run_name_problem(&name) {
+            return Err(StoreError::BadName(format!(
+                "{problem}; import it under another name with --name NAME"
+            ))
+            .into());
+        }
         if store.run_by_name(&name)?.is_some() {
             return Err(StoreError::RunExists(name).into());
         }

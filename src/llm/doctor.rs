@@ -349,33 +349,8 @@ fn secs(d: Duration) -> String {
     }
 }
 
-/// Text shown as text: control characters (C0, DEL, C1) and bidirectional controls become
-/// visible escapes, so a model name or an error message cannot drive the terminal.
-pub(crate) fn inert(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\u{1b}' => out.push_str("\\e"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            // C1 controls (0x9b is a one-byte CSI), marks and bidirectional overrides.
-            '\u{80}'..='\u{9f}'
-            | '\u{61c}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}' => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Text shown as text (model names, URLs, server messages): one line, controls escaped.
+pub(crate) use crate::domain::text::inert_line as inert;
 
 /// A server's text as one inert line of at most [`MESSAGE_CHARS`] characters, with the key
 /// (if any) cut out: some servers echo what they were sent.

@@ -44,6 +44,9 @@ pub enum StoreError {
     NoSuchRun(String),
     #[error("a run named `{0}` already exists; choose another --name or delete it")]
     RunExists(String),
+    /// A name no run may have (empty, control characters, too long).
+    #[error("{0}")]
+    BadName(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -227,8 +230,11 @@ impl Store {
 
     /// Stores a new run with its item snapshot; refuses a duplicate name.
     pub fn create_run(&self, run: &RunRecord, items: &[Item]) -> Result<()> {
+        if let Some(problem) = crate::domain::text::run_name_problem(&run.name) {
+            return Err(StoreError::BadName(problem));
+        }
         if self.run_by_name(&run.name)?.is_some() {
-            return Err(StoreError::RunExists(run.name.clone()));
+            return Err(StoreError::RunExists(crate::domain::text::inert_line(&run.name)));
         }
         // In batches: sled holds a whole batch in memory, gigabytes for a million items. The
         // run's record comes last, so a crash leaves no run that lacks items.
@@ -262,7 +268,8 @@ impl Store {
 
     /// Like `run_by_name` but a missing run is an error.
     pub fn require_run(&self, name: &str) -> Result<RunRecord> {
-        self.run_by_name(name)?.ok_or_else(|| StoreError::NoSuchRun(name.to_string()))
+        self.run_by_name(name)?
+            .ok_or_else(|| StoreError::NoSuchRun(crate::domain::text::inert_line(name)))
     }
 
     /// Removes a run and everything under it.

@@ -137,6 +137,9 @@ pub fn calibration_sources(report: &MetricsReport) -> Vec<&str> {
 }
 
 /// Which labels a turn role accepts (DESIGN §6).
+/// How often the runs screen re-reads a running run's headline numbers.
+const LIVE_RELOAD_MS: u64 = 3_000;
+
 pub struct App {
     pub screen: Screen,
     history: Vec<Screen>,
@@ -156,6 +159,9 @@ pub struct App {
     pub show_history: bool,
     pub runs: Vec<RunRow>,
     pub runs_loaded: bool,
+    /// A reload of the runs table for live numbers is in flight, and when it was asked (ms).
+    runs_reloading: bool,
+    runs_reloaded_at: u64,
     pub run_sel: usize,
     pub live: HashMap<RunId, Live>,
     /// The run whose episodes / metrics are shown.
@@ -218,6 +224,8 @@ impl App {
             show_history: false,
             runs: Vec::new(),
             runs_loaded: false,
+            runs_reloading: false,
+            runs_reloaded_at: 0,
             run_sel: 0,
             live: HashMap::new(),
             run: None,
@@ -387,15 +395,42 @@ impl App {
             }
             Event::Term(_) => Vec::new(),
             Event::Tick => {
-                if self.live.values().any(|l| l.running) || !self.runs_loaded {
+                let running = self.live.values().any(|l| l.running);
+                if running || !self.runs_loaded {
                     self.spinner = self.spinner.wrapping_add(1);
                     self.dirty = true;
                 }
+                // A running run's headline numbers follow it on the runs screen.
+                let now = (self.clock)();
+                if running
+                    && self.screen == Screen::Runs
+                    && !self.runs_reloading
+                    && now.saturating_sub(self.runs_reloaded_at) >= LIVE_RELOAD_MS
+                {
+                    self.runs_reloading = true;
+                    self.runs_reloaded_at = now;
+                    return vec![Effect::LoadRuns];
+                }
                 Vec::new()
             }
-            Event::Runs(rows) => {
+            Event::Runs(mut rows) => {
                 self.dirty = true;
                 let first = !self.runs_loaded;
+                if rows.iter().any(|r| r.measured) {
+                    self.runs_reloading = false;
+                }
+                // The quick list (names and counts) keeps the numbers already shown until the
+                // measured list replaces them: no blank `— → —` on every return.
+                for row in rows.iter_mut().filter(|r| !r.measured) {
+                    if let Some(old) =
+                        self.runs.iter().find(|o| o.record.id == row.record.id && o.measured)
+                    {
+                        (row.acc_t1, row.acc_t2, row.cl, row.cs) =
+                            (old.acc_t1, old.acc_t2, old.cl, old.cs);
+                        row.queue = old.queue.clone();
+                        row.measured = true;
+                    }
+                }
                 self.runs = rows;
                 self.runs_loaded = true;
                 self.run_sel = self.run_sel.min(self.runs.len().saturating_sub(1));

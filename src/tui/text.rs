@@ -8,19 +8,7 @@ pub enum Piece {
     Escape(String),
 }
 
-fn escape(c: char) -> Option<String> {
-    match c {
-        '\n' => None,
-        '\t' => None,
-        '\u{1b}' => Some("\\e".into()),
-        '\r' => Some("\\r".into()),
-        c if (c as u32) < 0x20 || c as u32 == 0x7f => Some(format!("\\x{:02x}", c as u32)),
-        // C1 controls (0x9b is a one-byte CSI) and bidirectional overrides.
-        c if (0x80..=0x9f).contains(&(c as u32)) => Some(format!("\\u{{{:x}}}", c as u32)),
-        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => Some(format!("\\u{{{:x}}}", c as u32)),
-        _ => None,
-    }
-}
+use crate::domain::text::escape;
 
 /// Splits one line (no newlines) into plain and escaped pieces; tabs become spaces.
 pub fn pieces(line: &str) -> Vec<Piece> {

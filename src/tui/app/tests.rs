@@ -63,6 +63,7 @@ fn run_row(id: u64, name: &str, pending: u64) -> RunRow {
         cl: Some(0.9),
         cs: Some(0.5),
         queue: None,
+        measured: true,
     }
 }
 
@@ -2090,4 +2091,40 @@ fn a_typed_question_is_added_and_selected(mut step: App) {
     typed(&mut step, "t");
     assert_eq!(press(&mut step, KeyCode::Esc), vec![]);
     assert!(step.step.as_ref().unwrap().asking.is_none());
+}
+
+/// Issue 14, point 2: the quick reload of the runs table keeps the numbers already shown.
+#[test]
+fn returning_to_the_runs_screen_keeps_the_numbers_until_new_ones_arrive() {
+    let mut app = app();
+    app.update(Event::Runs(three_runs()));
+    let quick: Vec<RunRow> = three_runs()
+        .into_iter()
+        .map(|mut r| {
+            (r.acc_t1, r.acc_t2, r.cl, r.cs, r.measured) = (None, None, None, None, false);
+            r
+        })
+        .collect();
+    app.update(Event::Runs(quick));
+    assert_eq!(app.runs[1].acc_t1, Some(0.6), "kept, not blanked");
+    assert_eq!(app.runs[1].cs, Some(0.5));
+    // The measured list replaces them.
+    let mut fresh = three_runs();
+    fresh[1].acc_t1 = Some(0.25);
+    app.update(Event::Runs(fresh));
+    assert_eq!(app.runs[1].acc_t1, Some(0.25));
+}
+
+/// Issue 14, point 2: while a run runs, the runs screen re-reads its headline numbers, one
+/// reload at a time.
+#[test]
+fn a_running_run_gets_live_headline_numbers() {
+    let mut app = app();
+    app.update(Event::Runs(three_runs()));
+    assert!(app.update(Event::Tick).is_empty(), "nothing running: no reload");
+    app.update(Event::Run(RunEvent::Started { run: RunId(2), total: 10, done: 0 }));
+    assert!(app.update(Event::Tick).iter().any(|e| matches!(e, Effect::LoadRuns)));
+    assert!(app.update(Event::Tick).is_empty(), "one reload in flight at a time");
+    app.update(Event::Runs(three_runs()));
+    assert!(app.update(Event::Tick).is_empty(), "not again within 3 s");
 }

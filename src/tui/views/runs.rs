@@ -104,11 +104,16 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                     ),
                 ),
                 None => (
-                    format!("{}", r.totals.total),
+                    // A stopped run says how far it got.
+                    if r.totals.pending > 0 {
+                        format!("{}/{}", r.totals.done, r.totals.total)
+                    } else {
+                        format!("{}", r.totals.total)
+                    },
                     if r.totals.pending > 0 {
                         format!("{} pending", r.totals.pending)
                     } else {
-                        format!("{:?}", r.record.status).to_lowercase()
+                        r.record.status.as_str().to_string()
                     },
                 ),
             };
