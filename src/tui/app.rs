@@ -2,11 +2,14 @@
 
 use std::collections::HashMap;
 
-use crossterm::event::{Event as CtEvent, KeyCode, KeyEventKind, MouseEventKind};
+use crossterm::event::{
+    Event as CtEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+};
 
 use super::action::Action;
 use super::effect::{Effect, RunForm};
 use super::event::Event;
+use super::input::{self, Edit};
 use super::keymap::{Keymap, Mode};
 use super::theme::Theme;
 use crate::browse::{EpisodeDetail, EpisodeRow, RunRow, Transition};
@@ -137,6 +140,9 @@ pub fn calibration_sources(report: &MetricsReport) -> Vec<&str> {
 }
 
 /// Which labels a turn role accepts (DESIGN §6).
+/// The longest critique or question typed in step mode, in characters.
+const EDIT_LIMIT: usize = 20_000;
+
 /// How often the runs screen re-reads a running run's headline numbers.
 const LIVE_RELOAD_MS: u64 = 3_000;
 
@@ -328,6 +334,20 @@ impl App {
         }
     }
 
+    /// Recomputes the visible episodes after their labels changed: the selected one stays
+    /// selected while it is visible.
+    fn refilter_keeping(&mut self) {
+        let selected =
+            self.visible.get(self.ep_sel).and_then(|&i| self.episodes.get(i)).map(|r| r.id);
+        self.refilter();
+        let kept = selected.and_then(|id| {
+            self.visible.iter().position(|&i| self.episodes.get(i).is_some_and(|r| r.id == id))
+        });
+        if let Some(p) = kept {
+            self.ep_sel = p;
+        }
+    }
+
     fn refilter(&mut self) {
         let q = self.search.to_lowercase();
         self.visible = self
@@ -358,20 +378,20 @@ impl App {
                     return Vec::new();
                 }
                 if self.searching {
-                    return self.search_key(k.code);
+                    return self.search_key(&k);
                 }
                 if self.naming.is_some() {
-                    return self.name_key(k.code);
+                    return self.name_key(&k);
                 }
                 if self.screen == Screen::Step
                     && self.step.as_ref().is_some_and(|s| s.editing.is_some() || s.asking.is_some())
                 {
-                    return self.edit_key(k.code);
+                    return self.edit_key(&k);
                 }
                 if self.screen == Screen::NewRun
-                    && !k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+                    && let Some(fx) = self.form_key(&k)
                 {
-                    return self.form_key(k.code);
+                    return fx;
                 }
                 match self.keymap.action(self.mode(), &k) {
                     Some(a) => self.act(a),
@@ -662,62 +682,57 @@ impl App {
         }
     }
 
-    /// Keys on the new-run form: typing edits the focused field.
-    fn form_key(&mut self, code: KeyCode) -> Vec<Effect> {
+    /// Keys on the new-run form: typing edits the focused field; `None` for a chord that is
+    /// no editing key (the keymap has it).
+    fn form_key(&mut self, k: &KeyEvent) -> Option<Vec<Effect>> {
         let n = self.form.fields().len();
-        match code {
-            KeyCode::Esc => self.back(),
+        match k.code {
             KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % n,
             KeyCode::BackTab | KeyCode::Up => self.form_focus = (self.form_focus + n - 1) % n,
-            KeyCode::Enter => {
-                let form = self.form.clone();
-                self.back();
-                self.info(format!("starting {}…", form.name));
-                return vec![Effect::StartRun(form)];
-            }
-            KeyCode::Backspace => {
-                if let Some(f) = self.form.field_mut(self.form_focus) {
-                    f.pop();
+            _ => {
+                let mut scratch = String::new();
+                let field = match self.form.field_mut(self.form_focus) {
+                    Some(f) => f,
+                    None => &mut scratch,
+                };
+                match input::edit(field, k, false, 200) {
+                    Edit::Cancel => self.back(),
+                    Edit::Submit => {
+                        let form = self.form.clone();
+                        self.back();
+                        self.info(format!("starting {}…", form.name));
+                        return Some(vec![Effect::StartRun(form)]);
+                    }
+                    Edit::Changed => {}
+                    Edit::Other if k.modifiers.contains(KeyModifiers::CONTROL) => return None,
+                    Edit::Other => {}
                 }
             }
-            KeyCode::Char(c) if !c.is_control() => {
-                if let Some(f) = self.form.field_mut(self.form_focus) {
-                    f.push(c);
-                }
-            }
-            _ => {}
         }
-        Vec::new()
+        Some(Vec::new())
     }
 
-    /// Keys while typing a critique in step mode.
-    fn edit_key(&mut self, code: KeyCode) -> Vec<Effect> {
+    /// Keys while typing a critique (or a question) in step mode; several lines allowed.
+    fn edit_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
         let annotator = self.annotator.clone().unwrap_or_else(|| "unnamed".into());
         let Some(s) = self.step.as_mut() else { return Vec::new() };
         if let Some(text) = s.asking.as_mut() {
-            match code {
-                KeyCode::Esc => s.asking = None,
-                KeyCode::Backspace => {
-                    text.pop();
-                }
-                KeyCode::Enter if text.trim().is_empty() => {}
-                KeyCode::Enter => {
+            match input::edit(text, k, true, EDIT_LIMIT) {
+                Edit::Cancel => s.asking = None,
+                Edit::Submit if text.trim().is_empty() => {}
+                Edit::Submit => {
                     let text = s.asking.take().unwrap_or_default();
                     return vec![Effect::StepAddQuestion { run: s.run, text }];
                 }
-                KeyCode::Char(c) if !c.is_control() => text.push(c),
-                _ => {}
+                Edit::Changed | Edit::Other => {}
             }
             return Vec::new();
         }
         let Some(text) = s.editing.as_mut() else { return Vec::new() };
-        match code {
-            KeyCode::Esc => s.editing = None,
-            KeyCode::Backspace => {
-                text.pop();
-            }
-            KeyCode::Enter if text.trim().is_empty() => {}
-            KeyCode::Enter => {
+        match input::edit(text, k, true, EDIT_LIMIT) {
+            Edit::Cancel => s.editing = None,
+            Edit::Submit if text.trim().is_empty() => {}
+            Edit::Submit => {
                 let critique = s.editing.take();
                 s.busy = true;
                 return vec![Effect::StepNext {
@@ -727,20 +742,20 @@ impl App {
                     annotator,
                 }];
             }
-            KeyCode::Char(c) if !c.is_control() => text.push(c),
-            _ => {}
+            Edit::Changed | Edit::Other => {}
         }
         Vec::new()
     }
 
-    fn search_key(&mut self, code: KeyCode) -> Vec<Effect> {
-        match code {
-            KeyCode::Enter | KeyCode::Esc => self.searching = false,
-            KeyCode::Backspace => {
-                self.search.pop();
+    /// `/` search: Enter keeps the query, Esc clears it.
+    fn search_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
+        match input::edit(&mut self.search, k, false, 200) {
+            Edit::Submit => self.searching = false,
+            Edit::Cancel => {
+                self.search.clear();
+                self.searching = false;
             }
-            KeyCode::Char(c) if !c.is_control() => self.search.push(c),
-            _ => {}
+            Edit::Changed | Edit::Other => {}
         }
         self.refilter();
         Vec::new()
@@ -1107,6 +1122,10 @@ impl App {
             self.screen = prev;
         } else if self.screen != Screen::Runs {
             self.screen = Screen::Runs;
+        }
+        // Labels given on the episode screen take effect on the list now (`unlabelled`).
+        if self.screen == Screen::Episodes {
+            self.refilter_keeping();
         }
     }
 }

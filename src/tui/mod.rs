@@ -5,6 +5,7 @@ mod app;
 mod effect;
 mod event;
 mod highlight;
+mod input;
 mod keymap;
 mod text;
 mod theme;

@@ -2,8 +2,6 @@
 //! and their effective values ([`crate::domain::label`]) decide what the screen, undo and
 //! "next" read.
 
-use crossterm::event::KeyCode;
-
 use super::{App, Filter, Screen};
 use crate::browse::shapes;
 use crate::domain::label::slots;
@@ -129,6 +127,10 @@ impl App {
             self.screen == Screen::Episode && self.detail.as_ref().is_some_and(|d| d.id == id);
         if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
             d.labels.push((seq, label));
+        }
+        // The open episode stays listed until the list is shown again.
+        if !here {
+            self.refilter_keeping();
         }
         let missing = if here { self.missing_here() } else { Vec::new() };
         if here && !missing.is_empty() {
@@ -259,18 +261,16 @@ impl App {
     }
 
     /// Keys while the annotator's name is asked for.
-    pub(super) fn name_key(&mut self, code: KeyCode) -> Vec<Effect> {
+    pub(super) fn name_key(&mut self, k: &crossterm::event::KeyEvent) -> Vec<Effect> {
+        use crate::tui::input::{Edit, edit};
         let Some(n) = self.naming.as_mut() else { return Vec::new() };
-        match code {
-            KeyCode::Esc => {
+        match edit(&mut n.text, k, false, 64) {
+            Edit::Cancel => {
                 self.naming = None;
                 self.info("label not saved: labels need the annotator's name");
             }
-            KeyCode::Backspace => {
-                n.text.pop();
-            }
-            KeyCode::Enter if n.text.trim().is_empty() => {}
-            KeyCode::Enter => {
+            Edit::Submit if n.text.trim().is_empty() => {}
+            Edit::Submit => {
                 let name = n.text.trim().to_string();
                 let pending = n.pending.take();
                 self.naming = None;
@@ -284,8 +284,7 @@ impl App {
                 }
                 return fx;
             }
-            KeyCode::Char(c) if !c.is_control() && n.text.chars().count() < 64 => n.text.push(c),
-            _ => {}
+            Edit::Changed | Edit::Other => {}
         }
         Vec::new()
     }

@@ -909,16 +909,19 @@ fn search_narrowing_clamps_the_selection(mut episodes: App) {
 }
 
 #[rstest]
-fn esc_ends_the_search_then_clears_it_then_goes_back(mut episodes: App) {
+fn esc_clears_the_search_enter_keeps_it_then_esc_clears_and_goes_back(mut episodes: App) {
     typed(&mut episodes, "/bet");
     press(&mut episodes, KeyCode::Esc);
     assert!(!episodes.searching);
-    assert_eq!(episodes.search, "bet");
+    assert_eq!(episodes.search, "", "Esc while typing clears");
+    assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(episodes.screen, Screen::Episodes);
 
+    typed(&mut episodes, "/bet");
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(episodes.search, "bet");
     assert_eq!(press(&mut episodes, KeyCode::Esc), vec![]);
-    assert_eq!(episodes.search, "", "back clears the search first");
-    assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(episodes.search, "", "back clears a kept search first");
     assert_eq!(episodes.screen, Screen::Episodes);
 
     press(&mut episodes, KeyCode::Esc);
@@ -2127,4 +2130,51 @@ fn a_running_run_gets_live_headline_numbers() {
     assert!(app.update(Event::Tick).is_empty(), "one reload in flight at a time");
     app.update(Event::Runs(three_runs()));
     assert!(app.update(Event::Tick).is_empty(), "not again within 3 s");
+}
+
+/// Issue 14, point 3: a labelled episode leaves the `unlabelled` list (the open one when the
+/// list is shown again), and the selection stays on what the user was looking at.
+#[rstest]
+fn the_unlabelled_filter_drops_episodes_once_labelled(mut episodes: App) {
+    episodes.filter = Filter::Unlabelled;
+    episodes.refilter();
+    assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
+    typed(&mut episodes, "jj");
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(4));
+    // Labelled elsewhere (another annotator's news): gone at once, selection kept.
+    episodes.update(saved(ep_id(1, 1), 3, label(Some(1), "error_found", "yes")));
+    assert_eq!(visible_items(&episodes), vec![2, 4, 5]);
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(4));
+    // Labelled on its own screen: listed until the list is shown again.
+    typed(&mut episodes, "k");
+    press(&mut episodes, KeyCode::Enter);
+    let id = ep_id(1, 2);
+    episodes.update(Event::Episode(Box::new(detail(1, 2))));
+    episodes.update(saved(id, 4, label(Some(1), "error_found", "no")));
+    assert_eq!(visible_items(&episodes), vec![2, 4, 5], "the open episode stays listed");
+    press(&mut episodes, KeyCode::Esc);
+    assert_eq!(episodes.screen, Screen::Episodes);
+    assert_eq!(visible_items(&episodes), vec![4, 5]);
+}
+
+/// Issue 14, point 3: Esc in `/` search clears it, Enter keeps it, Ctrl-U clears the query
+/// instead of typing `u`.
+#[rstest]
+fn search_keys_edit_like_a_shell(mut episodes: App) {
+    typed(&mut episodes, "/");
+    assert!(episodes.searching);
+    typed(&mut episodes, "zzz");
+    assert!(visible_items(&episodes).is_empty());
+    episodes.update(ctrl('u'));
+    assert_eq!(episodes.search, "", "Ctrl-U clears");
+    assert_eq!(visible_items(&episodes).len(), 6);
+    typed(&mut episodes, "zzz");
+    press(&mut episodes, KeyCode::Esc);
+    assert!(!episodes.searching);
+    assert_eq!(episodes.search, "", "Esc clears the search");
+    assert_eq!(visible_items(&episodes).len(), 6);
+    typed(&mut episodes, "/004");
+    press(&mut episodes, KeyCode::Enter);
+    assert!(!episodes.searching);
+    assert_eq!(episodes.search, "004", "Enter keeps it");
 }
