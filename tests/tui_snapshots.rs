@@ -768,6 +768,9 @@ fn step_streaming_a_critique(#[case] w: u16, #[case] h: u16) {
 fn step_writing_a_critique(#[case] w: u16, #[case] h: u16) {
     let mut app = on_step();
     typed(&mut app, "wYou forgot the $30 from the grandparents.");
+    // A second line (issue 14, point 7): Alt-Enter starts it, Enter would save.
+    app.update(Event::Term(CtEvent::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT))));
+    typed(&mut app, "Recount: 5 + 30 = 35.");
     snapshot("step_writing_a_critique", app, w, h);
 }
 

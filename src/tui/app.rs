@@ -168,6 +168,8 @@ pub struct App {
     /// A reload of the runs table for live numbers is in flight, and when it was asked (ms).
     runs_reloading: bool,
     runs_reloaded_at: u64,
+    /// Quick sim runs started in this session (each gets its own seed).
+    quick_runs: u64,
     pub run_sel: usize,
     pub live: HashMap<RunId, Live>,
     /// The run whose episodes / metrics are shown.
@@ -232,6 +234,7 @@ impl App {
             runs_loaded: false,
             runs_reloading: false,
             runs_reloaded_at: 0,
+            quick_runs: 0,
             run_sel: 0,
             live: HashMap::new(),
             run: None,
@@ -458,7 +461,7 @@ impl App {
                     self.info(
                         "first launch: creating the demo run (sim provider, bundled dataset)…",
                     );
-                    return vec![Effect::StartSimRun { name: "demo".into(), limit: None }];
+                    return vec![Effect::StartSimRun { name: "demo".into(), limit: None, seed: 0 }];
                 }
                 Vec::new()
             }
@@ -924,7 +927,11 @@ impl App {
                 _ => Vec::new(),
             },
             Action::NewDemoRun => {
-                vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100) }]
+                // A new seed each time: two quick runs are two samples, not one run twice.
+                self.quick_runs += 1;
+                let seed = (self.clock)() / 1000 * 100 + self.quick_runs % 100;
+                self.info(format!("starting a sim run of 100 items, seed {seed}…"));
+                vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100), seed }]
             }
             Action::NewRun => {
                 let n = self.runs.len() + 1;

@@ -96,6 +96,8 @@ pub enum Effect {
     StartSimRun {
         name: String,
         limit: Option<usize>,
+        /// The run's seed: the demo's is 0, each quick run gets a new one.
+        seed: u64,
     },
     CancelRun(RunId),
     ResumeRun(RunId),
@@ -352,11 +354,11 @@ impl Local {
             Effect::SaveAnnotator { path, name } => {
                 self.blocking(tx, move |_| save_annotator(&path, &name))
             }
-            Effect::StartSimRun { name, limit } => self.start_in_background(
+            Effect::StartSimRun { name, limit, seed } => self.start_in_background(
                 tx,
                 "cannot start a run",
                 Box::new(move |s| {
-                    let run = create_sim(s, name, limit)?;
+                    let run = create_sim(s, name, limit, seed)?;
                     Ok((run, Provider::Sim(SimParams::default()), RunOptions::default()))
                 }),
             ),
@@ -463,7 +465,12 @@ fn save_annotator(path: &std::path::Path, name: &str) -> Result<Event, String> {
 }
 
 /// A quick sim run over the bundled dataset (a name taken gets `-2`, `-3`, …).
-fn create_sim(store: &Store, name: String, limit: Option<usize>) -> Result<RunId, String> {
+fn create_sim(
+    store: &Store,
+    name: String,
+    limit: Option<usize>,
+    seed: u64,
+) -> Result<RunId, String> {
     let mut items = crate::dataset::resolve(crate::dataset::DEFAULT_DATASET, &Default::default())
         .map_err(|e| e.to_string())?
         .items;
@@ -488,7 +495,7 @@ fn create_sim(store: &Store, name: String, limit: Option<usize>) -> Result<RunId
             provider: ProviderSpec::Sim { params: SimParams::default() },
             model: "sim".into(),
             critic_model: "sim".into(),
-            sampling: Sampling::default(),
+            sampling: Sampling { seed, ..Sampling::default() },
         },
         GradeOptions::default(),
     )
@@ -778,7 +785,7 @@ mod tests {
         let store = Store::temporary().unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut io = Io::new(store.clone(), tx, LabelSchema::load(&[]).unwrap());
-        io.execute(Effect::StartSimRun { name: "quick".into(), limit: Some(5) });
+        io.execute(Effect::StartSimRun { name: "quick".into(), limit: Some(5), seed: 0 });
         let mut listed = false;
         let finished = tokio::time::timeout(std::time::Duration::from_secs(20), async {
             while let Some(ev) = rx.recv().await {

@@ -499,7 +499,7 @@ fn first_launch_with_no_runs_starts_the_demo(mut app: App) {
     app.take_dirty();
     assert_eq!(
         app.update(Event::Runs(Vec::new())),
-        vec![Effect::StartSimRun { name: "demo".into(), limit: None }]
+        vec![Effect::StartSimRun { name: "demo".into(), limit: None, seed: 0 }]
     );
     assert!(app.runs_loaded);
     assert!(app.take_dirty());
@@ -608,12 +608,18 @@ fn opening_another_run_clears_the_previous_one(mut episode: App) {
     assert_eq!(episode.ep_sel, 0);
 }
 
+/// Issue 14, point 7: each quick run has a seed of its own, and the status line says it.
 #[rstest]
-fn new_demo_run_starts_a_limited_sim_run(mut runs: App) {
-    assert_eq!(
-        typed(&mut runs, "n"),
-        vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100) }]
-    );
+fn new_demo_run_starts_a_limited_sim_run_with_a_new_seed(mut runs: App) {
+    let seed = |fx: Vec<Effect>| match fx.as_slice() {
+        [Effect::StartSimRun { name, limit: Some(100), seed }] if name == "sim" => *seed,
+        other => panic!("{other:?}"),
+    };
+    let first = seed(typed(&mut runs, "n"));
+    assert_eq!(status(&runs).0, format!("starting a sim run of 100 items, seed {first}…"));
+    let second = seed(typed(&mut runs, "n"));
+    assert_ne!(first, second, "the same seed twice would make the same run twice");
+    assert_ne!(first, 0, "not the demo's seed");
 }
 
 #[rstest]

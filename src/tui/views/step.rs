@@ -69,16 +69,27 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             lines.push(Line::styled(format!("  {}", inert(l)), t.muted));
         }
     }
+    // Typed text may have several lines; the cursor ends the last.
+    let typed = |lines: &mut Vec<Line<'static>>, text: &str| {
+        let rows: Vec<&str> = text.split('\n').collect();
+        for (i, row) in rows.iter().enumerate() {
+            let cursor = if i + 1 == rows.len() { "▏" } else { "" };
+            lines.push(Line::styled(format!("  {}{cursor}", inert(row)), t.base));
+        }
+    };
     if let Some(text) = &s.editing {
-        lines.push(Line::styled("your critique (enter saves, esc cancels):", t.key_hint));
-        lines.push(Line::styled(format!("  {}▏", inert(text)), t.base));
+        lines.push(Line::styled(
+            "your critique (enter saves, alt-enter or ctrl-j new line, esc cancels):",
+            t.key_hint,
+        ));
+        typed(&mut lines, text);
     }
     if let Some(text) = &s.asking {
         lines.push(Line::styled(
-            "your question (`=> reference` optional; enter adds, esc cancels):",
+            "your question (`=> reference` optional; enter adds, alt-enter new line, esc cancels):",
             t.key_hint,
         ));
-        lines.push(Line::styled(format!("  {}▏", inert(text)), t.base));
+        typed(&mut lines, text);
     }
     if s.done {
         lines.push(Line::styled("episode complete", t.alert_info));
