@@ -155,3 +155,32 @@ fn runs_show_speaks_plainly_and_runs_list_has_json() {
     assert!(r["created"].as_u64().unwrap() > 1_700_000_000);
     assert_eq!(r["origin"]["kind"], "created");
 }
+
+/// Issue 14, point 17: completion scripts bash can load, and a man page, from the one
+/// definition of the command line.
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let bash = stdout(critloop(&db).args(["completions", "bash"]));
+    let script = dir.path().join("critloop.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let loaded = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {}; complete -p critloop", script.display()))
+        .output()
+        .unwrap();
+    let loaded = String::from_utf8_lossy(&loaded.stdout);
+    assert!(loaded.contains("_critloop") && loaded.contains("critloop"), "{loaded}");
+    assert!(bash.contains("--resume") && bash.contains("runs"), "flags and subcommands");
+    assert!(stdout(critloop(&db).args(["completions", "zsh"])).starts_with("#compdef critloop"));
+    assert!(stdout(critloop(&db).args(["completions", "fish"])).contains("complete -c critloop"));
+    let man = stdout(critloop(&db).arg("man"));
+    assert!(man.contains(".TH critloop 1"), "{}", &man[..200.min(man.len())]);
+    for sub in ["run", "metrics", "export", "labels", "completions"] {
+        assert!(man.contains(&format!("critloop\\-{sub}")), "{sub} listed");
+    }
+    assert!(!db.exists(), "no database needed");
+    let (code, _) = failure(critloop(&db).args(["completions", "tcsh"]));
+    assert_eq!(code, Some(2));
+}

@@ -168,6 +168,13 @@ agreement, and exits 1 when a case disagrees or a line is malformed.\n\n`check` 
 word always means the file check: to grade the literal answer \"check\", write \
 `critloop grade -- check REFERENCE`.")]
     Grade(GradeArgs),
+    /// Print a shell completion script: `critloop completions bash > ~/.local/share/bash-completion/completions/critloop`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `critloop man > ~/.local/share/man/man1/critloop.1`.
+    Man,
     /// Human labels: list the ones in force, add one, and merge them between databases
     /// (export a label file, import it elsewhere).
     #[command(long_about = "Human labels on episodes and their turns (the schema: \

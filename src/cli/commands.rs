@@ -32,6 +32,22 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     if let Some(Command::Grade(args)) = &cli.command {
         return super::grade::grade(args);
     }
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "critloop", &mut out);
+            super::out::out(&String::from_utf8_lossy(&out));
+            return Ok(());
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            super::out::out(&String::from_utf8_lossy(&out));
+            return Ok(());
+        }
+        _ => {}
+    }
     let paths = Paths::discover();
     let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file.clone());
     let config = Config::load(&config_path, cli.config.is_some())?;
@@ -97,7 +113,11 @@ pub fn dispatch_served(mut cli: Cli) -> Result<()> {
     let store = served.store.clone();
     let open = || -> Result<Store> { Ok(store.clone()) };
     match cli.command {
-        None | Some(Command::Serve(_)) | Some(Command::Grade(_)) => {
+        None
+        | Some(Command::Serve(_))
+        | Some(Command::Grade(_))
+        | Some(Command::Completions { .. })
+        | Some(Command::Man) => {
             bail!("this command does not run on a server")
         }
         Some(Command::Doctor(args)) => doctor(&config, args),
