@@ -264,6 +264,8 @@ pub struct Created {
     pub opts: RunOptions,
     /// Bad dataset lines passed over (`skip_bad`), to report.
     pub skipped: Vec<DatasetError>,
+    /// What the dataset loader chose (usual column names, ids by line), to say once.
+    pub notes: Vec<String>,
 }
 
 /// Loads the dataset and protocol the plan names and stores the run (nothing is stored when
@@ -334,7 +336,7 @@ pub fn create(
         grade,
     )?;
     let opts = RunOptions { concurrency, grade, use_cache: a.use_cache, ..RunOptions::default() };
-    Ok(Created { record, opts, skipped: loaded.skipped })
+    Ok(Created { record, opts, skipped: loaded.skipped, notes: loaded.notes })
 }
 
 #[cfg(test)]

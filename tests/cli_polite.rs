@@ -184,3 +184,34 @@ fn completions_and_the_man_page_come_from_the_command_definition() {
     let (code, _) = failure(critloop(&db).args(["completions", "tcsh"]));
     assert_eq!(code, Some(2));
 }
+
+/// Issue 14, points 10 and 15: a long-format export given to `import` is named for what it
+/// is; counts of one are singular.
+#[test]
+fn import_recognises_a_long_format_export_and_counts_speak_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "r", "--limit", "1", "--quiet"]));
+    let long = dir.path().join("long.jsonl");
+    let text = stdout(critloop(&db).args(["export", "r", "--format", "long-jsonl"]));
+    std::fs::write(&long, text).unwrap();
+    let (code, err) = failure(critloop(&db).arg("import").arg(&long));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("long-format export") && err.contains("--format jsonl"), "{err}");
+    assert!(!err.contains("field `question`: missing"), "{err}");
+
+    let data = dir.path().join("d.jsonl");
+    std::fs::write(&data, "{\"question\": \"1+1?\", \"reference\": \"2\"}\n{\"question\": 3}\n")
+        .unwrap();
+    let out =
+        critloop(&db).args(["datasets", "validate", "--skip-bad"]).arg(&data).output().unwrap();
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("1 item OK") && said.contains("1 bad line in"), "{said}");
+    assert!(!said.contains("1 items") && !said.contains("line(s)"), "{said}");
+    let transcript = dir.path().join("t.jsonl");
+    std::fs::write(&transcript, stdout(critloop(&db).args(["export", "r", "--format", "jsonl"])))
+        .unwrap();
+    let imported = stdout(critloop(&db).arg("import").arg(&transcript).args(["--name", "r2"]));
+    assert!(imported.contains("imported run r2 (1 episode, protocol"), "{imported}");
+}

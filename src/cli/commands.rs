@@ -232,11 +232,18 @@ fn load_options(a: &LoadArgs) -> Result<LoadOptions> {
     Ok(LoadOptions { format, skip_bad: a.skip_bad, map })
 }
 
+/// The dataset loader's choices, one line each.
+fn report_notes(notes: &[String]) {
+    for n in notes {
+        crate::errln!("note: {n}");
+    }
+}
+
 fn report_skipped(skipped: &[dataset::DatasetError]) {
     if skipped.is_empty() {
         return;
     }
-    crate::errln!("skipped {} bad line(s):", skipped.len());
+    crate::errln!("skipped {}:", count(skipped.len(), "bad line"));
     for e in skipped.iter().take(20) {
         crate::errln!("  {e}");
     }
@@ -308,6 +315,7 @@ fn run(store: &Store, config: &Config, a: RunArgs) -> Result<()> {
         preflight(p.spec(), &chosen.model, &chosen.critic_model, a.quiet)?;
     }
     let created = crate::plan::create(store, config, &plan, chosen)?;
+    report_notes(&created.notes);
     report_skipped(&created.skipped);
     let (record, opts) = (created.record, created.opts);
     tracing::info!(
@@ -804,8 +812,8 @@ fn report(store: &Store, names: &[String], out: &Path, opts: &AnalysisOptions) -
         crate::outln!("{}", p.display());
     }
     crate::errln!(
-        "wrote {} files; check them any time with `critloop verify {}`",
-        written.len(),
+        "wrote {}; check them any time with `critloop verify {}`",
+        count(written.len(), "file"),
         out.display()
     );
     Ok(())
@@ -815,9 +823,13 @@ fn verify(store: &Store, dir: &Path) -> Result<()> {
     let v = crate::report::verify(store, dir)?;
     if v.ok() {
         crate::outln!(
-            "{}: all {} files match the database (runs {})",
+            "{}: {} the database (runs {})",
             dir.display(),
-            v.checked,
+            if v.checked == 1 {
+                "the 1 file matches".to_string()
+            } else {
+                format!("all {} files match", v.checked)
+            },
             v.manifest.runs.join(", ")
         );
         return Ok(());
@@ -826,10 +838,15 @@ fn verify(store: &Store, dir: &Path) -> Result<()> {
         crate::errln!("{m}");
     }
     bail!(
-        "{}: {} of {} files do not match the database",
+        "{}: {} of {} {} the database",
         dir.display(),
         v.mismatches.iter().filter(|m| !m.starts_with("note:")).count(),
-        v.checked
+        count(v.checked, "file"),
+        if v.mismatches.iter().filter(|m| !m.starts_with("note:")).count() == 1 {
+            "does not match"
+        } else {
+            "do not match"
+        }
     )
 }
 
@@ -841,7 +858,7 @@ fn export(store: &Store, name: &str, format: ExportFormat, out: Option<PathBuf>)
         let file =
             std::fs::File::create(&p).wrap_err_with(|| format!("cannot write {}", p.display()))?;
         let n = crate::export::export_parquet(store, &run, std::io::BufWriter::new(file))?;
-        crate::errln!("wrote {n} rows to {}", p.display());
+        crate::errln!("wrote {} to {}", count(n, "row"), p.display());
         return Ok(());
     }
     let mut sink: Box<dyn Write> = match &out {
@@ -875,9 +892,9 @@ fn import(store: &Store, file: &Path, name: Option<String>, grade: GradeOptions)
     for r in records {
         let t = runner::totals(store, r.id)?;
         crate::outln!(
-            "imported run {} ({} episodes, protocol {})",
+            "imported run {} ({}, protocol {})",
             r.name,
-            t.total,
+            count(t.total, "episode"),
             r.protocol.name
         );
     }
@@ -1103,6 +1120,18 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
     }
 }
 
+/// `n` and the noun, plural unless `n` is 1 ("1 file", "2 files", "3 entries").
+pub(super) fn count(n: impl TryInto<u64> + Copy, noun: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    match noun.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// `one` for 1, else `many`.
 pub(super) fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
@@ -1122,6 +1151,7 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         }
         DatasetsAction::Show { name, items, load } => {
             let loaded = dataset::resolve(&name, &load_options(&load)?)?;
+            report_notes(&loaded.notes);
             report_skipped(&loaded.skipped);
             crate::outln!("{name}: {} items, format {}", loaded.items.len(), loaded.format);
             // Dataset text is shown inert: a file cannot drive the terminal.
@@ -1143,20 +1173,21 @@ fn datasets(action: DatasetsAction) -> Result<()> {
         }
         DatasetsAction::Validate { file, load } => {
             let loaded = dataset::load_path(&file, &load_options(&load)?)?;
+            report_notes(&loaded.notes);
             report_skipped(&loaded.skipped);
             crate::outln!(
-                "{}: {} items OK (format {}){}",
+                "{}: {} OK (format {}){}",
                 file.display(),
-                loaded.items.len(),
+                count(loaded.items.len(), "item"),
                 loaded.format,
                 if loaded.skipped.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} bad lines", loaded.skipped.len())
+                    format!(", {}", count(loaded.skipped.len(), "bad line"))
                 }
             );
             if !loaded.skipped.is_empty() {
-                bail!("{} bad line(s) in {}", loaded.skipped.len(), file.display());
+                bail!("{} in {}", count(loaded.skipped.len(), "bad line"), file.display());
             }
             Ok(())
         }

@@ -48,7 +48,8 @@ pub(super) fn labels(
             };
             if let Some(p) = out {
                 crate::errln!(
-                    "exported {n} label entries of run {} to {}",
+                    "exported {} of run {} to {}",
+                    super::commands::count(n, "label entry"),
                     inert(&run.name),
                     inert(&p.display().to_string())
                 );

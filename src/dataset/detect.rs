@@ -25,15 +25,27 @@ pub fn detect_object(obj: &Map<String, Value>) -> Format {
     }
 }
 
-/// Detect from a whole text: CSV is always generic; JSONL looks at its first non-blank line.
-/// An unparsable first line also yields `Generic`, whose loader then reports the bad JSON.
+/// Detect from a whole text: JSONL by its first non-blank line, CSV by its first row (only
+/// GSM8K and MATH, whose fields are text; else generic). An unparsable first line also yields
+/// `Generic`, whose loader then reports the bad JSON.
 pub fn detect_text(text: &str, is_csv: bool) -> Format {
     if is_csv {
-        return Format::Generic;
+        return match super::csv_rows("", text).ok().and_then(|rows| rows.into_iter().next()) {
+            Some((_, Ok(obj))) => detect_csv(&obj),
+            _ => Format::Generic,
+        };
     }
     let first = text.lines().map(str::trim).find(|l| !l.is_empty());
     match first.and_then(|l| serde_json::from_str::<Value>(l).ok()) {
         Some(Value::Object(obj)) => detect_object(&obj),
+        _ => Format::Generic,
+    }
+}
+
+/// The format of a CSV file whose first row is `obj` (every cell a string).
+pub fn detect_csv(obj: &Map<String, Value>) -> Format {
+    match detect_object(obj) {
+        f @ (Format::Gsm8k | Format::Math) => f,
         _ => Format::Generic,
     }
 }

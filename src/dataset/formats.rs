@@ -455,7 +455,35 @@ impl FieldMap {
     }
 }
 
-/// Generic: any JSONL/CSV, columns chosen by a [`FieldMap`].
+/// The column names datasets usually give an item's id, question and reference, most usual
+/// first; the generic format takes the first present when `--map` does not say.
+pub const USUAL_IDS: [&str; 8] =
+    ["id", "item_id", "uid", "qid", "idx", "question_id", "problem_id", "unique_id"];
+pub const USUAL_QUESTIONS: [&str; 6] =
+    ["question", "problem", "prompt", "query", "input", "instruction"];
+pub const USUAL_REFERENCES: [&str; 6] =
+    ["answer", "reference", "target", "ground_truth", "gold", "final_answer"];
+
+/// The usual columns a record has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usual {
+    pub id: Option<&'static str>,
+    pub question: Option<&'static str>,
+    pub reference: Option<&'static str>,
+}
+
+impl Usual {
+    pub fn of(obj: &Map<String, Value>) -> Usual {
+        let first = |names: &[&'static str]| names.iter().copied().find(|n| obj.contains_key(*n));
+        Usual {
+            id: first(&USUAL_IDS),
+            question: first(&USUAL_QUESTIONS),
+            reference: first(&USUAL_REFERENCES),
+        }
+    }
+}
+
+/// Generic: any JSONL/CSV, columns chosen by a [`FieldMap`], else by their usual names.
 pub(crate) fn generic(mut rec: Record, ctx: &Ctx<'_>, map: &FieldMap) -> Result<Item, FieldError> {
     // Say which keys exist: the usual cause is a file whose columns need `--map`.
     let missing = |rec: &Record, key: &str| {
@@ -464,7 +492,8 @@ pub(crate) fn generic(mut rec: Record, ctx: &Ctx<'_>, map: &FieldMap) -> Result<
             format!("missing (keys present: {}; map columns with --map)", rec.keys()),
         )
     };
-    let id_key = map.id.as_deref().unwrap_or("id");
+    let usual = Usual::of(&rec.obj);
+    let id_key = map.id.as_deref().or(usual.id).unwrap_or("id");
     let id = match rec.opt_id(id_key)? {
         Some(id) => id,
         None if map.id.is_some() && !rec.obj.contains_key(id_key) => {
@@ -472,12 +501,12 @@ pub(crate) fn generic(mut rec: Record, ctx: &Ctx<'_>, map: &FieldMap) -> Result<
         }
         None => ctx.line.to_string(),
     };
-    let q_key = map.question.as_deref().unwrap_or("question");
+    let q_key = map.question.as_deref().or(usual.question).unwrap_or("question");
     if !rec.obj.contains_key(q_key) {
         return Err(missing(&rec, q_key));
     }
     let question = rec.text(q_key)?;
-    let r_key = map.reference.as_deref().unwrap_or("answer");
+    let r_key = map.reference.as_deref().or(usual.reference).unwrap_or("answer");
     if !rec.obj.contains_key(r_key) {
         return Err(missing(&rec, r_key));
     }

@@ -100,6 +100,9 @@ pub struct Loaded {
     pub format: Format,
     /// Bad lines passed over with `skip_bad` (always `DatasetError::Line`).
     pub skipped: Vec<DatasetError>,
+    /// What the loader chose for the user (columns by their usual names, ids from line
+    /// numbers), to be said once.
+    pub notes: Vec<String>,
 }
 
 /// Load a JSONL file, or a CSV file when the extension is `.csv`.
@@ -124,12 +127,21 @@ pub fn load_str(
         return Err(DatasetError::Empty { file: file_label.to_string() });
     }
     let format = match opts.format {
-        Format::Auto if is_csv || opts.map.is_some() => Format::Generic,
+        Format::Auto if opts.map.is_some() => Format::Generic,
+        // CSV cells are text: only the formats that read text alone are recognised.
+        Format::Auto if is_csv => match &rows[0].1 {
+            Ok(obj) => detect::detect_csv(obj),
+            Err(_) => Format::Generic,
+        },
         Format::Auto => match &rows[0].1 {
             Ok(obj) => detect_object(obj),
             Err(_) => Format::Generic,
         },
         f => f,
+    };
+    let notes = match (&rows[0].1, format) {
+        (Ok(obj), Format::Generic) => generic_notes(obj, opts.map.as_ref()),
+        _ => Vec::new(),
     };
     let source = Path::new(file_label)
         .file_stem()
@@ -165,7 +177,41 @@ pub fn load_str(
         let first = skipped.into_iter().next();
         return Err(first.unwrap_or(DatasetError::Empty { file: file_label.to_string() }));
     }
-    Ok(Loaded { items, format, skipped })
+    Ok(Loaded { items, format, skipped, notes })
+}
+
+/// What the generic loader will take from a file whose first record is `obj`, when that is
+/// not what `--map` said or the standard names.
+fn generic_notes(obj: &Map<String, Value>, map: Option<&FieldMap>) -> Vec<String> {
+    let usual = formats::Usual::of(obj);
+    let mut notes = Vec::new();
+    let mut took = Vec::new();
+    let mapped = |f: fn(&FieldMap) -> &Option<String>| map.is_some_and(|m| f(m).is_some());
+    if !mapped(|m| &m.question)
+        && let Some(q) = usual.question.filter(|q| *q != "question")
+    {
+        took.push(format!("question ← `{q}`"));
+    }
+    if !mapped(|m| &m.reference)
+        && let Some(r) = usual.reference.filter(|r| *r != "answer")
+    {
+        took.push(format!("reference ← `{r}`"));
+    }
+    if !mapped(|m| &m.id)
+        && let Some(i) = usual.id.filter(|i| *i != "id")
+    {
+        took.push(format!("id ← `{i}`"));
+    }
+    if !took.is_empty() {
+        notes.push(format!("columns by their usual names: {} (--map to choose)", took.join(", ")));
+    }
+    if !mapped(|m| &m.id) && usual.id.is_none() {
+        notes.push(format!(
+            "no id column ({}): items are numbered by their line",
+            formats::USUAL_IDS.join(", ")
+        ));
+    }
+    notes
 }
 
 fn parse_record(

@@ -252,14 +252,58 @@ fn csv_line_numbers_count_the_header() {
 
 #[test]
 fn csv_auto_is_generic_and_reports_missing_columns() {
-    let text = "prompt,target\nhi,1\n";
+    let text = "body,result\nhi,1\n";
     let Err(e) = load_str("x.csv", text, true, &LoadOptions::default()) else {
         panic!("should fail")
     };
     assert_eq!(
         e.to_string(),
-        "x.csv:2: field `question`: missing (keys present: prompt, target; map columns with --map)"
+        "x.csv:2: field `question`: missing (keys present: body, result; map columns with --map)"
     );
+}
+
+/// Issue 14, point 11: usual column names need no --map, and the loader says what it took.
+#[test]
+fn csv_with_usual_column_names_loads_and_says_what_it_took() {
+    let csv = |text: &str| load_str("x.csv", text, true, &LoadOptions::default()).unwrap();
+    let plain = csv("question,reference\n2+2?,4\n3+3?,6\n");
+    assert_eq!(plain.format, Format::Generic);
+    assert_eq!(plain.items[1].reference, "6");
+    assert_eq!(plain.items[0].id.0, "2", "the line number, header included");
+    assert_eq!(
+        plain.notes,
+        vec![
+            "columns by their usual names: reference ← `reference` (--map to choose)".to_string(),
+            format!(
+                "no id column ({}): items are numbered by their line",
+                formats::USUAL_IDS.join(", ")
+            ),
+        ]
+    );
+    let with_ids = csv("problem_id,problem,target\np-7,2+2?,4\n");
+    assert_eq!(with_ids.items[0].id.0, "p-7");
+    assert_eq!(with_ids.items[0].question, "2+2?");
+    assert_eq!(with_ids.notes.len(), 1, "{:?}", with_ids.notes);
+    assert!(with_ids.notes[0].contains("question ← `problem`"), "{:?}", with_ids.notes);
+    // A standard file says nothing.
+    assert!(csv("id,question,answer\na,2+2?,4\n").notes.is_empty());
+}
+
+/// Issue 14, point 11: GSM8K and MATH as CSV are read as themselves, not with the literal
+/// `#### 4` as the reference; a look-alike without `####` stays generic.
+#[test]
+fn gsm8k_and_math_csv_are_recognised() {
+    let csv = |text: &str| load_str("x.csv", text, true, &LoadOptions::default()).unwrap();
+    let gsm = csv("question,answer\n2+2?,\"2+2 = <<2+2=4>>4\n#### 4\"\n");
+    assert_eq!(gsm.format, Format::Gsm8k);
+    assert_eq!(gsm.items[0].reference, "4");
+    let math = csv("problem,solution\nWhat is 2+2?,It is $\\boxed{4}$.\n");
+    assert_eq!(math.format, Format::Math);
+    assert_eq!(math.items[0].reference, "4");
+    let look_alike = csv("question,answer\n2+2?,four\n");
+    assert_eq!(look_alike.format, Format::Generic);
+    assert_eq!(look_alike.items[0].reference, "four");
+    assert_eq!(detect_text("question,answer\nq,\"x\n#### 1\"\n", true), Format::Gsm8k);
 }
 
 #[test]
@@ -276,7 +320,7 @@ fn auto_detects_each_format() {
     for (text, want) in cases {
         assert_eq!(detect_text(text, false), want, "{text}");
     }
-    assert_eq!(detect_text(GSM8K, true), Format::Generic, "CSV is generic");
+    assert_eq!(detect_text(GSM8K, true), Format::Generic, "JSON read as CSV is no GSM8K");
     for (text, want) in &cases[..6] {
         assert_eq!(load_ok("d.jsonl", text).format, *want);
     }

@@ -37,6 +37,16 @@ fn parse_line(file: &str, line: usize, text: &str) -> Result<TranscriptLine, Imp
     let Some(obj) = value.as_object() else {
         return Err(err("expected a JSON object".into()));
     };
+    // The long format (one row per turn) has the turn's columns and no question: say what
+    // the file is rather than which field it lacks.
+    if !obj.contains_key("turns")
+        && ["turn", "role", "content", "item_id"].iter().all(|k| obj.contains_key(*k))
+    {
+        return Err(err("this is a long-format export (one row per episode × turn, \
+             `export --format long-jsonl`), which keeps no question or reference; import reads \
+             transcripts: `critloop export RUN --format jsonl`"
+            .into()));
+    }
     for field in ["item_id", "question", "reference", "turns"] {
         if !obj.contains_key(field) {
             return Err(err(format!("field `{field}`: missing")));
