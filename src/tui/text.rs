@@ -87,6 +87,42 @@ pub fn word_diff(a: &str, b: &str) -> Vec<(String, i8)> {
     out
 }
 
+/// The word diff grouped for reading: each changed stretch as one removed run then one added
+/// run, each unchanged stretch as one run, words joined by single spaces.
+pub fn diff_runs(a: &str, b: &str) -> Vec<(String, i8)> {
+    let mut out: Vec<(String, i8)> = Vec::new();
+    let (mut removed, mut added): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let flush =
+        |out: &mut Vec<(String, i8)>, removed: &mut Vec<String>, added: &mut Vec<String>| {
+            if !removed.is_empty() {
+                out.push((removed.join(" "), -1));
+                removed.clear();
+            }
+            if !added.is_empty() {
+                out.push((added.join(" "), 1));
+                added.clear();
+            }
+        };
+    for (w, k) in word_diff(a, b) {
+        match k {
+            -1 => removed.push(w),
+            1 => added.push(w),
+            _ => {
+                flush(&mut out, &mut removed, &mut added);
+                match out.last_mut() {
+                    Some((run, 0)) => {
+                        run.push(' ');
+                        run.push_str(&w);
+                    }
+                    _ => out.push((w, 0)),
+                }
+            }
+        }
+    }
+    flush(&mut out, &mut removed, &mut added);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +147,29 @@ mod tests {
                 .collect();
         assert_eq!(d, want);
         assert!(word_diff("", "").is_empty());
+    }
+
+    #[test]
+    fn diff_runs_group_each_change_into_one_removal_and_one_addition() {
+        let runs = diff_runs(
+            "So the total is 35 dollars. Final answer: 35",
+            "Reconsidering: so the total is 5 dollars short. Final answer: 5",
+        );
+        let want: Vec<(String, i8)> = [
+            ("So", -1),
+            ("Reconsidering: so", 1),
+            ("the total is", 0),
+            ("35 dollars.", -1),
+            ("5 dollars short.", 1),
+            ("Final answer:", 0),
+            ("35", -1),
+            ("5", 1),
+        ]
+        .into_iter()
+        .map(|(w, k)| (w.to_string(), k))
+        .collect();
+        assert_eq!(runs, want);
+        assert_eq!(diff_runs("same words", "same words"), vec![("same words".to_string(), 0)]);
+        assert!(diff_runs("", "").is_empty());
     }
 }

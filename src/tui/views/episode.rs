@@ -12,7 +12,7 @@ use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::highlight;
 use crate::tui::keymap::Mode;
-use crate::tui::text::{Piece, inert, pieces, word_diff};
+use crate::tui::text::{Piece, diff_runs, inert, pieces};
 use crate::tui::theme::Theme;
 
 /// A model text line with control characters shown as styled escapes.
@@ -167,7 +167,7 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
     {
         {
             lines.push(Line::styled("word diff: first → final attempt", t.title));
-            let spans: Vec<Span> = word_diff(&inert(&x.content), &inert(&y.content))
+            let spans: Vec<Span> = diff_runs(&inert(&x.content), &inert(&y.content))
                 .into_iter()
                 .map(|(w, k)| match k {
                     -1 => Span::styled(format!("[-{w}-] "), t.diff_removed),
