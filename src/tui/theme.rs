@@ -210,6 +210,130 @@ impl Theme {
 mod tests {
     use super::*;
 
+    /// A colour as xterm's default palette shows it (`reset`: the terminal's own).
+    fn rgb(c: Color, reset: [u8; 3]) -> [u8; 3] {
+        const ANSI: [[u8; 3]; 16] = [
+            [0, 0, 0],
+            [205, 0, 0],
+            [0, 205, 0],
+            [205, 205, 0],
+            [0, 0, 238],
+            [205, 0, 205],
+            [0, 205, 205],
+            [229, 229, 229],
+            [127, 127, 127],
+            [255, 0, 0],
+            [0, 255, 0],
+            [255, 255, 0],
+            [92, 92, 255],
+            [255, 0, 255],
+            [0, 255, 255],
+            [255, 255, 255],
+        ];
+        let cube = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
+        match c {
+            Color::Reset => reset,
+            Color::Black => ANSI[0],
+            Color::Red => ANSI[1],
+            Color::Green => ANSI[2],
+            Color::Yellow => ANSI[3],
+            Color::Blue => ANSI[4],
+            Color::Magenta => ANSI[5],
+            Color::Cyan => ANSI[6],
+            Color::Gray => ANSI[7],
+            Color::DarkGray => ANSI[8],
+            Color::LightRed => ANSI[9],
+            Color::LightGreen => ANSI[10],
+            Color::LightYellow => ANSI[11],
+            Color::LightBlue => ANSI[12],
+            Color::LightMagenta => ANSI[13],
+            Color::LightCyan => ANSI[14],
+            Color::White => ANSI[15],
+            Color::Rgb(r, g, b) => [r, g, b],
+            Color::Indexed(i @ 0..16) => ANSI[usize::from(i)],
+            Color::Indexed(i @ 16..232) => {
+                let i = i - 16;
+                [cube(i / 36), cube(i / 6 % 6), cube(i % 6)]
+            }
+            Color::Indexed(i) => [8 + 10 * (i - 232); 3],
+        }
+    }
+
+    /// WCAG 2 relative luminance and contrast ratio.
+    fn luminance(c: [u8; 3]) -> f64 {
+        let lin = |v: u8| {
+            let s = f64::from(v) / 255.0;
+            if s <= 0.04045 { s / 12.92 } else { ((s + 0.055) / 1.055).powf(2.4) }
+        };
+        0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+    }
+
+    fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    #[test]
+    fn contrast_ratios_follow_wcag() {
+        assert!((contrast([0, 0, 0], [255, 255, 255]) - 21.0).abs() < 1e-9);
+        assert!((contrast([119, 119, 119], [255, 255, 255]) - 4.48).abs() < 0.01);
+        assert_eq!(rgb(Color::Indexed(28), [0; 3]), [0, 135, 0]);
+        assert_eq!(rgb(Color::Indexed(240), [0; 3]), [88, 88, 88]);
+    }
+
+    /// Issue 14, point 6: every text style of every bundled theme is readable on the
+    /// background it is meant for: 4.5:1 for text, 3:1 for borders (WCAG AA).
+    #[test]
+    fn every_bundled_theme_has_readable_contrast() {
+        let mut low = Vec::new();
+        for name in Theme::names() {
+            let t = Theme::load(name).unwrap();
+            // The terminal's own colours the theme is for.
+            let (fg0, bg0) = if name == "light" {
+                ([0, 0, 0], [255, 255, 255])
+            } else {
+                ([229, 229, 229], [0, 0, 0])
+            };
+            let styles = [
+                ("base", t.base),
+                ("muted", t.muted),
+                ("title", t.title),
+                ("selected", t.selected),
+                ("key_hint", t.key_hint),
+                ("alert_error", t.alert_error),
+                ("alert_info", t.alert_info),
+                ("role_generate", t.role_generate),
+                ("role_critique", t.role_critique),
+                ("role_revise", t.role_revise),
+                ("role_given", t.role_given),
+                ("right", t.right),
+                ("wrong", t.wrong),
+                ("neutral", t.neutral),
+                ("label", t.label),
+                ("diff_added", t.diff_added),
+                ("diff_removed", t.diff_removed),
+                ("escape", t.escape),
+                ("border", t.border),
+            ];
+            for (what, st) in styles {
+                let mut fg = rgb(st.fg.unwrap_or(Color::Reset), fg0);
+                let mut bg = rgb(st.bg.unwrap_or(Color::Reset), bg0);
+                if st.add_modifier.contains(Modifier::REVERSED) {
+                    std::mem::swap(&mut fg, &mut bg);
+                }
+                if st.add_modifier.contains(Modifier::DIM) {
+                    fg = [0, 1, 2].map(|i| ((u16::from(fg[i]) + u16::from(bg[i])) / 2) as u8);
+                }
+                let need = if what == "border" { 3.0 } else { 4.5 };
+                let ratio = contrast(fg, bg);
+                if ratio < need {
+                    low.push(format!("{name}.{what}: {ratio:.2} < {need}"));
+                }
+            }
+        }
+        assert!(low.is_empty(), "{low:#?}");
+    }
+
     #[test]
     fn built_in_themes_parse_and_differ() {
         let themes: Vec<Theme> = Theme::names().iter().map(|n| Theme::load(n).unwrap()).collect();
