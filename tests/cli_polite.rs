@@ -215,3 +215,24 @@ fn import_recognises_a_long_format_export_and_counts_speak_english() {
     let imported = stdout(critloop(&db).arg("import").arg(&transcript).args(["--name", "r2"]));
     assert!(imported.contains("imported run r2 (1 episode, protocol"), "{imported}");
 }
+
+/// Issue 14, point 14: comparing runs of different round counts warns, and the McNemar pairs
+/// are explained.
+#[test]
+fn compare_warns_on_different_rounds_and_explains_its_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    stdout(critloop(&db).args(["run", "--name", "one", "--limit", "12", "--quiet"]));
+    stdout(
+        critloop(&db).args(["run", "--name", "two", "--limit", "12", "--rounds", "2", "--quiet"]),
+    );
+    let out = critloop(&db).args(["compare", "one", "two"]).output().unwrap();
+    assert!(out.status.success());
+    let (said, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(err.contains("warning: `one` has 1 round and `two` 2 rounds"), "{err}");
+    assert!(err.contains("(t2 against t3)"), "{err}");
+    assert!(said.contains("McNemar pairs: episodes with the same item id and sample"), "{said}");
+    assert!(said.contains("rounds.2.acc"), "the same-attempt rows are shown: {said}");
+    let same = critloop(&db).args(["compare", "one", "one"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&same.stderr).contains("warning"));
+}

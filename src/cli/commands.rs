@@ -791,6 +791,16 @@ fn compare(
              items are matched by id"
         );
     }
+    if ra.protocol.rounds != rb.protocol.rounds {
+        crate::errln!(
+            "warning: `{a}` has {} and `{b}` {}: acc_t2 is each run's final attempt (t{} \
+             against t{}); the rounds.N.acc rows compare the same attempt",
+            count(ra.protocol.rounds, "round"),
+            count(rb.protocol.rounds, "round"),
+            ra.protocol.rounds + 1,
+            rb.protocol.rounds + 1
+        );
+    }
     prepare_outcomes(store, &[&ra, &rb])?;
     let c = crate::analysis::compare_runs(store, &ra, &rb, &opts.bootstrap)?;
     if c.shared_items == 0 {

@@ -328,6 +328,23 @@ pub fn comparison(c: &Comparison) -> String {
         let (a, b) = if r.key == "rss" { (num(r.a), num(r.b)) } else { (pct(r.a), pct(r.b)) };
         let _ = writeln!(out, "  {:<20} {a:>8} {b:>8} {diff:>8}   {ci}", r.key);
     }
+    if let Some(m) = c.mcnemar.values().next() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{}",
+            match m.pairing {
+                crate::metrics::Pairing::Episode => {
+                    "McNemar pairs: episodes with the same item id and sample, scored in both runs."
+                }
+                crate::metrics::Pairing::ItemMajority => {
+                    "McNemar pairs: items scored in both runs (several samples each); a side is \
+                     right when most of its samples are. An item whose samples tie is left out \
+                     of that test only."
+                }
+            }
+        );
+    }
     for (key, m) in &c.mcnemar {
         let _ = writeln!(out);
         let _ = writeln!(

@@ -255,6 +255,9 @@ fn independent_runs_with_several_samples_pair_items_by_majority() {
     // Pairs: q1 (right, wrong) → A only; q3 (wrong, right) → B only; q2 tied in A.
     assert_eq!((t2.pairing, t2.pairs, t2.a_only, t2.b_only), (Pairing::ItemMajority, 2, 1, 1));
     assert_eq!(t2.a_only_episodes, ["q1"]);
+    // A tie at t2 leaves q2 out of that test only: at t1 every item is decided (3 pairs).
+    let t1 = &c.mcnemar["acc_t1"];
+    assert_eq!((t1.pairs, t1.both_wrong), (3, 3));
     // No shared scored pair at all: the p-value is undefined, not 1.
     let none = compare("A", &a[..1], "B", &b[1..2], &BootstrapOptions::default());
     assert_eq!(none.mcnemar["acc_t2"].p_value, None);

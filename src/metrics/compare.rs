@@ -68,14 +68,16 @@ pub struct Comparison {
     pub bootstrap: BootstrapOptions,
 }
 
-type Outcomes<'a> = BTreeMap<(&'a str, Option<u32>), (bool, bool)>;
+/// Per pair key: right at t1 and at t2; `None` where an item's samples tie (that test only
+/// leaves the item out).
+type Outcomes<'a> = BTreeMap<(&'a str, Option<u32>), (Option<bool>, Option<bool>)>;
 
 fn pairs_of(obs: &[EpisodeObs], pairing: Pairing) -> Outcomes<'_> {
     let scored = obs.iter().filter(|e| !e.failed).filter_map(|e| Some((e, scored_pair(e)?)));
     match pairing {
-        Pairing::Episode => {
-            scored.map(|(e, p)| ((e.item_id.as_str(), Some(e.sample)), p)).collect()
-        }
+        Pairing::Episode => scored
+            .map(|(e, (t1, t2))| ((e.item_id.as_str(), Some(e.sample)), (Some(t1), Some(t2))))
+            .collect(),
         Pairing::ItemMajority => {
             // item → (right at t1, right at t2, scored samples)
             let mut votes: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
@@ -87,9 +89,9 @@ fn pairs_of(obs: &[EpisodeObs], pairing: Pairing) -> Outcomes<'_> {
             }
             votes
                 .into_iter()
-                .filter_map(|(item, (r1, r2, k))| {
+                .map(|(item, (r1, r2, k))| {
                     let major = |r: u32| (2 * r != k).then_some(2 * r > k);
-                    Some(((item, None), (major(r1)?, major(r2)?)))
+                    ((item, None), (major(r1), major(r2)))
                 })
                 .collect()
         }
@@ -121,7 +123,7 @@ fn mcnemar(
     a: &Outcomes<'_>,
     b: &Outcomes<'_>,
     pairing: Pairing,
-    pick: fn((bool, bool)) -> bool,
+    pick: fn((Option<bool>, Option<bool>)) -> Option<bool>,
 ) -> McNemar {
     let mut m = McNemar {
         pairing,
@@ -136,12 +138,13 @@ fn mcnemar(
     };
     for (k, &x) in a {
         let Some(&y) = b.get(k) else { continue };
+        let (Some(x), Some(y)) = (pick(x), pick(y)) else { continue };
         m.pairs += 1;
         let name = match k.1 {
             Some(sample) => format!("{}#{sample}", k.0),
             None => k.0.to_string(),
         };
-        match (pick(x), pick(y)) {
+        match (x, y) {
             (true, true) => m.both_right += 1,
             (false, false) => m.both_wrong += 1,
             (true, false) => {
