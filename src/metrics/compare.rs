@@ -70,7 +70,10 @@ pub struct Comparison {
 
 /// Per pair key: right at t1 and at t2; `None` where an item's samples tie (that test only
 /// leaves the item out).
-type Outcomes<'a> = BTreeMap<(&'a str, Option<u32>), (Option<bool>, Option<bool>)>;
+type Outcomes<'a> = BTreeMap<(&'a str, Option<u32>), Pair>;
+
+/// Right at t1 and at t2 (`None`: undecided).
+type Pair = (Option<bool>, Option<bool>);
 
 fn pairs_of(obs: &[EpisodeObs], pairing: Pairing) -> Outcomes<'_> {
     let scored = obs.iter().filter(|e| !e.failed).filter_map(|e| Some((e, scored_pair(e)?)));
@@ -123,7 +126,7 @@ fn mcnemar(
     a: &Outcomes<'_>,
     b: &Outcomes<'_>,
     pairing: Pairing,
-    pick: fn((Option<bool>, Option<bool>)) -> Option<bool>,
+    pick: fn(Pair) -> Option<bool>,
 ) -> McNemar {
     let mut m = McNemar {
         pairing,
