@@ -377,6 +377,7 @@ fn snapshot(scenario: &str, mut app: App, width: u16, height: u16) -> Terminal<T
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn runs_loading(#[case] w: u16, #[case] h: u16) {
     snapshot("runs_loading", new_app(), w, h);
 }
@@ -384,6 +385,7 @@ fn runs_loading(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn runs_empty_first_launch(#[case] w: u16, #[case] h: u16) {
     let mut app = new_app();
     app.update(Event::Runs(Vec::new()));
@@ -393,6 +395,7 @@ fn runs_empty_first_launch(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn runs_with_live_progress(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     app.update(Event::Run(RunEvent::Started { run: RunId(2), total: 100, done: 40 }));
@@ -422,6 +425,7 @@ fn runs_with_live_progress(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episodes_loading(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     app.update(special(KeyCode::Enter));
@@ -431,6 +435,7 @@ fn episodes_loading(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episodes_all(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episodes();
     typed(&mut app, "jj");
@@ -440,6 +445,7 @@ fn episodes_all(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episodes_filter_and_search(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episodes();
     // The unlabelled filter (one step back from "all"), then a search still being typed.
@@ -453,6 +459,7 @@ fn episodes_filter_and_search(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episode_detail_critique_and_label(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episode(betty());
     app.update(Event::LabelSaved {
@@ -467,6 +474,7 @@ fn episode_detail_critique_and_label(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episode_detail_revise_turn_selected(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episode(betty());
     app.update(special(KeyCode::Tab));
@@ -476,6 +484,7 @@ fn episode_detail_revise_turn_selected(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episode_detail_blind_mode(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episode(betty());
     typed(&mut app, "b");
@@ -486,6 +495,7 @@ fn episode_detail_blind_mode(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episode_detail_escapes_are_inert(#[case] w: u16, #[case] h: u16) {
     let terminal = snapshot("episode_detail_escapes_are_inert", on_episode(hostile()), w, h);
     let cells = terminal.backend().buffer().content();
@@ -498,6 +508,7 @@ fn episode_detail_escapes_are_inert(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn episode_detail_loading(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episodes();
     app.update(special(KeyCode::Enter));
@@ -509,6 +520,7 @@ fn episode_detail_loading(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_computing(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     typed(&mut app, "m");
@@ -518,6 +530,7 @@ fn metrics_computing(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_report(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     typed(&mut app, "m");
@@ -528,6 +541,7 @@ fn metrics_report(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_compare(#[case] w: u16, #[case] h: u16) {
     // Mark demo, then open sim-2's metrics: A demo beside B sim-2 where there is room.
     snapshot("metrics_compare", comparing(), w, h);
@@ -546,6 +560,7 @@ fn comparing() -> App {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_comparison_panel(#[case] w: u16, #[case] h: u16) {
     let mut app = comparing();
     app.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(comparison()) });
@@ -558,6 +573,7 @@ fn metrics_comparison_panel(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_comparison_computing(#[case] w: u16, #[case] h: u16) {
     let mut app = comparing();
     app.update(special(KeyCode::BackTab));
@@ -578,6 +594,7 @@ fn on_calibration() -> App {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_calibration(#[case] w: u16, #[case] h: u16) {
     snapshot("metrics_calibration", on_calibration(), w, h);
 }
@@ -585,6 +602,7 @@ fn metrics_calibration(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_calibration_without_confidence(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     typed(&mut app, "m");
@@ -606,6 +624,7 @@ fn on_labels(report: Box<MetricsReport>) -> App {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_labels(#[case] w: u16, #[case] h: u16) {
     // Two annotators on four episodes, with grade overrides (tests/transcript_fixtures.rs).
     let app = on_labels(imported_report("human_labels.jsonl", "demo"));
@@ -615,6 +634,7 @@ fn metrics_labels(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_labels_empty(#[case] w: u16, #[case] h: u16) {
     snapshot("metrics_labels_empty", on_labels(report(1, "demo", 4)), w, h);
 }
@@ -622,6 +642,7 @@ fn metrics_labels_empty(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn metrics_labels_empty_with_grader(#[case] w: u16, #[case] h: u16) {
     // Given solutions with dataset labels, no human labels: the grader line still shows.
     let app = on_labels(imported_report("critique_only_given.jsonl", "demo"));
@@ -744,6 +765,7 @@ fn on_step() -> App {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn step_preparing(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     typed(&mut app, "s");
@@ -753,6 +775,7 @@ fn step_preparing(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn step_streaming_a_critique(#[case] w: u16, #[case] h: u16) {
     let mut app = on_step();
     app.update(special(KeyCode::Enter));
@@ -765,6 +788,7 @@ fn step_streaming_a_critique(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn step_writing_a_critique(#[case] w: u16, #[case] h: u16) {
     let mut app = on_step();
     typed(&mut app, "wYou forgot the $30 from the grandparents.");
@@ -777,6 +801,7 @@ fn step_writing_a_critique(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn step_episode_complete(#[case] w: u16, #[case] h: u16) {
     let mut app = on_step();
     app.update(special(KeyCode::Enter));
@@ -795,6 +820,7 @@ fn step_episode_complete(#[case] w: u16, #[case] h: u16) {
 #[rstest]
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
+#[case::small(80, 24)]
 fn help(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episodes();
     typed(&mut app, "?");

@@ -367,15 +367,17 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(panel_width)]).areas(area);
 
     let reference = if app.blind { "hidden (blind)".to_string() } else { inert(&d.item.reference) };
-    let sim = if d.simulated { "  [simulated output]" } else { "" };
+    let item = format!("item {} · sample {}", inert(&d.item.id.0), d.id.sample);
+    let run = format!("  {} · {:?}", inert(&d.run_name), d.status).to_lowercase();
+    // The whole marker when it fits on the line, the short one when not (never wrapped away).
+    let room = usize::from(main.width).saturating_sub(item.chars().count() + run.chars().count());
+    let sim = match (d.simulated, room >= "  [simulated output]".len()) {
+        (false, _) => "",
+        (true, true) => "  [simulated output]",
+        (true, false) => "  [sim]",
+    };
     let mut head_lines = vec![
-        Line::from(vec![
-            Span::styled(format!("item {} · sample {}", inert(&d.item.id.0), d.id.sample), t.title),
-            Span::styled(
-                format!("  {} · {:?}{sim}", inert(&d.run_name), d.status).to_lowercase(),
-                t.muted,
-            ),
-        ]),
+        Line::from(vec![Span::styled(item, t.title), Span::styled(format!("{run}{sim}"), t.muted)]),
         Line::from(vec![Span::styled("reference ", t.muted), Span::styled(reference, t.base)]),
     ];
     if let Some(e) = &d.error {

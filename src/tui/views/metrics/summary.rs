@@ -168,9 +168,8 @@ pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         }
         _ => {
             let note = bootstrap_note(&report.provenance.bootstrap, &ITEMS_NOTE, area.width);
-            let b = block(&t, " Summary ".into()).title_bottom(Line::styled(note, t.muted));
+            let mut b = block(&t, " Summary ".into()).title_bottom(Line::styled(note, t.muted));
             let inner = b.inner(area);
-            frame.render_widget(b, area);
             let mut left = rates_lines(report, &t);
             if let Some(a) = marked {
                 // Too narrow for two summaries: the comparison panel has both runs' rates.
@@ -191,6 +190,7 @@ pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                 ])
                 .areas(inner);
                 let scroll = clamp_two(&mut app.scroll, [(&left, l), (&right, r)]);
+                frame.render_widget(b, area);
                 frame.render_widget(Paragraph::new(left).wrap(wrap).scroll((scroll, 0)), l);
                 frame.render_widget(Paragraph::new(right).wrap(wrap).scroll((scroll, 0)), r);
             } else {
@@ -199,6 +199,13 @@ pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                     left.extend(right);
                 }
                 let scroll = clamp_scroll(&mut app.scroll, &left, inner.width, inner.height);
+                // The critique block may be below the fold at 80×24: say so, with the keys.
+                let below = super::super::wrapped_height(&left, inner.width)
+                    > usize::from(scroll) + usize::from(inner.height);
+                if below {
+                    b = b.title(Line::styled(" ↓ more: j / pgdn ", t.key_hint).right_aligned());
+                }
+                frame.render_widget(b, area);
                 frame.render_widget(Paragraph::new(left).wrap(wrap).scroll((scroll, 0)), inner);
             }
         }
