@@ -389,7 +389,10 @@ fn report_writes_markdown_latex_svg_and_verify_catches_an_edited_number() {
     let md = read("report.md");
     assert!(md.contains("| Run | n | Acc | Precision | Recall | F1 | Unparsed |"), "{md}");
     assert!(md.contains("## Self-correction: confidence level and critique score"));
+    // One naming of attempts (issue 14, point 16): t1, t2, … and Acc@final for the last.
+    assert!(md.contains("| Acc@t1 | Acc@final |") && !md.contains("Acc@t2"), "{md}");
     let tex = read("table.tex");
+    assert!(tex.contains("Acc@t1 & Acc@final") && !tex.contains("Acc@t2"), "{tex}");
     assert!(tex.contains("\\begin{tabular}") && tex.contains("r\\&d\\_2"), "{tex}");
     for svg in ["transitions.svg", "cl_cs.svg", "rounds.svg", "reliability-1.svg"] {
         let s = read(svg);

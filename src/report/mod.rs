@@ -191,7 +191,7 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
             "Arm",
             "Control",
             "Items",
-            "ΔAcc@t2",
+            "ΔAcc@final",
             "ΔΔ^{i→c}",
             "ΔΔ^{c→i}",
             "Flips +/−",
@@ -429,8 +429,9 @@ fn markdown(
     let _ = writeln!(
         out,
         "Layout of Yang et al., \"Confidence v.s. Critique\" (arXiv 2412.19513): CL = P(right \
-         at t2 | right at t1), CS = P(right at t2 | wrong at t1), acc@t2 = acc@t1·CL + \
-         (1−acc@t1)·CS.\n"
+         at the final attempt | right at t1), CS = P(right at the final attempt | wrong at t1), \
+         Acc@final = Acc@t1·CL + (1−Acc@t1)·CS. Attempts are t1, t2, … throughout; Acc@final is \
+         t2 after one round of critique and revision, t3 after two.\n"
     );
     let rows: Vec<Vec<String>> = reports
         .iter()
@@ -451,11 +452,11 @@ fn markdown(
         .collect();
     table(
         &mut out,
-        &["Run", "Protocol", "Dataset", "N", "Acc@t1", "Acc@t2", "CL", "CS", "RSS"],
+        &["Run", "Protocol", "Dataset", "N", "Acc@t1", "Acc@final", "CL", "CS", "RSS"],
         &rows,
     );
 
-    let _ = writeln!(out, "## Transitions t1 → t2 (SCoRe)\n");
+    let _ = writeln!(out, "## Transitions first → final attempt (SCoRe)\n");
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|(r, m)| {
@@ -756,7 +757,7 @@ fn latex(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> Stri
     let _ = writeln!(out, "\\begin{{tabular}}{{lrrrrrrr}}\n\\toprule");
     let _ = writeln!(
         out,
-        "Run & Acc@t1 & Acc@t2 & $\\Delta$ & $\\Delta^{{i\\to c}}$ & $\\Delta^{{c\\to i}}$ & CL & CS \\\\\n\\midrule"
+        "Run & Acc@t1 & Acc@final & $\\Delta$ & $\\Delta^{{i\\to c}}$ & $\\Delta^{{c\\to i}}$ & CL & CS \\\\\n\\midrule"
     );
     for (r, m) in reports {
         let s = &m.summary;

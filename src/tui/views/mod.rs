@@ -171,15 +171,37 @@ fn hint_actions(app: &App) -> Vec<Action> {
     }
 }
 
+/// The footer: as many whole `key what` hints as fit, then `? more keys` when some did not.
 fn render_hints(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let mode: Mode = app.mode();
+    let hints: Vec<(String, String)> = hint_actions(app)
+        .into_iter()
+        .filter_map(|a| app.keymap.key_for(mode, &a).map(|k| (k, format!(" {}  ", a.describe()))))
+        .collect();
+    let more =
+        app.keymap.key_for(mode, &crate::tui::Action::Help).map(|k| (k, " more keys".to_string()));
+    let width = usize::from(area.width);
+    let cols =
+        |(k, d): &(String, String)| crate::domain::text::width(k) + crate::domain::text::width(d);
+    let all: usize = hints.iter().map(cols).sum();
+    let room =
+        if all > width { width.saturating_sub(more.as_ref().map_or(0, cols)) } else { width };
     let mut spans = Vec::new();
-    for a in hint_actions(app) {
-        if let Some(k) = app.keymap.key_for(mode, &a) {
-            spans.push(Span::styled(k, t.key_hint));
-            spans.push(Span::styled(format!(" {}  ", a.describe()), t.muted));
+    let mut used = 0;
+    let mut cut = false;
+    for h in &hints {
+        if used + cols(h) > room {
+            cut = true;
+            break;
         }
+        used += cols(h);
+        spans.push(Span::styled(h.0.clone(), t.key_hint));
+        spans.push(Span::styled(h.1.clone(), t.muted));
+    }
+    if cut && let Some((k, d)) = more {
+        spans.push(Span::styled(k, t.key_hint));
+        spans.push(Span::styled(d, t.muted));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
