@@ -205,16 +205,35 @@ fn a_database_without_outcome_records_gets_them_built() {
         store.flush().unwrap();
         fast
     };
-    // What a version-1 database looks like: no outcomes tree, no format.
-    {
-        let db = sled::Config::new().path(&path).use_compression(true).open().unwrap();
-        db.drop_tree("outcomes").unwrap();
-        let meta = db.open_tree("meta").unwrap();
-        meta.remove("outcomes_format").unwrap();
-        meta.insert("schema_version", b"1".to_vec()).unwrap();
-        db.flush().unwrap();
-    }
-    let store = Store::open(&path).unwrap();
+    // What a version-1 database looks like: no outcomes tree, no format. sled may release its
+    // lock a moment after the last handle drops (its epoch-deferred frees): wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let db = loop {
+        match sled::Config::new().path(&path).use_compression(true).open() {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(e.to_string().contains("lock"), "{e}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    db.drop_tree("outcomes").unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    meta.remove("outcomes_format").unwrap();
+    meta.insert("schema_version", b"1".to_vec()).unwrap();
+    db.flush().unwrap();
+    drop((meta, db));
+    let store = loop {
+        match Store::open(&path) {
+            Err(critloop::store::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap(),
+        }
+    };
     let run = store.require_run("old").unwrap();
     assert!(store.outcomes_pending(run.id).unwrap());
     assert_eq!(store.schema_version().unwrap(), critloop::store::SCHEMA_VERSION);

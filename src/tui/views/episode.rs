@@ -200,7 +200,7 @@ fn keys_of(app: &App, name: &str, value: &str) -> String {
 
 /// Per field of the schema that fits the selected turn (and the episode's own fields): my
 /// effective value with its history count, the keys, then the others' values and what is left.
-fn label_panel(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
+fn label_panel(d: &EpisodeDetail, app: &App, width: u16) -> Vec<Line<'static>> {
     let t = &app.theme;
     let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
     let shapes = app.detail_shapes();
@@ -239,7 +239,8 @@ fn label_panel(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
                 head.push(Span::styled(format!(" ({hist} entries)"), t.muted));
             }
             lines.push(Line::from(head));
-            let keys: Vec<Span<'static>> = f
+            // Whole `key value` entries per line: a narrow panel never splits one.
+            let keys: Vec<Vec<Span<'static>>> = f
                 .values
                 .iter()
                 .filter_map(|v| {
@@ -251,11 +252,8 @@ fn label_panel(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
                         ]
                     })
                 })
-                .flatten()
                 .collect();
-            if !keys.is_empty() {
-                lines.push(Line::from(keys));
-            }
+            lines.extend(super::pack(keys, width, 1));
         }
     };
     section(&mut lines, sel, format!("#{} {role}", app.turn_sel));
@@ -408,8 +406,9 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     frame.render_widget(para, body);
     if panel_width > 0 {
         let block = Block::default().borders(Borders::LEFT).border_style(t.border);
+        let width = block.inner(side).width;
         frame.render_widget(
-            Paragraph::new(label_panel(&d, app)).wrap(Wrap { trim: false }).block(block),
+            Paragraph::new(label_panel(&d, app, width)).wrap(Wrap { trim: false }).block(block),
             side,
         );
     }

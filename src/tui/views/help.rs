@@ -10,27 +10,33 @@ use crate::tui::keymap::Mode;
 pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let theme = app.theme.clone();
     let t = &theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Line::styled(" Help ", t.title));
+    let inner = block.inner(area);
     let mut lines = Vec::new();
     for mode in Mode::ALL {
         lines.push(Line::styled(format!("{} keys", mode.name()), t.title));
-        let mut spans = Vec::new();
-        for (action, keys) in app.keymap.bindings(mode) {
-            let k: Vec<String> = keys.iter().map(|k| k.display()).collect();
-            spans.push(Span::styled(k.join("/"), t.key_hint));
-            spans.push(Span::styled(format!(" {}   ", action.describe()), t.base));
-        }
-        lines.push(Line::from(spans));
+        let entries: Vec<Vec<Span<'static>>> = app
+            .keymap
+            .bindings(mode)
+            .into_iter()
+            .map(|(action, keys)| {
+                let k: Vec<String> = keys.iter().map(|k| k.display()).collect();
+                vec![
+                    Span::styled(k.join("/"), t.key_hint),
+                    Span::styled(format!(" {}", action.describe()), t.base),
+                ]
+            })
+            .collect();
+        lines.extend(super::pack(entries, inner.width, 3));
         lines.push(Line::raw(""));
     }
     lines.push(Line::styled(
         "Labels apply to the selected turn: error_found, critique_quality, tone on critiques; followed_critique on revisions; grade_override on attempts.",
         t.muted,
     ));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(t.border)
-        .title(Line::styled(" Help ", t.title));
-    let inner = block.inner(area);
     let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
     let para = Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0));
     frame.render_widget(para.block(block), area);

@@ -30,6 +30,32 @@ pub fn clamp_scroll(scroll: &mut u16, lines: &[Line], width: u16, height: u16) -
     *scroll
 }
 
+/// Lays out entries (a key and what it does, …) in lines of at most `width` columns, `gap`
+/// spaces apart, never breaking inside an entry (one wider than a line gets a line alone).
+pub fn pack(entries: Vec<Vec<Span<'static>>>, width: u16, gap: usize) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(1));
+    let mut lines = Vec::new();
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for entry in entries {
+        let w: usize = entry.iter().map(Span::width).sum();
+        if used > 0 && used + gap + w > width {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
+        }
+        if used > 0 {
+            line.push(Span::raw(" ".repeat(gap)));
+            used += gap;
+        }
+        used += w;
+        line.extend(entry);
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
+    }
+    lines
+}
+
 pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |x| format!("{:.1}%", x * 100.0))
 }
