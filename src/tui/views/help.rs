@@ -21,7 +21,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         let entries: Vec<Vec<Span<'static>>> = app
             .keymap
             .bindings(mode)
-            .into_iter()
+            .iter()
             .map(|(action, keys)| {
                 let k: Vec<String> = keys.iter().map(|k| k.display()).collect();
                 vec![
