@@ -45,6 +45,8 @@ pub enum Action {
     PreviousFilter,
     /// Type a search over item ids and questions.
     Search,
+    /// Episodes table: the next order (item, t1→t2, labels, question).
+    Sort,
     NextEpisode,
     PreviousEpisode,
     /// Open the next episode still to label: the annotator's queue when the run has one, else
@@ -101,6 +103,7 @@ impl Action {
             Action::NextFilter => "next_filter",
             Action::PreviousFilter => "previous_filter",
             Action::Search => "search",
+            Action::Sort => "sort",
             Action::NextEpisode => "next_episode",
             Action::PreviousEpisode => "previous_episode",
             Action::NextUnlabelled => "next_unlabelled",
@@ -146,6 +149,7 @@ impl Action {
             Action::NextFilter => "next filter".into(),
             Action::PreviousFilter => "previous filter".into(),
             Action::Search => "search".into(),
+            Action::Sort => "sort by…".into(),
             Action::NextEpisode => "next episode".into(),
             Action::PreviousEpisode => "previous episode".into(),
             Action::NextUnlabelled => "next to label".into(),
@@ -204,6 +208,7 @@ impl FromStr for Action {
             Action::NextFilter,
             Action::PreviousFilter,
             Action::Search,
+            Action::Sort,
             Action::NextEpisode,
             Action::PreviousEpisode,
             Action::NextUnlabelled,

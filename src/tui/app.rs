@@ -120,6 +120,38 @@ impl Filter {
     }
 }
 
+/// Orders of the episodes table (`o` cycles them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// As stored: item, then sample.
+    #[default]
+    Item,
+    /// c→c, c→w, w→c, w→w, then unfinished.
+    Transition,
+    /// Fewest labels first (what is left to label on top).
+    Labels,
+    /// By question text.
+    Question,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Item, Sort::Transition, Sort::Labels, Sort::Question];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Item => "item",
+            Sort::Transition => "t1→t2",
+            Sort::Labels => "labels",
+            Sort::Question => "question",
+        }
+    }
+
+    fn next(self) -> Sort {
+        let i = Sort::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Sort::ALL[(i + 1) % Sort::ALL.len()]
+    }
+}
+
 /// Live counts of a background run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Live {
@@ -177,6 +209,7 @@ pub struct App {
     pub episodes: Vec<EpisodeRow>,
     pub episodes_loading: bool,
     pub filter: Filter,
+    pub sort: Sort,
     pub search: String,
     pub searching: bool,
     /// Indices into `episodes` that pass the filter and search.
@@ -241,6 +274,7 @@ impl App {
             episodes: Vec::new(),
             episodes_loading: false,
             filter: Filter::All,
+            sort: Sort::Item,
             search: String::new(),
             searching: false,
             visible: Vec::new(),
@@ -365,6 +399,23 @@ impl App {
             })
             .map(|(i, _)| i)
             .collect();
+        // Stable sorts: ties keep the stored (item, sample) order.
+        let rows = &self.episodes;
+        match self.sort {
+            Sort::Item => {}
+            Sort::Transition => self.visible.sort_by_key(|&i| {
+                rows[i].transition.map_or(4, |t| match t {
+                    Transition::RightRight => 0,
+                    Transition::RightWrong => 1,
+                    Transition::WrongRight => 2,
+                    Transition::WrongWrong => 3,
+                })
+            }),
+            Sort::Labels => self.visible.sort_by_key(|&i| rows[i].effective_labels()),
+            Sort::Question => self.visible.sort_by(|&a, &b| {
+                rows[a].question.to_lowercase().cmp(&rows[b].question.to_lowercase())
+            }),
+        }
         self.ep_sel = self.ep_sel.min(self.visible.len().saturating_sub(1));
     }
 
@@ -1068,6 +1119,13 @@ impl App {
             }
             Action::Search => {
                 self.searching = true;
+                Vec::new()
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.ep_sel = 0;
+                self.refilter();
+                self.info(format!("sorted by {}", self.sort.label()));
                 Vec::new()
             }
             Action::NextEpisode | Action::PreviousEpisode => {

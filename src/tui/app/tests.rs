@@ -2184,3 +2184,22 @@ fn search_keys_edit_like_a_shell(mut episodes: App) {
     assert!(!episodes.searching);
     assert_eq!(episodes.search, "004", "Enter keeps it");
 }
+
+/// Issue 14, point 3: `o` cycles the episodes table's order; filters and search still apply.
+#[rstest]
+fn o_sorts_the_episodes_by_each_column_in_turn(mut episodes: App) {
+    typed(&mut episodes, "o");
+    assert_eq!(episodes.sort, Sort::Transition);
+    assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(status(&episodes).0, "sorted by t1→t2");
+    typed(&mut episodes, "o");
+    assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5, 0, 3], "fewest labels first");
+    typed(&mut episodes, "o");
+    assert_eq!(visible_items(&episodes), vec![5, 2, 3, 4, 0, 1], "Albert, Betty, James, …");
+    episodes.filter = Filter::Unlabelled;
+    episodes.refilter();
+    assert_eq!(visible_items(&episodes), vec![5, 2, 4, 1]);
+    typed(&mut episodes, "o");
+    assert_eq!(episodes.sort, Sort::Item);
+    assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
+}

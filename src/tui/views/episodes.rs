@@ -23,7 +23,11 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), bar);
 
     let title = app.current_run().map_or(" Episodes ".to_string(), |r| {
-        format!(" Episodes of {} ", crate::tui::text::inert(&r.record.name))
+        format!(
+            " Episodes of {} · by {} ",
+            crate::tui::text::inert(&r.record.name),
+            app.sort.label()
+        )
     });
     let block = Block::default()
         .borders(Borders::ALL)

@@ -152,6 +152,7 @@ fn hint_actions(app: &App) -> Vec<Action> {
             Action::NextUnlabelled,
             Action::NextFilter,
             Action::Search,
+            Action::Sort,
             Action::MetricsScreen,
             Action::Back,
             Action::Help,
