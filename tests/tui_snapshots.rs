@@ -396,6 +396,7 @@ fn runs_empty_first_launch(#[case] w: u16, #[case] h: u16) {
 #[case::wide(100, 30)]
 #[case::narrow(60, 20)]
 #[case::small(80, 24)]
+#[case::huge(200, 12)]
 fn runs_with_live_progress(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     app.update(Event::Run(RunEvent::Started { run: RunId(2), total: 100, done: 40 }));

@@ -594,7 +594,9 @@ fn execute_with_progress(
     );
     bar.set_prefix(record.name.clone());
     bar.set_message("starting…");
-    // The spinner turns even while every request waits on a slow server.
+    // Drawn at once (not after the first tick), then the spinner turns even while every
+    // request waits on a slow server.
+    bar.tick();
     bar.enable_steady_tick(std::time::Duration::from_millis(250));
     // Without a terminal (a log file, nohup) a plain line now and then says the same.
     let plain = !quiet && !super::out::stderr_tty();

@@ -139,8 +139,17 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             Constraint::Length(14),
         ]
     } else {
+        // The name column is as wide as the longest name (at least 20), not the whole rest of a
+        // wide terminal: the numbers stay next to the names they belong to.
+        let longest = app
+            .runs
+            .iter()
+            .map(|r| crate::domain::text::width(&crate::tui::text::inert(&r.record.name)))
+            .max()
+            .unwrap_or(0);
+        let name = u16::try_from(longest.max(20) + 2).unwrap_or(u16::MAX);
         let all = [
-            Constraint::Fill(1),
+            Constraint::Max(name),
             Constraint::Length(15),
             Constraint::Length(8),
             Constraint::Length(11),
