@@ -6,26 +6,9 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::Value;
+use support::cli::{critloop, failure, stdout};
 use support::mock::{MockConfig, MockReply, MockServer};
 use support::world;
-
-fn critloop(db: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("critloop").unwrap();
-    cmd.arg("--db").arg(db).env("CRITLOOP_CONFIG", "/nonexistent/critloop.toml");
-    cmd
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Exit code and standard error of a command expected to fail.
-fn failure(cmd: &mut Command) -> (Option<i32>, String) {
-    let out = cmd.output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 fn metrics(db: &Path, run: &str) -> Value {
     serde_json::from_str(&stdout(critloop(db).args(["metrics", run, "--format", "json"]))).unwrap()

@@ -1,29 +1,10 @@
 //! Issue 14, command line: usage errors exit 2 and say what is wrong, names stay inert and
 //! aligned, deleting asks, and `runs` speaks to people (and to scripts with `--format json`).
 
-use std::path::Path;
+mod support;
 
-use assert_cmd::Command;
 use serde_json::Value;
-
-fn critloop(db: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("critloop").unwrap();
-    cmd.arg("--db").arg(db).env("CRITLOOP_CONFIG", "/nonexistent/critloop.toml");
-    cmd
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Exit code and stderr of a command that should fail.
-fn failure(cmd: &mut Command) -> (Option<i32>, String) {
-    let out = cmd.output().unwrap();
-    assert!(!out.status.success());
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use support::cli::{critloop, failure, stdout};
 
 #[test]
 fn zero_counts_and_conflicting_flags_are_usage_errors() {

@@ -121,6 +121,24 @@ fn server_pid(db: &Path, not: Option<u32>) -> u32 {
     }
 }
 
+/// `critloop run` of 120 world items against a mock answering in 50 ms, started in `dir`:
+/// the mock, the database and the client process (stderr piped).
+fn slow_run(dir: &Path) -> (MockServer, std::path::PathBuf, std::process::Child) {
+    let data = dir.join("items.jsonl");
+    world::write_dataset(&data, 120);
+    let mock = MockServer::start_blocking(MockConfig {
+        latency: Duration::from_millis(50),
+        ..MockConfig::replying(world::reply)
+    });
+    let db = dir.join("db");
+    let child = critloop(&db)
+        .args(run_args(&mock.base_url(), &data))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (mock, db, child)
+}
+
 /// SIGKILLs a process and waits until it is dead (a zombie holds no files).
 fn sigkill(pid: u32) {
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
@@ -140,20 +158,8 @@ fn sigkill(pid: u32) {
 #[test]
 fn the_server_killed_mid_run_is_taken_over_by_the_next_command() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("items.jsonl");
-    world::write_dataset(&data, 120);
-    let mock = MockServer::start_blocking(MockConfig {
-        latency: Duration::from_millis(50),
-        ..MockConfig::replying(world::reply)
-    });
-    let db = dir.path().join("db");
-    let mut child = Some(
-        critloop(&db)
-            .args(run_args(&mock.base_url(), &data))
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (mock, db, child) = slow_run(dir.path());
+    let mut child = Some(child);
     let mut pid = server_pid(&db, None);
     // At each kill: how many requests the mock had seen, and every turn stored by then; none of
     // those may be requested after it.
@@ -208,7 +214,7 @@ fn the_server_killed_mid_run_is_taken_over_by_the_next_command() {
     // The same run without interruption, against a fresh mock, gives the same metrics.
     let fresh = MockServer::start_blocking(MockConfig::replying(world::reply));
     let db2 = dir.path().join("db2");
-    ok(critloop(&db2).args(run_args(&fresh.base_url(), &data)));
+    ok(critloop(&db2).args(run_args(&fresh.base_url(), &dir.path().join("items.jsonl"))));
     assert_eq!(metrics_without_usage(&db), metrics_without_usage(&db2));
     // 3 requests per episode, the 9 refused revisions (items 13, 26, …, 117) included.
     assert_eq!(fresh.requests().len(), 360);
@@ -450,18 +456,7 @@ fn the_preflight_names_the_served_models_when_the_model_is_wrong() {
 #[test]
 fn ctrl_c_stops_the_run_says_how_to_continue_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("items.jsonl");
-    world::write_dataset(&data, 120);
-    let mock = MockServer::start_blocking(MockConfig {
-        latency: Duration::from_millis(50),
-        ..MockConfig::replying(world::reply)
-    });
-    let db = dir.path().join("db");
-    let child = critloop(&db)
-        .args(run_args(&mock.base_url(), &data))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mock, db, child) = slow_run(dir.path());
     let deadline = Instant::now() + Duration::from_secs(60);
     while mock.requests().len() < 60 {
         assert!(Instant::now() < deadline, "the run did not get going");

@@ -849,16 +849,12 @@ fn verify(store: &Store, dir: &Path) -> Result<()> {
     for m in &v.mismatches {
         crate::errln!("{m}");
     }
+    let differ = v.mismatches.iter().filter(|m| !m.starts_with("note:")).count();
     bail!(
-        "{}: {} of {} {} the database",
+        "{}: {differ} of {} {} the database",
         dir.display(),
-        v.mismatches.iter().filter(|m| !m.starts_with("note:")).count(),
         count(v.checked, "file"),
-        if v.mismatches.iter().filter(|m| !m.starts_with("note:")).count() == 1 {
-            "does not match"
-        } else {
-            "do not match"
-        }
+        if differ == 1 { "does not match" } else { "do not match" }
     )
 }
 
@@ -1109,12 +1105,10 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
                     let t = runner::totals(store, r.id)?;
                     let labels = store.labels_of_run(r.id)?.len();
                     crate::outln!(
-                        "run {}: {} {}, {} {}",
+                        "run {}: {}, {}",
                         r.name,
-                        t.total,
-                        plural(t.total, "episode", "episodes"),
-                        labels,
-                        plural(labels as u64, "label", "labels")
+                        count(t.total, "episode"),
+                        count(labels, "label")
                     );
                 }
                 if dry_run {
@@ -1142,11 +1136,6 @@ pub(super) fn count(n: impl TryInto<u64> + Copy, noun: &str) -> String {
         Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
         _ => format!("{n} {noun}s"),
     }
-}
-
-/// `one` for 1, else `many`.
-pub(super) fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
 
 fn datasets(action: DatasetsAction) -> Result<()> {

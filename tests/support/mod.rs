@@ -2,5 +2,6 @@
 //! Test support shared by the integration tests (`mod support;`) and the benchmarks
 //! (`#[path = "../tests/support/mod.rs"] mod support;`).
 
+pub mod cli;
 pub mod mock;
 pub mod world;
