@@ -998,3 +998,75 @@ fn annotation_blind_mode_hides_grades_references_and_others(#[case] w: u16, #[ca
     assert!(text.contains("hidden (blind)"), "{text}");
     snapshot("annotation_blind", app, w, h);
 }
+
+// ---------------------------------------------------------------- side by side, wrapping, jump
+
+fn screen_rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+        .collect()
+}
+
+#[rstest]
+#[case::large(120, 35)]
+#[case::small(80, 24)]
+fn episode_side_by_side(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episode(betty());
+    typed(&mut app, "v");
+    assert!(app.side_by_side);
+    let terminal = snapshot("episode_side_by_side", app, w, h);
+    let rows = screen_rows(&terminal);
+    let heads = rows.iter().find(|r| r.contains("first · generate #0")).expect("left head");
+    assert!(heads.contains("final · revise #2"), "both heads on one row: {heads}");
+    // The final attempt's new subtraction is on the right, the old result on the left.
+    let at = |needle: &str| rows.iter().find_map(|r| r.find(needle)).expect(needle);
+    assert!(at("35") < usize::from(w) / 2 && at("- 30") > usize::from(w) / 2);
+}
+
+#[rstest]
+#[case::small(80, 24)]
+#[case::narrow(60, 20)]
+fn episode_wrapped_text_keeps_its_indent(#[case] w: u16, #[case] h: u16) {
+    let mut d = betty();
+    d.turns[2].content = "Steps:\n  - Betty starts with half of 100, which is 50 dollars, \
+                          then gets 15 from her parents and 30 from her grandparents.\n\
+                          The answer is 5."
+        .into();
+    let mut app = on_episode(d);
+    app.update(special(KeyCode::Tab));
+    let terminal = snapshot("episode_wrapped_text_keeps_its_indent", app, w, h);
+    let rows = screen_rows(&terminal);
+    let item = rows.iter().position(|r| r.contains("  - Betty starts")).expect("list item");
+    let start = rows[item].find("- Betty").expect("marker");
+    let next = &rows[item + 1];
+    assert_eq!(
+        next.chars().skip(start).take(2).collect::<String>(),
+        "  ",
+        "the continuation hangs under the text, after the marker: {next:?}"
+    );
+    assert!(next.chars().nth(start + 2).is_some_and(|c| c.is_alphanumeric()), "{next:?}");
+}
+
+#[test]
+fn the_episode_screen_draws_the_turn_text_built_when_it_arrived() {
+    let mut app = on_episode(betty());
+    app.turn_bodies[0] = vec![ratatui::text::Line::raw("  (built once)")];
+    let rows = screen_rows(&render(&mut app, 120, 35));
+    assert!(rows.iter().any(|r| r.contains("(built once)")), "the cached lines are drawn");
+    assert!(!rows.iter().any(|r| r.contains("Betty has 100 / 2")), "not rebuilt while drawing");
+}
+
+#[rstest]
+#[case::large(120, 35)]
+#[case::small(80, 24)]
+fn episodes_jump_to_item(#[case] w: u16, #[case] h: u16) {
+    let mut app = on_episodes();
+    typed(&mut app, ":gsm-00");
+    let terminal = snapshot("episodes_jump_prompt", app, w, h);
+    let rows = screen_rows(&terminal);
+    assert!(rows.iter().any(|r| r.contains("go to item gsm-00▏")), "{rows:?}");
+}

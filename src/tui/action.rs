@@ -3,8 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Leave critloop.
     Quit,
@@ -47,6 +50,8 @@ pub enum Action {
     Search,
     /// Episodes table: the next order (item, t1→t2, labels, question).
     Sort,
+    /// Episodes table: type an item id and jump to its first episode.
+    JumpToItem,
     NextEpisode,
     PreviousEpisode,
     /// Open the next episode still to label: the annotator's queue when the run has one, else
@@ -58,6 +63,8 @@ pub enum Action {
     Undo,
     /// Show every entry of the selected turn's labels, retractions included.
     LabelHistory,
+    /// Episode screen: the first and the final attempt side by side.
+    SideBySide,
     /// Hide references and grades while labelling.
     Blind,
     /// Toggle: once the episode's labels are complete, open the next one to label.
@@ -67,7 +74,9 @@ pub enum Action {
     PreviousPanel,
     /// Metrics screen: show the calibration of the next confidence source.
     NextSource,
-    /// Write a label on the selected turn (or the episode).
+    /// Write a label on the selected turn (or the episode). Named `label:NAME=VALUE`, not by
+    /// serde.
+    #[serde(skip)]
     Label {
         name: String,
         value: String,
@@ -75,50 +84,16 @@ pub enum Action {
 }
 
 impl Action {
-    /// The name used in keymap files.
+    /// The name used in keymap files: serde's snake_case name of the variant.
     pub fn name(&self) -> String {
-        let s = match self {
-            Action::Quit => "quit",
-            Action::Help => "help",
-            Action::Back => "back",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::PageUp => "page_up",
-            Action::PageDown => "page_down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::Open => "open",
-            Action::RunsScreen => "runs_screen",
-            Action::EpisodesScreen => "episodes_screen",
-            Action::MetricsScreen => "metrics_screen",
-            Action::NewDemoRun => "new_demo_run",
-            Action::Step => "step",
-            Action::NewRun => "new_run",
-            Action::StepNext => "step_next",
-            Action::WriteCritique => "write_critique",
-            Action::TypeQuestion => "type_question",
-            Action::CancelRun => "cancel_run",
-            Action::ResumeRun => "resume_run",
-            Action::Compare => "compare",
-            Action::NextFilter => "next_filter",
-            Action::PreviousFilter => "previous_filter",
-            Action::Search => "search",
-            Action::Sort => "sort",
-            Action::NextEpisode => "next_episode",
-            Action::PreviousEpisode => "previous_episode",
-            Action::NextUnlabelled => "next_unlabelled",
-            Action::NextTurn => "next_turn",
-            Action::PreviousTurn => "previous_turn",
-            Action::Undo => "undo",
-            Action::LabelHistory => "label_history",
-            Action::Blind => "blind",
-            Action::AutoAdvance => "auto_advance",
-            Action::NextPanel => "next_panel",
-            Action::PreviousPanel => "previous_panel",
-            Action::NextSource => "next_source",
-            Action::Label { name, value } => return format!("label:{name}={value}"),
-        };
-        s.to_string()
+        match self {
+            Action::Label { name, value } => format!("label:{name}={value}"),
+            other => match serde_json::to_value(other) {
+                Ok(serde_json::Value::String(s)) => s,
+                // Every variant but `Label` is a unit variant, which serde names as a string.
+                _ => format!("{other:?}"),
+            },
+        }
     }
 
     /// One line for the help screen.
@@ -150,6 +125,7 @@ impl Action {
             Action::PreviousFilter => "previous filter".into(),
             Action::Search => "search".into(),
             Action::Sort => "sort by…".into(),
+            Action::JumpToItem => "go to item".into(),
             Action::NextEpisode => "next episode".into(),
             Action::PreviousEpisode => "previous episode".into(),
             Action::NextUnlabelled => "next to label".into(),
@@ -157,6 +133,7 @@ impl Action {
             Action::PreviousTurn => "previous turn".into(),
             Action::Undo => "undo label".into(),
             Action::LabelHistory => "history".into(),
+            Action::SideBySide => "side by side".into(),
             Action::Blind => "blind mode".into(),
             Action::AutoAdvance => "auto-advance".into(),
             Action::NextPanel => "next panel".into(),
@@ -182,46 +159,32 @@ impl FromStr for Action {
                 rest.split_once('=').ok_or_else(|| format!("`{s}`: expected label:NAME=VALUE"))?;
             return Ok(Action::Label { name: name.into(), value: value.into() });
         }
-        let all = [
-            Action::Quit,
-            Action::Help,
-            Action::Back,
-            Action::Up,
-            Action::Down,
-            Action::PageUp,
-            Action::PageDown,
-            Action::Top,
-            Action::Bottom,
-            Action::Open,
-            Action::RunsScreen,
-            Action::EpisodesScreen,
-            Action::MetricsScreen,
-            Action::NewDemoRun,
-            Action::Step,
-            Action::NewRun,
-            Action::StepNext,
-            Action::WriteCritique,
-            Action::TypeQuestion,
-            Action::CancelRun,
-            Action::ResumeRun,
-            Action::Compare,
-            Action::NextFilter,
-            Action::PreviousFilter,
-            Action::Search,
-            Action::Sort,
-            Action::NextEpisode,
-            Action::PreviousEpisode,
-            Action::NextUnlabelled,
-            Action::NextTurn,
-            Action::PreviousTurn,
-            Action::Undo,
-            Action::LabelHistory,
-            Action::Blind,
-            Action::AutoAdvance,
-            Action::NextPanel,
-            Action::PreviousPanel,
-            Action::NextSource,
-        ];
-        all.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown action `{s}`"))
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("unknown action `{s}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_snake_case_and_parse_back() {
+        assert_eq!(Action::PageDown.name(), "page_down");
+        assert_eq!(Action::NewDemoRun.name(), "new_demo_run");
+        assert_eq!(Action::JumpToItem.name(), "jump_to_item");
+        assert_eq!("next_unlabelled".parse::<Action>(), Ok(Action::NextUnlabelled));
+        assert_eq!("side_by_side".parse::<Action>(), Ok(Action::SideBySide));
+        let label = Action::Label { name: "verdict".into(), value: "wrong".into() };
+        assert_eq!(label.name(), "label:verdict=wrong");
+        assert_eq!("label:verdict=wrong".parse::<Action>(), Ok(label));
+    }
+
+    #[test]
+    fn unknown_and_hidden_names_are_refused() {
+        assert_eq!("pagedown".parse::<Action>(), Err("unknown action `pagedown`".to_string()));
+        // The label variant has no bare name.
+        assert!("label".parse::<Action>().is_err());
+        assert!("label:verdict".parse::<Action>().is_err());
     }
 }

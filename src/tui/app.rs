@@ -216,6 +216,14 @@ pub struct App {
     pub visible: Vec<usize>,
     pub ep_sel: usize,
     pub detail: Option<EpisodeDetail>,
+    /// The open episode's turn texts as screen lines (highlighted once, when it arrives).
+    pub turn_bodies: Vec<Vec<ratatui::text::Line<'static>>>,
+    /// The episode screen shows the first and the final attempt side by side.
+    pub side_by_side: bool,
+    /// The selected turn changed: the episode screen scrolls it into view when it draws.
+    pub follow_turn: bool,
+    /// The item id being typed after `:` on the episodes table.
+    pub jumping: Option<String>,
     pub turn_sel: usize,
     pub scroll: u16,
     pub blind: bool,
@@ -280,6 +288,10 @@ impl App {
             visible: Vec::new(),
             ep_sel: 0,
             detail: None,
+            turn_bodies: Vec::new(),
+            side_by_side: false,
+            follow_turn: false,
+            jumping: None,
             turn_sel: 0,
             scroll: 0,
             blind: false,
@@ -434,6 +446,9 @@ impl App {
                 if self.searching {
                     return self.search_key(&k);
                 }
+                if self.jumping.is_some() {
+                    return self.jump_key(&k);
+                }
                 if self.naming.is_some() {
                     return self.name_key(&k);
                 }
@@ -538,6 +553,19 @@ impl App {
                         .map_or(0, |(_, f)| f.min(d.turns.len().saturating_sub(1)));
                     self.turn_sel = first_labelable(&d).unwrap_or(self.turn_sel);
                     self.scroll = 0;
+                }
+                // A reload of the same episode (labels changed) keeps the turns' lines.
+                let same = self
+                    .detail
+                    .as_ref()
+                    .is_some_and(|x| x.id == d.id && x.turns.len() == d.turns.len())
+                    && self.turn_bodies.len() == d.turns.len();
+                if !same {
+                    self.turn_bodies = d
+                        .turns
+                        .iter()
+                        .map(|t| super::highlight::turn_body(&t.content, &self.theme))
+                        .collect();
                 }
                 self.detail = Some(*d);
                 Vec::new()
@@ -813,6 +841,54 @@ impl App {
         }
         self.refilter();
         Vec::new()
+    }
+
+    /// `:` item id: Enter goes to the item's first episode, Esc gives up.
+    fn jump_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
+        let Some(text) = self.jumping.as_mut() else { return Vec::new() };
+        match input::edit(text, k, false, 200) {
+            Edit::Submit => {
+                let id = self.jumping.take().unwrap_or_default();
+                self.jump_to_item(id.trim());
+            }
+            Edit::Cancel => self.jumping = None,
+            Edit::Changed | Edit::Other => {}
+        }
+        Vec::new()
+    }
+
+    /// Selects the first episode of the item with this id (exact, else the first id that
+    /// starts with it; case ignored). An item hidden by the filter or search clears them.
+    fn jump_to_item(&mut self, id: &str) {
+        if id.is_empty() {
+            return;
+        }
+        let q = id.to_lowercase();
+        let rows = &self.episodes;
+        let find = |order: &[usize]| {
+            let id_of = |i: &usize| rows.get(*i).map(|r| r.item_id.to_lowercase());
+            order
+                .iter()
+                .position(|i| id_of(i).is_some_and(|x| x == q))
+                .or_else(|| order.iter().position(|i| id_of(i).is_some_and(|x| x.starts_with(&q))))
+        };
+        if let Some(p) = find(&self.visible) {
+            self.ep_sel = p;
+            return;
+        }
+        let all: Vec<usize> = (0..self.episodes.len()).collect();
+        let Some(row) = find(&all) else {
+            self.error(format!("no item `{}` in this run", super::text::inert(id)));
+            return;
+        };
+        let target = self.episodes[row].id;
+        self.filter = Filter::All;
+        self.search.clear();
+        self.refilter();
+        if let Some(p) = self.visible.iter().position(|&i| self.episodes[i].id == target) {
+            self.ep_sel = p;
+        }
+        self.info("filter and search cleared to show the item");
     }
 
     fn move_sel(&mut self, delta: isize) -> Vec<Effect> {
@@ -1121,6 +1197,29 @@ impl App {
                 self.searching = true;
                 Vec::new()
             }
+            Action::JumpToItem => {
+                if self.screen == Screen::Episodes {
+                    self.jumping = Some(String::new());
+                }
+                Vec::new()
+            }
+            Action::SideBySide => {
+                let pair = self.detail.as_ref().and_then(|d| d.first_and_final());
+                match pair {
+                    Some((a, b)) if a != b => {
+                        self.side_by_side = !self.side_by_side;
+                        self.scroll = 0;
+                        if self.side_by_side {
+                            self.info(format!("side by side: first attempt #{a} · final #{b}"));
+                        }
+                    }
+                    _ => {
+                        self.side_by_side = false;
+                        self.info("one attempt only: nothing to set side by side");
+                    }
+                }
+                Vec::new()
+            }
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.ep_sel = 0;
@@ -1146,6 +1245,7 @@ impl App {
             Action::NextUnlabelled => self.next_to_label(),
             Action::NextTurn | Action::PreviousTurn => {
                 if let Some(d) = &self.detail {
+                    self.follow_turn = true;
                     let n = d.turns.len().max(1);
                     self.turn_sel = if action == Action::NextTurn {
                         (self.turn_sel + 1) % n

@@ -10,6 +10,7 @@ use syntect::highlighting::{FontStyle, ThemeSet};
 use syntect::parsing::SyntaxSet;
 
 use super::text::{Piece, pieces};
+use super::theme::Theme;
 
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
 static THEMES: LazyLock<ThemeSet> = LazyLock::new(ThemeSet::load_defaults);
@@ -55,6 +56,54 @@ pub fn code_block(lines: &[&str], lang: &str, theme: &str, escape: Style) -> Vec
             Line::from(spans)
         })
         .collect()
+}
+
+/// A model text line with control characters shown as styled escapes.
+pub fn text_line(line: &str, base: Style, t: &Theme) -> Line<'static> {
+    Line::from(
+        pieces(line)
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(s) => Span::styled(s, base),
+                Piece::Escape(s) => Span::styled(s, t.escape),
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// A turn's text as screen lines, indented two columns under its header: Markdown-light
+/// (headings stand out), fenced code highlighted by syntect. Built once per turn when the
+/// episode arrives, never while drawing (syntect costs milliseconds per block).
+pub fn turn_body(content: &str, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut code: Option<(String, Vec<&str>)> = None;
+    for raw in content.lines() {
+        if let Some(fence) = raw.trim_start().strip_prefix("```") {
+            match code.take() {
+                Some((lang, block)) => {
+                    lines.extend(code_block(&block, &lang, &t.syntect_theme, t.escape));
+                }
+                None => code = Some((fence.trim().to_string(), Vec::new())),
+            }
+            let mut fence_line = text_line(raw, t.muted, t);
+            fence_line.spans.insert(0, Span::raw("  "));
+            lines.push(fence_line);
+            continue;
+        }
+        if let Some((_, block)) = code.as_mut() {
+            block.push(raw);
+            continue;
+        }
+        let style = if raw.starts_with('#') { t.title } else { t.base };
+        let mut l = text_line(raw, style, t);
+        l.spans.insert(0, Span::raw("  "));
+        lines.push(l);
+    }
+    // An unclosed fence still shows its code.
+    if let Some((lang, block)) = code {
+        lines.extend(code_block(&block, &lang, &t.syntect_theme, t.escape));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -2203,3 +2203,75 @@ fn o_sorts_the_episodes_by_each_column_in_turn(mut episodes: App) {
     assert_eq!(episodes.sort, Sort::Item);
     assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
 }
+
+// ================================================================ jump, side by side, bodies
+
+#[rstest]
+fn colon_jumps_to_an_item_by_id_exact_then_prefix(mut episodes: App) {
+    assert_eq!(typed(&mut episodes, ":"), vec![]);
+    assert_eq!(episodes.jumping.as_deref(), Some(""));
+    // While typing, list keys are text: `j` does not move.
+    typed(&mut episodes, "GSM-004");
+    assert_eq!(episodes.ep_sel, 0);
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(episodes.jumping, None);
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(4), "case ignored");
+    // A prefix takes the first id that starts with it.
+    typed(&mut episodes, ":gsm-00");
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(0));
+    // Esc gives up and leaves the selection.
+    typed(&mut episodes, "jj:gsm-005");
+    press(&mut episodes, KeyCode::Esc);
+    assert_eq!(episodes.jumping, None);
+    assert_eq!(episodes.ep_sel, 2);
+}
+
+#[rstest]
+fn jumping_to_a_filtered_out_item_clears_the_filter_and_an_unknown_id_says_so(mut episodes: App) {
+    typed(&mut episodes, "F");
+    assert_eq!(episodes.filter, Filter::Unlabelled);
+    assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
+    typed(&mut episodes, ":gsm-003");
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(episodes.filter, Filter::All, "item 3 is labelled: the filter gives way");
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(3));
+    assert_eq!(status(&episodes), ("filter and search cleared to show the item", false));
+    typed(&mut episodes, ":nope");
+    press(&mut episodes, KeyCode::Enter);
+    assert_eq!(status(&episodes), ("no item `nope` in this run", true));
+    assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(3), "selection kept");
+}
+
+#[rstest]
+fn v_sets_first_and_final_attempt_side_by_side(mut episode: App) {
+    assert!(!episode.side_by_side);
+    typed(&mut episode, "v");
+    assert!(episode.side_by_side);
+    assert_eq!(status(&episode), ("side by side: first attempt #0 · final #2", false));
+    typed(&mut episode, "v");
+    assert!(!episode.side_by_side);
+    // An episode with one attempt has nothing to set beside it.
+    let mut one = detail(1, 2);
+    one.turns.truncate(1);
+    episode.update(Event::Episode(Box::new(one)));
+    typed(&mut episode, "v");
+    assert!(!episode.side_by_side);
+    assert_eq!(status(&episode), ("one attempt only: nothing to set side by side", false));
+}
+
+#[rstest]
+fn turn_texts_are_built_once_when_the_episode_arrives(mut episode: App) {
+    assert_eq!(episode.turn_bodies.len(), 3);
+    let text: String = episode.turn_bodies[0][0].spans.iter().map(|s| s.content.as_ref()).collect();
+    assert_eq!(text, "  48 / 2 = 24, so the answer is 24.");
+    // A reload of the same episode (a label saved) keeps the built lines.
+    episode.turn_bodies[0] = vec![ratatui::text::Line::raw("kept")];
+    let mut again = detail(1, 2);
+    again.labels = vec![(0, label(Some(1), "error_found", "yes"))];
+    episode.update(Event::Episode(Box::new(again)));
+    assert_eq!(episode.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
+    // Another episode builds its own.
+    episode.update(Event::Episode(Box::new(detail(1, 3))));
+    assert_ne!(episode.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
+}

@@ -12,21 +12,8 @@ use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::highlight;
 use crate::tui::keymap::Mode;
-use crate::tui::text::{Piece, diff_runs, inert, pieces};
+use crate::tui::text::{diff_runs, inert, side_by_side as side_by_side_diff, wrap_hanging};
 use crate::tui::theme::Theme;
-
-/// A model text line with control characters shown as styled escapes.
-fn text_line(line: &str, base: Style, t: &Theme) -> Line<'static> {
-    Line::from(
-        pieces(line)
-            .into_iter()
-            .map(|p| match p {
-                Piece::Text(s) => Span::styled(s, base),
-                Piece::Escape(s) => Span::styled(s, t.escape),
-            })
-            .collect::<Vec<_>>(),
-    )
-}
 
 pub fn role_style(role: Role, t: &Theme) -> Style {
     match role {
@@ -99,8 +86,10 @@ fn badges(
     out
 }
 
-fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
+/// The turns as lines, and which line heads the selected turn.
+fn turn_lines(d: &EpisodeDetail, app: &App) -> (Vec<Line<'static>>, usize) {
     let t = &app.theme;
+    let mut selected_head = 0;
     let attempts = attempt_indices(d.protocol, &d.turns);
     let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
     let overrides = applied_overrides(&labels);
@@ -123,42 +112,17 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
                 t.label,
             ));
         }
+        if selected {
+            selected_head = lines.len();
+        }
         lines.push(Line::from(head));
         if let Some(e) = &turn.error {
             lines.push(Line::styled(format!("  error: {}", inert(e)), t.alert_error));
         }
-        // Markdown-light: headings stand out, fenced code is highlighted by syntect.
-        let mut code: Option<(String, Vec<&str>)> = None;
-        for raw in turn.content.lines() {
-            if let Some(fence) = raw.trim_start().strip_prefix("```") {
-                match code.take() {
-                    Some((lang, block)) => {
-                        lines.extend(highlight::code_block(
-                            &block,
-                            &lang,
-                            &t.syntect_theme,
-                            t.escape,
-                        ));
-                    }
-                    None => code = Some((fence.trim().to_string(), Vec::new())),
-                }
-                let mut fence_line = text_line(raw, t.muted, t);
-                fence_line.spans.insert(0, Span::raw("  "));
-                lines.push(fence_line);
-                continue;
-            }
-            if let Some((_, block)) = code.as_mut() {
-                block.push(raw);
-                continue;
-            }
-            let style = if raw.starts_with('#') { t.title } else { t.base };
-            let mut l = text_line(raw, style, t);
-            l.spans.insert(0, Span::raw("  "));
-            lines.push(l);
-        }
-        // An unclosed fence still shows its code.
-        if let Some((lang, block)) = code {
-            lines.extend(highlight::code_block(&block, &lang, &t.syntect_theme, t.escape));
+        // Built once when the episode arrived (`App::turn_bodies`), not on every frame.
+        match app.turn_bodies.get(i) {
+            Some(body) => lines.extend(body.iter().cloned()),
+            None => lines.extend(highlight::turn_body(&turn.content, t)),
         }
         lines.push(Line::raw(""));
     }
@@ -178,7 +142,7 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> Vec<Line<'static>> {
             lines.push(Line::from(spans));
         }
     }
-    lines
+    (lines, selected_head)
 }
 
 /// The effective labels an annotator may see: everyone's, or in blind mode only their own.
@@ -356,14 +320,19 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new("loading episode…").style(t.muted), area);
         return;
     };
+    // Side by side needs the width: the label panel gives way below 120 columns (its keys
+    // still work).
+    let pair = d.first_and_final().filter(|(a, b)| a != b);
+    let sbs = app.side_by_side && pair.is_some();
     let panel_width = match area.width {
+        _ if sbs && area.width < 120 => 0,
         110.. => 36,
         80.. => 30,
         _ => 0,
     };
     let [main, side] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(panel_width)]).areas(area);
-
+        Layout::horizontal([Constraint::Length(area.width - panel_width), Constraint::Fill(1)])
+            .areas(area);
     let reference = if app.blind { "hidden (blind)".to_string() } else { inert(&d.item.reference) };
     let item = format!("item {} · sample {}", inert(&d.item.id.0), d.id.sample);
     let run = format!("  {} · {:?}", inert(&d.run_name), d.status).to_lowercase();
@@ -388,7 +357,8 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             .collect();
         head_lines.insert(1, Line::styled(format!("labels {}", ls.join(", ")), t.label));
     }
-    let q: Vec<Line> = d.item.question.lines().take(2).map(|l| text_line(l, t.base, &t)).collect();
+    let q: Vec<Line> =
+        d.item.question.lines().take(2).map(|l| highlight::text_line(l, t.base, &t)).collect();
     head_lines.extend(q);
     head_lines.extend(choice_lines(&d.item, &t));
     // The header grows with the options of a multiple-choice item, up to a third of the screen.
@@ -399,11 +369,23 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(head_lines).wrap(Wrap { trim: false }), head);
 
     let block = Block::default().borders(Borders::TOP).border_style(t.border);
-    let lines = turn_lines(&d, app);
     let inner = block.inner(body);
-    let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
-    let para = Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).scroll((scroll, 0));
-    frame.render_widget(para, body);
+    frame.render_widget(block, body);
+    match pair.filter(|_| sbs) {
+        Some((a, b)) => side_by_side(&d, app, frame, inner, (a, b)),
+        None => {
+            let (lines, head) = turn_lines(&d, app);
+            // A turn chosen with tab scrolls into view: its header goes to the top.
+            let head_row: usize =
+                lines.iter().take(head).map(|l| wrap_hanging(l.clone(), inner.width).len()).sum();
+            if std::mem::take(&mut app.follow_turn) {
+                app.scroll = u16::try_from(head_row).unwrap_or(u16::MAX);
+            }
+            let lines = wrap_all(lines, inner.width);
+            let scroll = super::clamp_scroll(&mut app.scroll, &lines, inner.width, inner.height);
+            frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
+        }
+    }
     if panel_width > 0 {
         let block = Block::default().borders(Borders::LEFT).border_style(t.border);
         let width = block.inner(side).width;
@@ -412,4 +394,58 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             side,
         );
     }
+}
+
+/// Lines wrapped to `width` with their hanging indents kept.
+fn wrap_all(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
+    lines.into_iter().flat_map(|l| wrap_hanging(l, width)).collect()
+}
+
+/// The first attempt on the left, the final one on the right: removed words marked on the
+/// left, added ones on the right, each column with its own line breaks; one scroll for both.
+fn side_by_side(
+    d: &EpisodeDetail,
+    app: &mut App,
+    frame: &mut Frame,
+    area: Rect,
+    (a, b): (usize, usize),
+) {
+    let t = app.theme.clone();
+    let (Some(x), Some(y)) = (d.turns.get(a), d.turns.get(b)) else { return };
+    let (left, right) = side_by_side_diff(&inert(&x.content), &inert(&y.content));
+    let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
+    let overrides = applied_overrides(&labels);
+    let column = |turn: &Turn, i: usize, what: &str, words: Vec<Vec<(String, i8)>>| {
+        let over = u32::try_from(i).ok().and_then(|x| overrides.get(&x));
+        let mut head = vec![Span::styled(
+            format!("{what} · {} #{i}", turn.role.as_str()),
+            role_style(turn.role, &t),
+        )];
+        head.extend(badges(turn, true, over, app.blind, &t));
+        let mut lines = vec![Line::from(head)];
+        for words in words {
+            let spans: Vec<Span<'static>> = words
+                .into_iter()
+                .map(|(w, k)| match k {
+                    -1 => Span::styled(w, t.diff_removed),
+                    1 => Span::styled(w, t.diff_added),
+                    _ => Span::styled(w, t.base),
+                })
+                .collect();
+            lines.push(Line::from(spans));
+        }
+        lines
+    };
+    let [l_area, gap, r_area] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(1), Constraint::Fill(1)])
+            .areas(area);
+    let l_lines = wrap_all(column(x, a, "first", left), l_area.width);
+    let r_lines = wrap_all(column(y, b, "final", right), r_area.width);
+    // One scroll for both columns, bounded by the longer one.
+    let longer = if l_lines.len() >= r_lines.len() { &l_lines } else { &r_lines };
+    let scroll = super::clamp_scroll(&mut app.scroll, longer, l_area.width, area.height);
+    frame.render_widget(Paragraph::new(l_lines).scroll((scroll, 0)), l_area);
+    let bar: Vec<Line> = (0..gap.height).map(|_| Line::styled("│", t.border)).collect();
+    frame.render_widget(Paragraph::new(bar), gap);
+    frame.render_widget(Paragraph::new(r_lines).scroll((scroll, 0)), r_area);
 }

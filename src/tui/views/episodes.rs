@@ -16,10 +16,17 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         let style = if f == app.filter { t.selected } else { t.muted };
         spans.push(Span::styled(format!(" {} ", f.label()), style));
     }
-    spans.push(Span::styled("  search ", t.muted));
-    let cursor = if app.searching { "▏" } else { "" };
-    spans.push(Span::styled(format!("{}{cursor}", inert(&app.search)), t.base));
-    spans.push(Span::styled(format!("  {} shown", app.visible.len()), t.muted));
+    if let Some(id) = &app.jumping {
+        spans.push(Span::styled("  go to item ", t.key_hint));
+        spans.push(Span::styled(format!("{}▏", inert(id)), t.base));
+    } else {
+        spans.push(Span::styled("  search ", t.muted));
+        let cursor = if app.searching { "▏" } else { "" };
+        spans.push(Span::styled(format!("{}{cursor}", inert(&app.search)), t.base));
+    }
+    if app.jumping.is_none() {
+        spans.push(Span::styled(format!("  {} shown", app.visible.len()), t.muted));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), bar);
 
     let title = app.current_run().map_or(" Episodes ".to_string(), |r| {

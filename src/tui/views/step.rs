@@ -1,7 +1,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
 
 use crate::tui::app::App;
 use crate::tui::text::inert;
@@ -101,10 +101,9 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         .title(Line::styled(title, t.title));
     // Keep the newest text in view, counting wrapped rows.
     let inner = block.inner(right);
+    let lines: Vec<Line> =
+        lines.into_iter().flat_map(|l| crate::tui::text::wrap_hanging(l, inner.width)).collect();
     let mut newest = u16::MAX;
     let scroll = super::clamp_scroll(&mut newest, &lines, inner.width, inner.height);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).scroll((scroll, 0)),
-        right,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), right);
 }
