@@ -266,6 +266,9 @@ pub struct Created {
     pub skipped: Vec<DatasetError>,
     /// What the dataset loader chose (usual column names, ids by line), to say once.
     pub notes: Vec<String>,
+    /// Items in the dataset before `limit` took the first ones, and how many it took.
+    pub dataset_items: usize,
+    pub taken_items: usize,
 }
 
 /// Loads the dataset and protocol the plan names and stores the run (nothing is stored when
@@ -289,9 +292,11 @@ pub fn create(
         .unwrap_or_else(|| dataset::DEFAULT_DATASET.to_string());
     let loaded = dataset::resolve(&dataset_name, &a.load)?;
     let mut items = loaded.items;
+    let dataset_items = items.len();
     if let Some(limit) = a.limit {
         items.truncate(limit);
     }
+    let taken_items = items.len();
     let protocol_name = a
         .protocol
         .clone()
@@ -336,7 +341,14 @@ pub fn create(
         grade,
     )?;
     let opts = RunOptions { concurrency, grade, use_cache: a.use_cache, ..RunOptions::default() };
-    Ok(Created { record, opts, skipped: loaded.skipped, notes: loaded.notes })
+    Ok(Created {
+        record,
+        opts,
+        skipped: loaded.skipped,
+        notes: loaded.notes,
+        dataset_items,
+        taken_items,
+    })
 }
 
 #[cfg(test)]

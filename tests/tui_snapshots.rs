@@ -1070,3 +1070,25 @@ fn episodes_jump_to_item(#[case] w: u16, #[case] h: u16) {
     let rows = screen_rows(&terminal);
     assert!(rows.iter().any(|r| r.contains("go to item gsm-00▏")), "{rows:?}");
 }
+
+#[rstest]
+#[case::large(120, 35)]
+#[case::small(80, 24)]
+fn new_run_form(#[case] w: u16, #[case] h: u16) {
+    let mut app = with_runs();
+    typed(&mut app, "a");
+    // The seed comes from the clock; fix it for the snapshot.
+    app.form.seed = "1234".into();
+    for _ in 0..9 {
+        app.update(special(KeyCode::Tab));
+    }
+    let terminal = snapshot("new_run_form", app, w, h);
+    let rows = screen_rows(&terminal);
+    for field in ["name", "seed", "temperature", "sim"] {
+        assert!(rows.iter().any(|r| r.contains(&format!("{field:>13}  "))), "{field}: {rows:?}");
+    }
+    assert!(
+        rows.iter().any(|r| r.contains("the first N items of the dataset; empty = all")),
+        "the limit says what it does: {rows:?}"
+    );
+}

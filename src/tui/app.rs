@@ -244,6 +244,8 @@ pub struct App {
     pub step: Option<StepState>,
     /// The new-run form and its focused field.
     pub form: RunForm,
+    /// The config's `[profiles.NAME]`, for the form's profile picker.
+    pub profiles: Vec<String>,
     pub form_focus: usize,
     pub spinner: usize,
     /// Milliseconds since the epoch; injected so tests are deterministic.
@@ -306,6 +308,7 @@ impl App {
             status: None,
             step: None,
             form: RunForm::default(),
+            profiles: Vec::new(),
             form_focus: 0,
             spinner: 0,
             clock,
@@ -698,6 +701,11 @@ impl App {
                 self.error(e);
                 Vec::new()
             }
+            Event::Info(m) => {
+                self.dirty = true;
+                self.info(m);
+                Vec::new()
+            }
         }
     }
 
@@ -771,6 +779,32 @@ impl App {
         match k.code {
             KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % n,
             KeyCode::BackTab | KeyCode::Up => self.form_focus = (self.form_focus + n - 1) % n,
+            KeyCode::Left | KeyCode::Right => {
+                let Some(choices) = self.form_choices(self.form_focus) else {
+                    return Some(Vec::new());
+                };
+                let forward = k.code == KeyCode::Right;
+                let Some(field) = self.form.field_mut(self.form_focus) else {
+                    return Some(Vec::new());
+                };
+                let n = choices.len();
+                // A typed value not in the list starts the cycle at its first entry.
+                let next = match choices.iter().position(|c| c == field.trim()) {
+                    Some(i) if forward => (i + 1) % n,
+                    Some(i) => (i + n - 1) % n,
+                    None => 0,
+                };
+                if let Some(c) = choices.get(next) {
+                    field.clone_from(c);
+                }
+                // A profile names an endpoint: the provider follows.
+                if super::effect::FORM_FIELDS[self.form_focus] == "profile"
+                    && !self.form.profile.is_empty()
+                {
+                    self.form.provider = "openai".into();
+                    self.form.sim.clear();
+                }
+            }
             _ => {
                 let mut scratch = String::new();
                 let field = match self.form.field_mut(self.form_focus) {
@@ -783,7 +817,7 @@ impl App {
                         let form = self.form.clone();
                         self.back();
                         self.info(format!("starting {}…", form.name));
-                        return Some(vec![Effect::StartRun(form)]);
+                        return Some(vec![Effect::StartRun(Box::new(form))]);
                     }
                     Edit::Changed => {}
                     Edit::Other if k.modifiers.contains(KeyModifiers::CONTROL) => return None,
@@ -841,6 +875,26 @@ impl App {
         }
         self.refilter();
         Vec::new()
+    }
+
+    /// A new seed each time: two quick runs are two samples, not one run twice.
+    fn next_seed(&mut self) -> u64 {
+        self.quick_runs += 1;
+        (self.clock)() / 1000 * 100 + self.quick_runs % 100
+    }
+
+    /// What ←/→ pick from on a form field, when it has a fixed set of values.
+    pub fn form_choices(&self, field: usize) -> Option<Vec<String>> {
+        let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect();
+        match *super::effect::FORM_FIELDS.get(field)? {
+            "dataset" => Some(owned(crate::dataset::bundled().iter().map(|b| b.name).collect())),
+            "protocol" => Some(owned(crate::protocol::preset_names())),
+            "provider" => Some(owned(vec!["sim", "openai"])),
+            "profile" => {
+                Some(std::iter::once(String::new()).chain(self.profiles.clone()).collect())
+            }
+            _ => None,
+        }
     }
 
     /// `:` item id: Enter goes to the item's first episode, Esc gives up.
@@ -1054,9 +1108,7 @@ impl App {
                 _ => Vec::new(),
             },
             Action::NewDemoRun => {
-                // A new seed each time: two quick runs are two samples, not one run twice.
-                self.quick_runs += 1;
-                let seed = (self.clock)() / 1000 * 100 + self.quick_runs % 100;
+                let seed = self.next_seed();
                 self.info(format!("starting a sim run of 100 items, seed {seed}…"));
                 vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100), seed }]
             }
@@ -1070,6 +1122,8 @@ impl App {
                     rounds: "1".into(),
                     limit: "100".into(),
                     samples: "1".into(),
+                    seed: self.next_seed().to_string(),
+                    temperature: "0.7".into(),
                     ..RunForm::default()
                 };
                 self.form_focus = 0;

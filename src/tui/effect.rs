@@ -25,24 +25,69 @@ pub struct RunForm {
     pub rounds: String,
     pub limit: String,
     pub samples: String,
+    #[serde(default)]
+    pub seed: String,
+    #[serde(default)]
+    pub temperature: String,
+    /// The sim's parameters as `name=value` pairs (`p_correct=0.6 tpr=0.8`).
+    #[serde(default)]
+    pub sim: String,
 }
+
+/// The form's fields, in order: what each is called on screen.
+pub const FORM_FIELDS: [&str; 14] = [
+    "name",
+    "dataset",
+    "protocol",
+    "provider",
+    "profile",
+    "base url",
+    "model",
+    "critic model",
+    "rounds",
+    "limit",
+    "samples",
+    "seed",
+    "temperature",
+    "sim",
+];
+
+/// The sim's parameters the form's `sim` field takes.
+pub const SIM_PARAMS: [&str; 8] = [
+    "p_correct",
+    "tpr",
+    "fpr",
+    "p_fix",
+    "p_fix_unflagged",
+    "p_break",
+    "p_break_unflagged",
+    "p_unparsed",
+];
 
 impl RunForm {
     /// Field labels and values in form order.
-    pub fn fields(&self) -> [(&'static str, &String); 11] {
-        [
-            ("name", &self.name),
-            ("dataset", &self.dataset),
-            ("protocol", &self.protocol),
-            ("provider", &self.provider),
-            ("profile", &self.profile),
-            ("base url", &self.base_url),
-            ("model", &self.model),
-            ("critic model", &self.critic_model),
-            ("rounds", &self.rounds),
-            ("limit", &self.limit),
-            ("samples", &self.samples),
-        ]
+    pub fn fields(&self) -> [(&'static str, &String); 14] {
+        let values = [
+            &self.name,
+            &self.dataset,
+            &self.protocol,
+            &self.provider,
+            &self.profile,
+            &self.base_url,
+            &self.model,
+            &self.critic_model,
+            &self.rounds,
+            &self.limit,
+            &self.samples,
+            &self.seed,
+            &self.temperature,
+            &self.sim,
+        ];
+        let mut i = 0;
+        values.map(|v| {
+            i += 1;
+            (FORM_FIELDS[i - 1], v)
+        })
     }
 
     pub fn field_mut(&mut self, i: usize) -> Option<&mut String> {
@@ -58,9 +103,42 @@ impl RunForm {
             8 => &mut self.rounds,
             9 => &mut self.limit,
             10 => &mut self.samples,
+            11 => &mut self.seed,
+            12 => &mut self.temperature,
+            13 => &mut self.sim,
             _ => return None,
         })
     }
+}
+
+/// The form's `sim` field: `name=value` pairs, separated by spaces or commas.
+fn parse_sim(text: &str) -> Result<crate::plan::SimOverrides, String> {
+    let mut o = crate::plan::SimOverrides::default();
+    for pair in text.split([' ', ',']).filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("sim: `{pair}` is not name=value (e.g. p_correct=0.6)"))?;
+        let v: f64 =
+            value.parse().map_err(|_| format!("sim: {key} must be a number, got `{value}`"))?;
+        let slot = match key.replace('-', "_").as_str() {
+            "p_correct" => &mut o.p_correct,
+            "tpr" => &mut o.tpr,
+            "fpr" => &mut o.fpr,
+            "p_fix" => &mut o.p_fix,
+            "p_fix_unflagged" => &mut o.p_fix_unflagged,
+            "p_break" => &mut o.p_break,
+            "p_break_unflagged" => &mut o.p_break_unflagged,
+            "p_unparsed" => &mut o.p_unparsed,
+            _ => {
+                return Err(format!(
+                    "sim: unknown parameter `{key}` (known: {})",
+                    SIM_PARAMS.join(", ")
+                ));
+            }
+        };
+        *slot = Some(v);
+    }
+    Ok(o)
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -102,7 +180,7 @@ pub enum Effect {
     CancelRun(RunId),
     ResumeRun(RunId),
     /// Create a run from the new-run form and start it in the background.
-    StartRun(RunForm),
+    StartRun(Box<RunForm>),
     /// Create a run to step through by hand, from another run's items and settings.
     StepBegin {
         source: RunId,
@@ -149,7 +227,9 @@ struct Local {
 }
 
 /// How a new or resumed run is made ready, off the UI thread.
-type Prepare = Box<dyn FnOnce(&Store) -> Result<(RunId, Provider, RunOptions), String> + Send>;
+/// Makes (or finds) the run to start, with a line to show once it starts.
+type Prepare =
+    Box<dyn FnOnce(&Store) -> Result<(RunId, Provider, RunOptions, Option<String>), String> + Send>;
 
 /// Reloads the runs table: names and counts first (fast), then with the headline metrics.
 fn reload_runs(
@@ -240,7 +320,10 @@ impl Local {
                 tokio::task::spawn_blocking(move || prepare(&store)).await
             };
             let started = match made {
-                Ok(Ok((run, provider, opts))) => {
+                Ok(Ok((run, provider, opts, said))) => {
+                    if let Some(said) = said {
+                        let _ = tx.send(Event::Info(said));
+                    }
                     registry.spawn(store.clone(), run, provider, opts, Default::default(), None)
                 }
                 Ok(Err(e)) => Err(e),
@@ -359,7 +442,7 @@ impl Local {
                 "cannot start a run",
                 Box::new(move |s| {
                     let run = create_sim(s, name, limit, seed)?;
-                    Ok((run, Provider::Sim(SimParams::default()), RunOptions::default()))
+                    Ok((run, Provider::Sim(SimParams::default()), RunOptions::default(), None))
                 }),
             ),
             Effect::CancelRun(run) => {
@@ -375,7 +458,7 @@ impl Local {
                     let record = browse::run_by_id(s, run).map_err(|e| e.to_string())?;
                     let provider = Provider::from_spec(&record.provider)
                         .map_err(|e| format!("{}: {e}", record.name))?;
-                    Ok((run, provider, runner::stored_options(&record, None, true)))
+                    Ok((run, provider, runner::stored_options(&record, None, true), None))
                 }),
             ),
             Effect::StartRun(form) => {
@@ -679,6 +762,17 @@ fn plan_of_form(f: &RunForm) -> Result<crate::plan::RunPlan, String> {
     }
     let limit: usize = parse_num("limit", &f.limit, 0)?;
     let rounds: Option<u32> = text(&f.rounds).map(|r| parse_num("rounds", &r, 1)).transpose()?;
+    let seed: Option<u64> = text(&f.seed)
+        .map(|v| v.parse().map_err(|_| format!("seed must be a whole number, got `{v}`")))
+        .transpose()?;
+    let temperature: f64 = parse_num("temperature", &f.temperature, 0.7)?;
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(format!("temperature must be between 0 and 2, got {temperature}"));
+    }
+    let sim = parse_sim(&f.sim)?;
+    if text(&f.sim).is_some() && provider == Some(ProviderChoice::OpenAi) {
+        return Err("sim parameters apply to the sim provider only: clear the sim field".into());
+    }
     Ok(RunPlan {
         name: Some(name),
         dataset: text(&f.dataset),
@@ -691,21 +785,35 @@ fn plan_of_form(f: &RunForm) -> Result<crate::plan::RunPlan, String> {
         rounds,
         limit: (limit > 0).then_some(limit),
         samples: parse_num("samples", &f.samples, 1)?,
+        seed,
+        temperature,
+        sim,
         ..RunPlan::default()
     })
 }
 
-/// Validates the form and creates the run through the planner (profiles included).
+/// Validates the form and creates the run through the planner (profiles included); says how
+/// many of the dataset's items it takes, and what the loader noted.
 fn start_from_form(
     store: &Store,
     config: &crate::config::Config,
     f: &RunForm,
-) -> Result<(RunId, Provider, RunOptions), String> {
+) -> Result<(RunId, Provider, RunOptions, Option<String>), String> {
     let plan = plan_of_form(f)?;
     let chosen = crate::plan::choose_provider(config, &plan).map_err(|e| e.to_string())?;
     let provider = Provider::from_spec(&chosen.spec).map_err(|e| e.to_string())?;
     let created = crate::plan::create(store, config, &plan, chosen).map_err(|e| e.to_string())?;
-    Ok((created.record.id, provider, created.opts))
+    let taken = created.taken_items;
+    let of = created.dataset_items;
+    let mut said = if taken < of {
+        format!("{}: the first {taken} of {of} items (limit {taken})", created.record.name)
+    } else {
+        format!("{}: all {} items", created.record.name, of)
+    };
+    for note in &created.notes {
+        said.push_str(&format!(" · {note}"));
+    }
+    Ok((created.record.id, provider, created.opts, Some(said)))
 }
 
 /// Stores a typed question as a new item (and its pending episode) of a step run.
@@ -767,7 +875,7 @@ mod tests {
             limit: "2".into(),
             ..RunForm::default()
         };
-        let (run, _, opts) = start_from_form(&store, &config, &form).unwrap();
+        let (run, _, opts, _) = start_from_form(&store, &config, &form).unwrap();
         let record = browse::run_by_id(&store, run).unwrap();
         let ProviderSpec::OpenAi(spec) = &record.provider else { panic!("{record:?}") };
         assert_eq!(spec.generator.base_urls, ["http://127.0.0.1:9/v1"]);
@@ -776,6 +884,64 @@ mod tests {
         let sim = RunForm { provider: "sim".into(), name: "q".into(), ..form };
         let err = start_from_form(&store, &config, &sim).unwrap_err();
         assert!(err.contains("set provider to openai"), "{err}");
+    }
+
+    /// Seed, temperature and the sim's parameters go into the run; the start says how many
+    /// of the dataset's items the limit took.
+    #[test]
+    fn the_form_sets_seed_temperature_and_sim_parameters_and_says_what_the_limit_took() {
+        let store = Store::temporary().unwrap();
+        let config = crate::config::Config::default();
+        let form = RunForm {
+            name: "tuned".into(),
+            dataset: "arith".into(),
+            provider: "sim".into(),
+            limit: "5".into(),
+            seed: "42".into(),
+            temperature: "0.3".into(),
+            sim: "p_correct=0.9, tpr=0.25".into(),
+            ..RunForm::default()
+        };
+        let (run, _, _, said) = start_from_form(&store, &config, &form).unwrap();
+        assert_eq!(said.as_deref(), Some("tuned: the first 5 of 300 items (limit 5)"));
+        let record = browse::run_by_id(&store, run).unwrap();
+        assert_eq!((record.sampling.seed, record.sampling.temperature), (42, 0.3));
+        let ProviderSpec::Sim { params } = &record.provider else { panic!("{record:?}") };
+        assert_eq!((params.p_correct, params.tpr), (0.9, 0.25));
+        assert_eq!(params.fpr, SimParams::default().fpr, "unset ones keep the default");
+        let all = RunForm { name: "all".into(), limit: String::new(), sim: String::new(), ..form };
+        let (_, _, _, said) = start_from_form(&store, &config, &all).unwrap();
+        assert_eq!(said.as_deref(), Some("all: all 300 items"));
+    }
+
+    #[rstest::rstest]
+    #[case::unknown_sim("sim", "p_wrong=0.1", "0.7", "sim: unknown parameter `p_wrong`")]
+    #[case::not_a_pair("sim", "tpr", "0.7", "sim: `tpr` is not name=value")]
+    #[case::not_a_number("sim", "tpr=high", "0.7", "sim: tpr must be a number, got `high`")]
+    #[case::out_of_range("sim", "tpr=1.5", "0.7", "must be a probability in [0,1], got 1.5")]
+    #[case::sim_on_openai("openai", "tpr=0.5", "0.7", "apply to the sim provider only")]
+    #[case::hot("sim", "", "3", "temperature must be between 0 and 2, got 3")]
+    #[case::seed("sim", "", "0.7", "seed must be a whole number, got `-1`")]
+    fn the_form_refuses_bad_values_with_a_clear_line(
+        #[case] provider: &str,
+        #[case] sim: &str,
+        #[case] temperature: &str,
+        #[case] want: &str,
+    ) {
+        let store = Store::temporary().unwrap();
+        let form = RunForm {
+            name: "bad".into(),
+            provider: provider.into(),
+            base_url: "http://127.0.0.1:9/v1".into(),
+            model: "m".into(),
+            sim: sim.into(),
+            temperature: temperature.into(),
+            seed: if want.contains("seed") { "-1".into() } else { "7".into() },
+            ..RunForm::default()
+        };
+        let err = start_from_form(&store, &crate::config::Config::default(), &form).unwrap_err();
+        assert!(err.contains(want), "{err}");
+        assert!(store.runs().unwrap().is_empty(), "nothing stored");
     }
 
     /// A new run is made off the UI thread: `execute` returns at once, then the table shows the

@@ -50,4 +50,6 @@ pub enum Event {
     Reconnected,
     /// Background work failed; shown on the status line.
     Error(String),
+    /// Background work has something to say (a run took the first N items); status line.
+    Info(String),
 }

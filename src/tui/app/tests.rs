@@ -2275,3 +2275,47 @@ fn turn_texts_are_built_once_when_the_episode_arrives(mut episode: App) {
     episode.update(Event::Episode(Box::new(detail(1, 3))));
     assert_ne!(episode.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
 }
+
+// ================================================================ the new-run form
+
+#[rstest]
+fn the_new_run_form_offers_a_seed_and_temperature_and_picks_with_arrows(mut runs: App) {
+    runs.profiles = vec!["local".into(), "vllm".into()];
+    typed(&mut runs, "a");
+    assert_eq!(runs.screen, Screen::NewRun);
+    assert_eq!(runs.form.temperature, "0.7");
+    let first: u64 = runs.form.seed.parse().expect("a seed");
+    // Another form gets another seed.
+    press(&mut runs, KeyCode::Esc);
+    typed(&mut runs, "a");
+    assert_ne!(runs.form.seed.parse::<u64>().expect("a seed"), first);
+    // protocol: → cycles the presets, ← goes back.
+    press(&mut runs, KeyCode::Tab);
+    press(&mut runs, KeyCode::Tab);
+    assert_eq!(runs.form.protocol, "critique-revise");
+    press(&mut runs, KeyCode::Right);
+    assert_eq!(runs.form.protocol, "self-correct");
+    press(&mut runs, KeyCode::Left);
+    press(&mut runs, KeyCode::Left);
+    assert_eq!(runs.form.protocol, "critique-only", "wraps to the last");
+    // profile: the config's profiles; choosing one makes the provider openai.
+    press(&mut runs, KeyCode::Tab);
+    press(&mut runs, KeyCode::Tab);
+    assert_eq!(runs.form.profile, "");
+    press(&mut runs, KeyCode::Right);
+    assert_eq!((runs.form.profile.as_str(), runs.form.provider.as_str()), ("local", "openai"));
+    press(&mut runs, KeyCode::Right);
+    press(&mut runs, KeyCode::Right);
+    assert_eq!(runs.form.profile, "", "back to none");
+    // A free-text field ignores the arrows.
+    press(&mut runs, KeyCode::Tab);
+    typed(&mut runs, "http://x");
+    press(&mut runs, KeyCode::Right);
+    assert_eq!(runs.form.base_url, "http://x");
+}
+
+#[rstest]
+fn a_started_run_says_how_many_items_it_took(mut runs: App) {
+    runs.update(Event::Info("run-4: the first 100 of 300 items (limit 100)".into()));
+    assert_eq!(status(&runs), ("run-4: the first 100 of 300 items (limit 100)", false));
+}
