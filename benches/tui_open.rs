@@ -271,7 +271,11 @@ fn open_once(db: &Path) -> Open {
     app.update(Event::Episodes { run, rows, queue: None });
     draw(&mut term, &mut app);
     let episodes_shown = ms(t_open.elapsed());
-    assert!(app.visible.len() >= 50_000, "expected 50k episodes, got {}", app.visible.len());
+    assert!(
+        app.list.visible.len() >= 50_000,
+        "expected 50k episodes, got {}",
+        app.list.visible.len()
+    );
     drop(store);
     Open { store_open, first_frame, runs_shown, episodes_shown, browse_runs, browse_episodes }
 }
@@ -333,7 +337,7 @@ fn in_process(db: &Path, reps: usize) {
         queue: None,
     });
     draw(&mut term, &mut app);
-    let n = app.visible.len();
+    let n = app.list.visible.len();
     println!("\nscrolling the {n}-row episodes list, per step = action + draw:");
     let idle = steps(&mut term, &mut app, SCROLL_STEPS, |_, _| {});
     line(&format!("   redraw alone, no action × {SCROLL_STEPS} (baseline)"), idle.steps());
@@ -353,7 +357,7 @@ fn in_process(db: &Path, reps: usize) {
         a.act(if i % 2 == 0 { Action::Bottom } else { Action::Top });
     });
     line("   Bottom / Top alternating × 200", ends.steps());
-    assert!(app.ep_sel == 0 || app.ep_sel == n - 1);
+    assert!(app.list.sel == 0 || app.list.sel == n - 1);
     let filter = steps(&mut term, &mut app, 14, |a, _| {
         a.act(Action::NextFilter);
     });
@@ -369,7 +373,7 @@ fn in_process(db: &Path, reps: usize) {
     // e. Opening one episode, spread over the list.
     let mut open = Vec::new();
     for i in 0..20 {
-        app.ep_sel = i * (n - 1) / 19;
+        app.list.sel = i * (n - 1) / 19;
         let t = Instant::now();
         let _fx = app.act(Action::Open);
         let id = app.selected_episode().expect("selected").id;

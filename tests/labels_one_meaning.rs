@@ -107,7 +107,7 @@ fn yes_then_no_means_no_on_the_screen_in_the_metrics_and_in_every_export() {
     app.update(Event::Episodes { run: run.id, rows, queue: None });
     app.update(enter());
     app.update(Event::Episode(Box::new(browse::episode(&store, &run, first).unwrap())));
-    assert_eq!(app.turn_sel, 1, "the critique is selected on open");
+    assert_eq!(app.reader.turn_sel, 1, "the critique is selected on open");
     let fx = app.update(key('y'));
     apply(&mut app, &store, fx);
     let fx = app.update(key('n'));

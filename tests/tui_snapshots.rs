@@ -451,7 +451,7 @@ fn episodes_filter_and_search(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episodes();
     // The unlabelled filter (one step back from "all"), then a search still being typed.
     typed(&mut app, "F/en");
-    assert!(app.searching);
+    assert!(app.list.searching);
     snapshot("episodes_filter_and_search", app, w, h);
 }
 
@@ -554,7 +554,7 @@ fn comparing() -> App {
     typed(&mut app, " jm");
     app.update(Event::Metrics { run: RunId(1), report: report(1, "demo", 4) });
     app.update(Event::Metrics { run: RunId(2), report: report(2, "sim-2", 6) });
-    assert!(app.compare_report.is_some());
+    assert!(app.stats.compare_report.is_some());
     app
 }
 
@@ -567,7 +567,7 @@ fn metrics_comparison_panel(#[case] w: u16, #[case] h: u16) {
     app.update(Event::Comparison { a: RunId(1), b: RunId(2), result: Ok(comparison()) });
     app.update(special(KeyCode::BackTab));
     app.update(special(KeyCode::BackTab));
-    assert_eq!(app.metrics_panel, MetricsPanel::Compare);
+    assert_eq!(app.stats.panel, MetricsPanel::Compare);
     snapshot("metrics_comparison_panel", app, w, h);
 }
 
@@ -579,7 +579,7 @@ fn metrics_comparison_computing(#[case] w: u16, #[case] h: u16) {
     let mut app = comparing();
     app.update(special(KeyCode::BackTab));
     app.update(special(KeyCode::BackTab));
-    assert_eq!(app.metrics_panel, MetricsPanel::Compare);
+    assert_eq!(app.stats.panel, MetricsPanel::Compare);
     snapshot("metrics_comparison_computing", app, w, h);
 }
 
@@ -588,7 +588,7 @@ fn on_calibration() -> App {
     typed(&mut app, "m");
     app.update(Event::Metrics { run: RunId(1), report: report_from(1, "demo", calibrated_obs()) });
     app.update(special(KeyCode::Tab));
-    assert_eq!(app.metrics_panel, MetricsPanel::Calibration);
+    assert_eq!(app.stats.panel, MetricsPanel::Calibration);
     app
 }
 
@@ -618,7 +618,7 @@ fn on_labels(report: Box<MetricsReport>) -> App {
     typed(&mut app, "m");
     app.update(Event::Metrics { run: RunId(1), report });
     app.update(special(KeyCode::BackTab));
-    assert_eq!(app.metrics_panel, MetricsPanel::Labels);
+    assert_eq!(app.stats.panel, MetricsPanel::Labels);
     app
 }
 
@@ -1017,7 +1017,7 @@ fn screen_rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
 fn episode_side_by_side(#[case] w: u16, #[case] h: u16) {
     let mut app = on_episode(betty());
     typed(&mut app, "v");
-    assert!(app.side_by_side);
+    assert!(app.reader.side_by_side);
     let terminal = snapshot("episode_side_by_side", app, w, h);
     let rows = screen_rows(&terminal);
     let heads = rows.iter().find(|r| r.contains("first · generate #0")).expect("left head");
@@ -1054,7 +1054,7 @@ fn episode_wrapped_text_keeps_its_indent(#[case] w: u16, #[case] h: u16) {
 #[test]
 fn the_episode_screen_draws_the_turn_text_built_when_it_arrived() {
     let mut app = on_episode(betty());
-    app.turn_bodies[0] = vec![ratatui::text::Line::raw("  (built once)")];
+    app.reader.turn_bodies[0] = vec![ratatui::text::Line::raw("  (built once)")];
     let rows = screen_rows(&render(&mut app, 120, 35));
     assert!(rows.iter().any(|r| r.contains("(built once)")), "the cached lines are drawn");
     assert!(!rows.iter().any(|r| r.contains("Betty has 100 / 2")), "not rebuilt while drawing");
@@ -1078,7 +1078,7 @@ fn new_run_form(#[case] w: u16, #[case] h: u16) {
     let mut app = with_runs();
     typed(&mut app, "a");
     // The seed comes from the clock; fix it for the snapshot.
-    app.form.seed = "1234".into();
+    app.new_run.form.seed = "1234".into();
     for _ in 0..9 {
         app.update(special(KeyCode::Tab));
     }

@@ -214,7 +214,7 @@ fn tui(
     let configure = crate::tui::Effect::Configure(config_path.to_path_buf());
     let (effects, link) = rt.block_on(crate::server::client::link(connect, Some(configure)))?;
     let mut app = App::new(keymap, schema, theme, annotator, runner::now_millis);
-    app.profiles = config.profiles.keys().cloned().collect();
+    app.new_run.profiles = config.profiles.keys().cloned().collect();
     app.config_file = Some(config_path.to_path_buf());
     crate::tui::launch(rt, app, move |tx| {
         link.start(tx.clone());

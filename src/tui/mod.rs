@@ -12,7 +12,10 @@ mod theme;
 pub mod views;
 
 pub use action::Action;
-pub use app::{App, Filter, Live, MetricsPanel, Naming, Screen};
+pub use app::{
+    App, EpisodeList, EpisodeReader, Filter, Live, MetricsBoard, MetricsPanel, Naming, NewRunForm,
+    RunsTable, Screen, Sort, StepState,
+};
 pub use effect::{Effect, Io, forward_news};
 pub use event::Event;
 pub use keymap::{Key, KeyOverrides, Keymap, Mode};

@@ -23,12 +23,13 @@ fn turn_name(turn: Option<u32>) -> String {
 impl App {
     /// The open episode's turns as the schema sees them.
     pub fn detail_shapes(&self) -> Vec<TurnShape> {
-        self.detail.as_ref().map_or_else(Vec::new, |d| shapes(d.protocol, &d.turns))
+        self.reader.detail.as_ref().map_or_else(Vec::new, |d| shapes(d.protocol, &d.turns))
     }
 
     /// The open episode's label entries, history included.
     pub fn detail_labels(&self) -> Vec<Label> {
-        self.detail
+        self.reader
+            .detail
             .as_ref()
             .map_or_else(Vec::new, |d| d.labels.iter().map(|(_, l)| l.clone()).collect())
     }
@@ -61,7 +62,7 @@ impl App {
         if self.screen != Screen::Episode {
             return Vec::new();
         }
-        let Some(d) = &self.detail else { return Vec::new() };
+        let Some(d) = &self.reader.detail else { return Vec::new() };
         let id = d.id;
         let Some(field) = self.schema.field(&name) else {
             self.error(format!("`{name}` is not in the label schema"));
@@ -69,7 +70,7 @@ impl App {
         };
         let turn = match field.applies_to {
             AppliesTo::Episode => None,
-            _ => u32::try_from(self.turn_sel).ok(),
+            _ => u32::try_from(self.reader.turn_sel).ok(),
         };
         if !self.schema.fits(&name, turn, &self.detail_shapes()) {
             let need = field.applies_to.as_str();
@@ -120,12 +121,12 @@ impl App {
         if !undo {
             self.undo.push((id, label.clone()));
         }
-        if let Some(row) = self.episodes.iter_mut().find(|r| r.id == id) {
+        if let Some(row) = self.list.rows.iter_mut().find(|r| r.id == id) {
             row.labels.push(label.clone());
         }
-        let here =
-            self.screen == Screen::Episode && self.detail.as_ref().is_some_and(|d| d.id == id);
-        if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+        let here = self.screen == Screen::Episode
+            && self.reader.detail.as_ref().is_some_and(|d| d.id == id);
+        if let Some(d) = self.reader.detail.as_mut().filter(|d| d.id == id) {
             d.labels.push((seq, label));
         }
         // The open episode stays listed until the list is shown again.
@@ -155,13 +156,14 @@ impl App {
     /// Takes back my last label on the open episode: its slot gets the value it had before
     /// (or none), written as a new entry so the history keeps both.
     pub(super) fn undo_label(&mut self) -> Vec<Effect> {
-        let Some(d) = &self.detail else { return Vec::new() };
+        let Some(d) = &self.reader.detail else { return Vec::new() };
         let here = d.id;
         let Some(pos) = self.undo.iter().rposition(|(id, _)| *id == here) else {
             let msg = match self.undo.last() {
                 Some((other, _)) => {
                     let item = self
-                        .episodes
+                        .list
+                        .rows
                         .iter()
                         .find(|r| r.id == *other)
                         .map_or_else(|| format!("#{}", other.item), |r| r.item_id.clone());
@@ -192,7 +194,7 @@ impl App {
     }
 
     fn incomplete_for_me(&self, id: EpisodeId) -> bool {
-        let Some(row) = self.episodes.iter().find(|r| r.id == id) else { return false };
+        let Some(row) = self.list.rows.iter().find(|r| r.id == id) else { return false };
         match self.annotator.as_deref() {
             Some(me) => !row.complete_for(&self.schema, me),
             None => row.effective_labels() == 0 && row.status == crate::domain::EpisodeStatus::Done,
@@ -203,7 +205,8 @@ impl App {
     /// else down the visible list.
     pub(super) fn next_to_label(&mut self) -> Vec<Effect> {
         // From the episodes list the search starts at the top (the head of my queue).
-        let cur = self.detail.as_ref().map(|d| d.id).filter(|_| self.screen == Screen::Episode);
+        let cur =
+            self.reader.detail.as_ref().map(|d| d.id).filter(|_| self.screen == Screen::Episode);
         let mine = match (&self.queue, &self.annotator) {
             (Some(q), Some(me)) => q.of(me),
             _ => Vec::new(),
@@ -224,14 +227,16 @@ impl App {
             };
         }
         let start = self
+            .list
             .visible
             .iter()
-            .position(|&i| self.episodes.get(i).map(|r| r.id) == cur)
+            .position(|&i| self.list.rows.get(i).map(|r| r.id) == cur)
             .map_or(0, |p| p + 1);
-        let found = (start..self.visible.len()).find(|&p| {
-            self.visible
+        let found = (start..self.list.visible.len()).find(|&p| {
+            self.list
+                .visible
                 .get(p)
-                .and_then(|&i| self.episodes.get(i))
+                .and_then(|&i| self.list.rows.get(i))
                 .is_some_and(|r| self.incomplete_for_me(r.id))
         });
         match found {
@@ -246,13 +251,13 @@ impl App {
     /// Opens an episode by id; one the filter hides brings every episode back into view.
     fn open_episode_id(&mut self, id: EpisodeId) -> Vec<Effect> {
         let find = |app: &App| {
-            app.visible.iter().position(|&i| app.episodes.get(i).is_some_and(|r| r.id == id))
+            app.list.visible.iter().position(|&i| app.list.rows.get(i).is_some_and(|r| r.id == id))
         };
         if let Some(p) = find(self) {
             return self.open_episode_at(p);
         }
-        self.filter = Filter::All;
-        self.search.clear();
+        self.list.filter = Filter::All;
+        self.list.search.clear();
         self.refilter();
         match find(self) {
             Some(p) => self.open_episode_at(p),

@@ -255,7 +255,7 @@ fn status(app: &App) -> (&str, bool) {
 
 /// Item numbers of the visible episode rows, in order.
 fn visible_items(app: &App) -> Vec<u32> {
-    app.visible.iter().map(|&i| app.episodes[i].id.item).collect()
+    app.list.visible.iter().map(|&i| app.list.rows[i].id.item).collect()
 }
 
 // ---------------------------------------------------------------- app fixtures
@@ -344,7 +344,7 @@ fn key_repeat_counts_as_a_press(mut runs: App) {
     let mut k = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
     k.kind = KeyEventKind::Repeat;
     runs.update(Event::Term(CtEvent::Key(k)));
-    assert_eq!(runs.run_sel, 1);
+    assert_eq!(runs.table.sel, 1);
 }
 
 #[rstest]
@@ -352,7 +352,7 @@ fn unbound_keys_do_nothing_but_redraw(mut runs: App) {
     runs.take_dirty();
     assert_eq!(typed(&mut runs, "z"), vec![]);
     assert_eq!(runs.screen, Screen::Runs);
-    assert_eq!(runs.run_sel, 0);
+    assert_eq!(runs.table.sel, 0);
     assert!(runs.take_dirty());
 }
 
@@ -360,13 +360,13 @@ fn unbound_keys_do_nothing_but_redraw(mut runs: App) {
 fn mouse_scroll_moves_like_up_and_down(mut runs: App) {
     runs.take_dirty();
     assert_eq!(runs.update(mouse(MouseEventKind::ScrollDown)), vec![]);
-    assert_eq!(runs.run_sel, 1);
+    assert_eq!(runs.table.sel, 1);
     assert!(runs.take_dirty());
     runs.update(mouse(MouseEventKind::ScrollDown));
     runs.update(mouse(MouseEventKind::ScrollDown));
-    assert_eq!(runs.run_sel, 2, "clamped at the last run");
+    assert_eq!(runs.table.sel, 2, "clamped at the last run");
     runs.update(mouse(MouseEventKind::ScrollUp));
-    assert_eq!(runs.run_sel, 1);
+    assert_eq!(runs.table.sel, 1);
     assert!(runs.take_dirty());
 }
 
@@ -383,7 +383,7 @@ fn mouse_scroll_scrolls_the_episode_text(mut episode: App) {
 fn other_mouse_events_are_ignored(mut runs: App) {
     runs.take_dirty();
     assert_eq!(runs.update(mouse(MouseEventKind::Moved)), vec![]);
-    assert_eq!(runs.run_sel, 0);
+    assert_eq!(runs.table.sel, 0);
     assert!(!runs.take_dirty(), "a mouse move must not cost a frame");
 }
 
@@ -501,7 +501,7 @@ fn first_launch_with_no_runs_starts_the_demo(mut app: App) {
         app.update(Event::Runs(Vec::new())),
         vec![Effect::StartSimRun { name: "demo".into(), limit: None, seed: 0 }]
     );
-    assert!(app.runs_loaded);
+    assert!(app.table.loaded);
     assert!(app.take_dirty());
     let (msg, err) = status(&app);
     assert!(msg.starts_with("first launch: creating the demo run"), "{msg}");
@@ -513,8 +513,8 @@ fn first_launch_with_no_runs_starts_the_demo(mut app: App) {
 #[rstest]
 fn first_launch_with_runs_starts_nothing(mut app: App) {
     assert_eq!(app.update(Event::Runs(three_runs())), vec![]);
-    assert!(app.runs_loaded);
-    assert_eq!(app.runs.len(), 3);
+    assert!(app.table.loaded);
+    assert_eq!(app.table.rows.len(), 3);
     assert_eq!(app.selected_run().map(|r| r.record.name.as_str()), Some("alpha"));
     assert_eq!(app.status, None);
 }
@@ -529,7 +529,7 @@ fn first_launch_with_runs_starts_nothing(mut app: App) {
 #[case::bottom_then_top("Gg", 0)]
 fn runs_selection_moves_and_clamps(#[case] keys: &str, #[case] sel: usize, mut runs: App) {
     assert_eq!(typed(&mut runs, keys), vec![]);
-    assert_eq!(runs.run_sel, sel);
+    assert_eq!(runs.table.sel, sel);
 }
 
 #[rstest]
@@ -543,35 +543,35 @@ fn runs_selection_by_named_keys(#[case] keys: &[KeyCode], #[case] sel: usize, mu
     for k in keys {
         press(&mut runs, *k);
     }
-    assert_eq!(runs.run_sel, sel);
+    assert_eq!(runs.table.sel, sel);
 }
 
 #[rstest]
 fn ctrl_d_and_ctrl_u_page(mut runs: App) {
     runs.update(ctrl('d'));
-    assert_eq!(runs.run_sel, 2);
+    assert_eq!(runs.table.sel, 2);
     runs.update(ctrl('u'));
-    assert_eq!(runs.run_sel, 0);
+    assert_eq!(runs.table.sel, 0);
 }
 
 #[rstest]
 fn moving_in_an_empty_runs_table_stays_at_zero(mut app: App) {
     app.update(Event::Runs(Vec::new()));
     typed(&mut app, "jGk");
-    assert_eq!(app.run_sel, 0);
+    assert_eq!(app.table.sel, 0);
     assert_eq!(press(&mut app, KeyCode::Enter), vec![], "nothing to open");
     assert_eq!(app.screen, Screen::Runs);
     assert_eq!(typed(&mut app, "cr "), vec![], "nothing to cancel, resume or compare");
-    assert_eq!(app.compare, None);
+    assert_eq!(app.stats.compare, None);
 }
 
 #[rstest]
 fn a_shorter_reload_clamps_the_selection(mut runs: App) {
     typed(&mut runs, "G");
     runs.update(Event::Runs(vec![run_row(1, "alpha", 0)]));
-    assert_eq!(runs.run_sel, 0);
+    assert_eq!(runs.table.sel, 0);
     runs.update(Event::Runs(Vec::new()));
-    assert_eq!(runs.run_sel, 0);
+    assert_eq!(runs.table.sel, 0);
     assert_eq!(runs.selected_run(), None);
 }
 
@@ -584,7 +584,7 @@ fn open_run_loads_its_episodes(#[case] k: KeyCode, mut runs: App) {
     assert_eq!(press(&mut runs, k), vec![Effect::LoadEpisodes(RunId(2))]);
     assert_eq!(runs.screen, Screen::Episodes);
     assert_eq!(runs.run, Some(RunId(2)));
-    assert!(runs.episodes_loading);
+    assert!(runs.list.loading);
     assert_eq!(runs.current_run().map(|r| r.record.name.as_str()), Some("beta"));
 }
 
@@ -594,18 +594,18 @@ fn reopening_the_same_run_keeps_what_is_loaded(mut episodes: App) {
     assert_eq!(episodes.screen, Screen::Runs);
     assert_eq!(press(&mut episodes, KeyCode::Enter), vec![]);
     assert_eq!(episodes.screen, Screen::Episodes);
-    assert_eq!(episodes.episodes.len(), 6);
+    assert_eq!(episodes.list.rows.len(), 6);
 }
 
 #[rstest]
 fn opening_another_run_clears_the_previous_one(mut episode: App) {
     typed(&mut episode, "1j");
     assert_eq!(press(&mut episode, KeyCode::Enter), vec![Effect::LoadEpisodes(RunId(2))]);
-    assert!(episode.episodes.is_empty());
-    assert!(episode.visible.is_empty());
-    assert_eq!(episode.detail, None);
-    assert_eq!(episode.metrics, None);
-    assert_eq!(episode.ep_sel, 0);
+    assert!(episode.list.rows.is_empty());
+    assert!(episode.list.visible.is_empty());
+    assert_eq!(episode.reader.detail, None);
+    assert_eq!(episode.stats.report, None);
+    assert_eq!(episode.list.sel, 0);
 }
 
 /// Issue 14, point 7: each quick run has a seed of its own, and the status line says it.
@@ -661,13 +661,13 @@ fn resume_refuses_a_running_run(mut runs: App) {
 #[rstest]
 fn compare_marks_toggles_and_moves(mut runs: App) {
     assert_eq!(typed(&mut runs, " "), vec![]);
-    assert_eq!(runs.compare, Some(RunId(1)));
+    assert_eq!(runs.stats.compare, Some(RunId(1)));
     assert_eq!(status(&runs), ("alpha marked: open another run's metrics to compare", false));
     typed(&mut runs, " ");
-    assert_eq!(runs.compare, None);
+    assert_eq!(runs.stats.compare, None);
     assert_eq!(status(&runs), ("comparison cleared", false));
     typed(&mut runs, " j ");
-    assert_eq!(runs.compare, Some(RunId(2)), "marking another run replaces the mark");
+    assert_eq!(runs.stats.compare, Some(RunId(2)), "marking another run replaces the mark");
 }
 
 #[rstest]
@@ -676,13 +676,16 @@ fn live_progress_follows_run_events(mut runs: App) {
     runs.take_dirty();
     let fx = runs.update(Event::Run(RunEvent::Started { run, total: 10, done: 6 }));
     assert_eq!(fx, vec![]);
-    assert_eq!(runs.live[&run], Live { done: 6, failed: 0, total: 10, running: true, signs: None });
+    assert_eq!(
+        runs.table.live[&run],
+        Live { done: 6, failed: 0, total: 10, running: true, signs: None }
+    );
     assert!(runs.take_dirty());
 
     let signs = crate::runner::Live { retries: 2, elapsed_secs: 9, ..Default::default() };
     runs.update(Event::Run(RunEvent::Progress { run, done: 8, failed: 1, total: 10, live: signs }));
     assert_eq!(
-        runs.live[&run],
+        runs.table.live[&run],
         Live { done: 8, failed: 1, total: 10, running: true, signs: Some(signs) }
     );
 
@@ -695,7 +698,7 @@ fn live_progress_follows_run_events(mut runs: App) {
     }));
     assert_eq!(fx, vec![Effect::LoadRuns], "the table reloads its final counts");
     assert_eq!(
-        runs.live[&run],
+        runs.table.live[&run],
         Live { done: 10, failed: 1, total: 10, running: false, signs: None }
     );
     assert_eq!(status(&runs), ("beta finished", false));
@@ -719,10 +722,10 @@ fn finishing_the_open_run_reloads_its_episodes(mut episodes: App) {
 fn a_failed_run_stops_its_spinner_and_says_why(mut runs: App) {
     let run = RunId(2);
     runs.update(Event::Run(RunEvent::Started { run, total: 10, done: 0 }));
-    assert!(runs.live[&run].running);
+    assert!(runs.table.live[&run].running);
     let fx = runs.update(Event::Run(RunEvent::Failed { run, error: "disk full".into() }));
     assert_eq!(fx, vec![Effect::LoadRuns]);
-    assert!(!runs.live[&run].running, "the spinner stops");
+    assert!(!runs.table.live[&run].running, "the spinner stops");
     assert_eq!(status(&runs), ("beta stopped: disk full", true));
 }
 
@@ -743,8 +746,8 @@ fn events_of_an_unknown_run_are_still_shown(mut runs: App) {
 
 #[rstest]
 fn loaded_episodes_are_all_visible(episodes: App) {
-    assert!(!episodes.episodes_loading);
-    assert_eq!(episodes.filter, Filter::All);
+    assert!(!episodes.list.loading);
+    assert_eq!(episodes.list.filter, Filter::All);
     assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(episodes.selected_episode().map(|r| r.id), Some(ep_id(1, 0)));
 }
@@ -757,7 +760,7 @@ fn stale_episodes_of_another_run_are_ignored(mut episodes: App) {
         episodes.update(Event::Episodes { run: RunId(2), rows: other, queue: None }),
         vec![]
     );
-    assert_eq!(episodes.episodes.len(), 6);
+    assert_eq!(episodes.list.rows.len(), 6);
     assert_eq!(episodes.run, Some(RunId(1)));
     assert!(!episodes.take_dirty());
 }
@@ -765,7 +768,7 @@ fn stale_episodes_of_another_run_are_ignored(mut episodes: App) {
 #[rstest]
 fn episodes_before_any_run_is_open_are_ignored(mut runs: App) {
     runs.update(Event::Episodes { run: RunId(1), rows: six_episodes(), queue: None });
-    assert!(runs.episodes.is_empty());
+    assert!(runs.list.rows.is_empty());
 }
 
 #[rstest]
@@ -786,7 +789,7 @@ fn next_filter_cycles_through_every_cell(
     for _ in 0..presses {
         assert_eq!(typed(&mut episodes, "f"), vec![]);
     }
-    assert_eq!(episodes.filter, filter);
+    assert_eq!(episodes.list.filter, filter);
     assert_eq!(visible_items(&episodes), items);
 }
 
@@ -807,25 +810,25 @@ fn previous_filter_cycles_backwards(
     for _ in 0..presses {
         typed(&mut episodes, "F");
     }
-    assert_eq!(episodes.filter, filter);
+    assert_eq!(episodes.list.filter, filter);
     assert_eq!(visible_items(&episodes), items);
 }
 
 #[rstest]
 fn tab_and_backtab_also_change_the_filter(mut episodes: App) {
     press(&mut episodes, KeyCode::Tab);
-    assert_eq!(episodes.filter, Filter::Cell(Transition::RightRight));
+    assert_eq!(episodes.list.filter, Filter::Cell(Transition::RightRight));
     press(&mut episodes, KeyCode::BackTab);
     press(&mut episodes, KeyCode::BackTab);
-    assert_eq!(episodes.filter, Filter::Unlabelled);
+    assert_eq!(episodes.list.filter, Filter::Unlabelled);
 }
 
 #[rstest]
 fn changing_the_filter_resets_the_selection(mut episodes: App) {
     typed(&mut episodes, "G");
-    assert_eq!(episodes.ep_sel, 5);
+    assert_eq!(episodes.list.sel, 5);
     typed(&mut episodes, "F");
-    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(episodes.list.sel, 0);
     assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(1));
 }
 
@@ -837,11 +840,11 @@ fn a_filter_with_no_rows_selects_nothing(mut episodes: App) {
         queue: None,
     });
     typed(&mut episodes, "fffff");
-    assert_eq!(episodes.filter, Filter::Failed);
-    assert!(episodes.visible.is_empty());
+    assert_eq!(episodes.list.filter, Filter::Failed);
+    assert!(episodes.list.visible.is_empty());
     assert_eq!(episodes.selected_episode(), None);
     assert_eq!(typed(&mut episodes, "jG"), vec![]);
-    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(episodes.list.sel, 0);
     assert_eq!(press(&mut episodes, KeyCode::Enter), vec![], "nothing to open");
     assert_eq!(episodes.screen, Screen::Episodes);
 }
@@ -853,29 +856,29 @@ fn a_filter_with_no_rows_selects_nothing(mut episodes: App) {
 #[case::top("Gg", 0)]
 fn episodes_selection_moves_and_clamps(#[case] keys: &str, #[case] sel: usize, mut episodes: App) {
     typed(&mut episodes, keys);
-    assert_eq!(episodes.ep_sel, sel);
+    assert_eq!(episodes.list.sel, sel);
 }
 
 #[rstest]
 fn search_filters_as_you_type(mut episodes: App) {
     assert_eq!(typed(&mut episodes, "/"), vec![]);
-    assert!(episodes.searching);
+    assert!(episodes.list.searching);
     assert_eq!(typed(&mut episodes, "bet"), vec![]);
-    assert_eq!(episodes.search, "bet");
+    assert_eq!(episodes.list.search, "bet");
     assert_eq!(visible_items(&episodes), vec![2], "Betty");
     press(&mut episodes, KeyCode::Backspace);
-    assert_eq!(episodes.search, "be");
+    assert_eq!(episodes.list.search, "be");
     assert_eq!(visible_items(&episodes), vec![2, 5], "Betty and Albert");
     press(&mut episodes, KeyCode::Backspace);
     press(&mut episodes, KeyCode::Backspace);
     press(&mut episodes, KeyCode::Backspace);
-    assert_eq!(episodes.search, "", "backspace on empty stays empty");
+    assert_eq!(episodes.list.search, "", "backspace on empty stays empty");
     assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
     typed(&mut episodes, "gsm-003");
     assert_eq!(visible_items(&episodes), vec![3], "item ids match too");
     assert_eq!(press(&mut episodes, KeyCode::Enter), vec![]);
-    assert!(!episodes.searching);
-    assert_eq!(episodes.search, "gsm-003", "enter keeps the search");
+    assert!(!episodes.list.searching);
+    assert_eq!(episodes.list.search, "gsm-003", "enter keeps the search");
     assert_eq!(episodes.screen, Screen::Episodes);
 }
 
@@ -885,7 +888,7 @@ fn search_is_case_insensitive_and_combines_with_the_filter(mut episodes: App) {
     press(&mut episodes, KeyCode::Enter);
     assert_eq!(visible_items(&episodes), vec![1]);
     typed(&mut episodes, "F");
-    assert_eq!(episodes.filter, Filter::Unlabelled);
+    assert_eq!(episodes.list.filter, Filter::Unlabelled);
     assert_eq!(visible_items(&episodes), vec![1]);
     typed(&mut episodes, "F");
     assert_eq!(visible_items(&episodes), Vec::<u32>::new(), "Weng did not fail");
@@ -896,21 +899,21 @@ fn keys_while_searching_are_text(mut episodes: App) {
     typed(&mut episodes, "/");
     // q (quit), f (filter), ? (help), j (down), 2 (screen) are all just letters here.
     assert_eq!(typed(&mut episodes, "qf?j2"), vec![]);
-    assert_eq!(episodes.search, "qf?j2");
+    assert_eq!(episodes.list.search, "qf?j2");
     assert!(!episodes.should_quit());
-    assert_eq!(episodes.filter, Filter::All);
+    assert_eq!(episodes.list.filter, Filter::All);
     assert_eq!(episodes.screen, Screen::Episodes);
     // Keys without a character are ignored.
     press(&mut episodes, KeyCode::Left);
-    assert_eq!(episodes.search, "qf?j2");
+    assert_eq!(episodes.list.search, "qf?j2");
 }
 
 #[rstest]
 fn search_narrowing_clamps_the_selection(mut episodes: App) {
     typed(&mut episodes, "G/");
-    assert_eq!(episodes.ep_sel, 5);
+    assert_eq!(episodes.list.sel, 5);
     typed(&mut episodes, "james");
-    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(episodes.list.sel, 0);
     assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(3));
 }
 
@@ -918,16 +921,16 @@ fn search_narrowing_clamps_the_selection(mut episodes: App) {
 fn esc_clears_the_search_enter_keeps_it_then_esc_clears_and_goes_back(mut episodes: App) {
     typed(&mut episodes, "/bet");
     press(&mut episodes, KeyCode::Esc);
-    assert!(!episodes.searching);
-    assert_eq!(episodes.search, "", "Esc while typing clears");
+    assert!(!episodes.list.searching);
+    assert_eq!(episodes.list.search, "", "Esc while typing clears");
     assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(episodes.screen, Screen::Episodes);
 
     typed(&mut episodes, "/bet");
     press(&mut episodes, KeyCode::Enter);
-    assert_eq!(episodes.search, "bet");
+    assert_eq!(episodes.list.search, "bet");
     assert_eq!(press(&mut episodes, KeyCode::Esc), vec![]);
-    assert_eq!(episodes.search, "", "back clears a kept search first");
+    assert_eq!(episodes.list.search, "", "back clears a kept search first");
     assert_eq!(episodes.screen, Screen::Episodes);
 
     press(&mut episodes, KeyCode::Esc);
@@ -938,7 +941,7 @@ fn esc_clears_the_search_enter_keeps_it_then_esc_clears_and_goes_back(mut episod
 fn ctrl_c_quits_even_while_searching(mut episodes: App) {
     typed(&mut episodes, "/be");
     episodes.update(ctrl('c'));
-    assert!(episodes.should_quit(), "search is now {:?}", episodes.search);
+    assert!(episodes.should_quit(), "search is now {:?}", episodes.list.search);
 }
 
 #[rstest]
@@ -955,7 +958,7 @@ fn open_episode_loads_it(mut episodes: App) {
 #[rstest]
 fn open_episode_follows_the_filter(mut episodes: App) {
     typed(&mut episodes, "fffff");
-    assert_eq!(episodes.filter, Filter::Failed);
+    assert_eq!(episodes.list.filter, Filter::Failed);
     assert_eq!(
         press(&mut episodes, KeyCode::Enter),
         vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 4) }]
@@ -974,9 +977,9 @@ fn episodes_metrics_key_reuses_the_open_run(mut episodes: App) {
 
 #[rstest]
 fn a_loaded_episode_selects_its_first_critique(episode: App) {
-    assert_eq!(episode.turn_sel, 1);
+    assert_eq!(episode.reader.turn_sel, 1);
     assert_eq!(episode.scroll, 0);
-    assert_eq!(episode.detail.as_ref().map(|d| d.id), Some(ep_id(1, 2)));
+    assert_eq!(episode.reader.detail.as_ref().map(|d| d.id), Some(ep_id(1, 2)));
 }
 
 #[rstest]
@@ -986,14 +989,14 @@ fn without_a_critique_the_final_attempt_is_selected(mut episodes: App) {
     d.turns.remove(1);
     d.turns.insert(0, turn(Role::Given, "A given solution."));
     episodes.update(Event::Episode(Box::new(d)));
-    assert_eq!(episodes.turn_sel, 2);
+    assert_eq!(episodes.reader.turn_sel, 2);
 }
 
 #[rstest]
 fn stale_episode_of_another_run_is_ignored(mut episode: App) {
     episode.take_dirty();
     assert_eq!(episode.update(Event::Episode(Box::new(detail(2, 2)))), vec![]);
-    assert_eq!(episode.detail.as_ref().map(|d| d.id), Some(ep_id(1, 2)));
+    assert_eq!(episode.reader.detail.as_ref().map(|d| d.id), Some(ep_id(1, 2)));
     assert!(!episode.take_dirty());
 }
 
@@ -1002,7 +1005,7 @@ fn reloading_the_same_episode_keeps_turn_and_scroll(mut episode: App) {
     press(&mut episode, KeyCode::Tab);
     typed(&mut episode, "jj");
     episode.update(Event::Episode(Box::new(detail(1, 2))));
-    assert_eq!(episode.turn_sel, 2);
+    assert_eq!(episode.reader.turn_sel, 2);
     assert_eq!(episode.scroll, 2);
 }
 
@@ -1011,7 +1014,7 @@ fn a_new_episode_resets_turn_and_scroll(mut episode: App) {
     press(&mut episode, KeyCode::Tab);
     typed(&mut episode, "jj");
     episode.update(Event::Episode(Box::new(detail(1, 3))));
-    assert_eq!(episode.turn_sel, 1);
+    assert_eq!(episode.reader.turn_sel, 1);
     assert_eq!(episode.scroll, 0);
 }
 
@@ -1027,15 +1030,15 @@ fn turn_selection_cycles(#[case] keys: &[KeyCode], #[case] sel: usize, mut episo
     for k in keys {
         assert_eq!(press(&mut episode, *k), vec![]);
     }
-    assert_eq!(episode.turn_sel, sel);
+    assert_eq!(episode.reader.turn_sel, sel);
 }
 
 #[rstest]
 fn turn_keys_before_the_episode_arrives_do_nothing(mut episodes: App) {
     press(&mut episodes, KeyCode::Enter);
-    assert_eq!(episodes.detail, None);
+    assert_eq!(episodes.reader.detail, None);
     press(&mut episodes, KeyCode::Tab);
-    assert_eq!(episodes.turn_sel, 0);
+    assert_eq!(episodes.reader.turn_sel, 0);
     assert_eq!(typed(&mut episodes, "y"), vec![], "no episode, no label");
 }
 
@@ -1060,12 +1063,15 @@ fn label_keys_save_on_the_selected_turn(
     #[case] value: &str,
     mut episode: App,
 ) {
-    episode.turn_sel = turn;
+    episode.reader.turn_sel = turn;
     let fx = typed(&mut episode, &k.to_string());
     let want = label(Some(turn as u32), name, value);
     assert_eq!(fx, vec![Effect::SaveLabel { id: ep_id(1, 2), label: want, undo: false }]);
     assert_eq!(status(&episode), (format!("saving {name}={value}…").as_str(), false));
-    assert!(episode.detail.as_ref().is_some_and(|d| d.labels.is_empty()), "shown only once saved");
+    assert!(
+        episode.reader.detail.as_ref().is_some_and(|d| d.labels.is_empty()),
+        "shown only once saved"
+    );
 }
 
 #[rstest]
@@ -1082,7 +1088,7 @@ fn a_label_for_another_role_is_refused(
     #[case] msg: &str,
     mut episode: App,
 ) {
-    episode.turn_sel = turn;
+    episode.reader.turn_sel = turn;
     assert_eq!(typed(&mut episode, &k.to_string()), vec![]);
     assert_eq!(status(&episode), (msg, true));
 }
@@ -1107,8 +1113,8 @@ fn a_saved_label_shows_everywhere_and_says_what_is_left(mut episode: App) {
     let l = label(Some(1), "error_found", "yes");
     assert_eq!(episode.update(saved(ep_id(1, 2), 7, l.clone())), vec![]);
     assert!(episode.take_dirty());
-    assert_eq!(episode.detail.as_ref().map(|d| d.labels.clone()), Some(vec![(7, l)]));
-    assert_eq!(episode.episodes[2].labels.len(), 1);
+    assert_eq!(episode.reader.detail.as_ref().map(|d| d.labels.clone()), Some(vec![(7, l)]));
+    assert_eq!(episode.list.rows[2].labels.len(), 1);
     assert_eq!(
         status(&episode),
         (
@@ -1128,9 +1134,9 @@ fn an_episode_label_says_so(mut episode: App) {
 #[rstest]
 fn a_label_saved_for_another_episode_only_counts_in_its_row(mut episode: App) {
     episode.update(saved(ep_id(1, 1), 3, label(Some(1), "tone", "hedging")));
-    assert!(episode.detail.as_ref().is_some_and(|d| d.labels.is_empty()));
-    assert_eq!(episode.episodes[1].labels.len(), 1);
-    assert_eq!(episode.episodes[2].labels.len(), 0);
+    assert!(episode.reader.detail.as_ref().is_some_and(|d| d.labels.is_empty()));
+    assert_eq!(episode.list.rows[1].labels.len(), 1);
+    assert_eq!(episode.list.rows[2].labels.len(), 0);
 }
 
 #[rstest]
@@ -1143,7 +1149,7 @@ fn yes_then_no_leaves_one_effective_label_and_a_history_of_two(mut episode: App)
     assert_eq!(slots.len(), 1);
     assert_eq!(slots[0].value(), Some("no"));
     assert_eq!(slots[0].history.len(), 2);
-    assert_eq!(episode.episodes[2].effective_labels(), 1);
+    assert_eq!(episode.list.rows[2].effective_labels(), 1);
 }
 
 #[rstest]
@@ -1198,11 +1204,11 @@ fn undo_with_nothing_saved_says_so(mut episode: App) {
 
 #[rstest]
 fn the_history_key_toggles_the_history_view(mut episode: App) {
-    assert!(!episode.show_history);
+    assert!(!episode.reader.show_history);
     typed(&mut episode, "H");
-    assert!(episode.show_history);
+    assert!(episode.reader.show_history);
     typed(&mut episode, "H");
-    assert!(!episode.show_history);
+    assert!(!episode.reader.show_history);
 }
 
 #[rstest]
@@ -1250,7 +1256,7 @@ fn next_and_previous_episode(#[case] k: char, #[case] item: u32, mut episode: Ap
         typed(&mut episode, &k.to_string()),
         vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, item) }]
     );
-    assert_eq!(episode.ep_sel, item as usize);
+    assert_eq!(episode.list.sel, item as usize);
     assert_eq!(episode.screen, Screen::Episode);
 }
 
@@ -1266,7 +1272,7 @@ fn next_episode_follows_the_filter(mut episode: App) {
         typed(&mut episode, "]"),
         vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 4) }]
     );
-    assert_eq!(episode.ep_sel, 2);
+    assert_eq!(episode.list.sel, 2);
 }
 
 #[rstest]
@@ -1276,7 +1282,7 @@ fn there_is_no_episode_after_the_last_or_before_the_first(mut episodes: App) {
     episodes.update(Event::Episode(Box::new(detail(1, 5))));
     assert_eq!(typed(&mut episodes, "]"), vec![]);
     assert_eq!(status(&episodes), ("no more episodes", false));
-    assert_eq!(episodes.ep_sel, 5);
+    assert_eq!(episodes.list.sel, 5);
 
     press(&mut episodes, KeyCode::Esc);
     typed(&mut episodes, "g");
@@ -1302,7 +1308,7 @@ fn next_to_label(#[case] from: u32, #[case] to: Option<u32>, mut episodes: App) 
     match to {
         Some(item) => {
             assert_eq!(fx, vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, item) }]);
-            assert_eq!(episodes.ep_sel, item as usize);
+            assert_eq!(episodes.list.sel, item as usize);
         }
         None => {
             assert_eq!(fx, vec![]);
@@ -1410,7 +1416,7 @@ fn next_in_the_queue_shows_an_episode_the_filter_hides(mut episodes: App) {
         typed(&mut episodes, "N"),
         vec![Effect::LoadEpisode { run: RunId(1), id: ep_id(1, 1) }]
     );
-    assert_eq!(episodes.filter, Filter::All);
+    assert_eq!(episodes.list.filter, Filter::All);
 }
 
 #[rstest]
@@ -1468,7 +1474,7 @@ fn top_scrolls_the_episode_text_to_the_start(mut episode: App) {
 fn back_from_an_episode_returns_to_the_list(mut episode: App) {
     assert_eq!(press(&mut episode, KeyCode::Esc), vec![]);
     assert_eq!(episode.screen, Screen::Episodes);
-    assert_eq!(episode.ep_sel, 2, "the row stays selected");
+    assert_eq!(episode.list.sel, 2, "the row stays selected");
     press(&mut episode, KeyCode::Backspace);
     assert_eq!(episode.screen, Screen::Runs);
 }
@@ -1485,7 +1491,7 @@ fn metrics_from_the_runs_screen_opens_the_selected_run(mut runs: App) {
     assert_eq!(runs.screen, Screen::Metrics);
     assert_eq!(runs.mode(), Mode::Metrics);
     assert_eq!(runs.run, Some(RunId(2)));
-    assert_eq!(runs.metrics, None, "computing");
+    assert_eq!(runs.stats.report, None, "computing");
 }
 
 #[rstest]
@@ -1495,18 +1501,18 @@ fn metrics_of_the_open_run_are_shown(mut runs: App) {
     assert_eq!(runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") }), vec![]);
     assert!(runs.take_dirty());
     assert_eq!(
-        runs.metrics.as_ref().map(|(id, r)| (*id, r.run.as_str())),
+        runs.stats.report.as_ref().map(|(id, r)| (*id, r.run.as_str())),
         Some((RunId(1), "alpha"))
     );
-    assert_eq!(runs.compare_report, None);
+    assert_eq!(runs.stats.compare_report, None);
 }
 
 #[rstest]
 fn metrics_of_an_unrelated_run_are_dropped(mut runs: App) {
     typed(&mut runs, "m");
     runs.update(Event::Metrics { run: RunId(3), report: report(3, "gamma") });
-    assert_eq!(runs.metrics, None);
-    assert_eq!(runs.compare_report, None);
+    assert_eq!(runs.stats.report, None);
+    assert_eq!(runs.stats.compare_report, None);
 }
 
 #[rstest]
@@ -1524,9 +1530,9 @@ fn compare_routes_the_marked_run_beside_the_open_one(mut runs: App) {
     );
     runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
     runs.update(Event::Metrics { run: RunId(2), report: report(2, "beta") });
-    assert_eq!(runs.metrics.as_ref().map(|(id, _)| *id), Some(RunId(2)));
+    assert_eq!(runs.stats.report.as_ref().map(|(id, _)| *id), Some(RunId(2)));
     assert_eq!(
-        runs.compare_report.as_ref().map(|(id, r)| (*id, r.run.as_str())),
+        runs.stats.compare_report.as_ref().map(|(id, r)| (*id, r.run.as_str())),
         Some((RunId(1), "alpha"))
     );
 }
@@ -1539,18 +1545,18 @@ fn compare_with_itself_loads_only_one_report(mut runs: App) {
         vec![Effect::LoadEpisodes(RunId(1)), Effect::LoadMetrics(RunId(1))]
     );
     runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
-    assert!(runs.metrics.is_some());
-    assert_eq!(runs.compare_report, None);
+    assert!(runs.stats.report.is_some());
+    assert_eq!(runs.stats.compare_report, None);
 }
 
 #[rstest]
 fn clearing_the_mark_drops_the_compared_report(mut runs: App) {
     typed(&mut runs, " jm");
     runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
-    assert!(runs.compare_report.is_some());
+    assert!(runs.stats.compare_report.is_some());
     typed(&mut runs, "1k ");
-    assert_eq!(runs.compare, None);
-    assert_eq!(runs.compare_report, None);
+    assert_eq!(runs.stats.compare, None);
+    assert_eq!(runs.stats.compare_report, None);
 }
 
 #[rstest]
@@ -1586,8 +1592,8 @@ fn a_run_is_never_compared_with_itself(mut runs: App) {
     press(&mut runs, KeyCode::Enter);
     typed(&mut runs, "m");
     runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
-    assert_eq!(runs.metrics.as_ref().map(|(id, _)| *id), Some(RunId(1)));
-    let compared = runs.compare_report.as_ref().map(|(id, _)| *id);
+    assert_eq!(runs.stats.report.as_ref().map(|(id, _)| *id), Some(RunId(1)));
+    let compared = runs.stats.compare_report.as_ref().map(|(id, _)| *id);
     assert_ne!(compared, Some(RunId(1)), "alpha shown beside itself");
 }
 
@@ -1625,11 +1631,11 @@ fn tab_cycles_the_metrics_panels(
     mut runs: App,
 ) {
     typed(&mut runs, "m");
-    assert_eq!(runs.metrics_panel, MetricsPanel::Summary);
+    assert_eq!(runs.stats.panel, MetricsPanel::Summary);
     for want in order {
         runs.scroll = 4;
         assert_eq!(press(&mut runs, k), vec![]);
-        assert_eq!(runs.metrics_panel, want);
+        assert_eq!(runs.stats.panel, want);
         assert_eq!(runs.scroll, 0, "a new panel starts at its top");
     }
 }
@@ -1637,8 +1643,8 @@ fn tab_cycles_the_metrics_panels(
 #[rstest]
 fn tab_elsewhere_keeps_its_own_meaning(mut episodes: App) {
     press(&mut episodes, KeyCode::Tab);
-    assert_eq!(episodes.filter, Filter::Cell(Transition::RightRight));
-    assert_eq!(episodes.metrics_panel, MetricsPanel::Summary);
+    assert_eq!(episodes.list.filter, Filter::Cell(Transition::RightRight));
+    assert_eq!(episodes.stats.panel, MetricsPanel::Summary);
 }
 
 #[rstest]
@@ -1649,7 +1655,7 @@ fn the_source_key_opens_the_calibration_panel_first(mut runs: App) {
         report: with_sources(report(1, "alpha"), &["p_true", "verbalized"]),
     });
     assert_eq!(typed(&mut runs, "c"), vec![]);
-    assert_eq!(runs.metrics_panel, MetricsPanel::Calibration);
+    assert_eq!(runs.stats.panel, MetricsPanel::Calibration);
     assert_eq!(runs.shown_calibration_source(), Some("verbalized"), "the first, unchanged");
 }
 
@@ -1692,7 +1698,7 @@ fn cycling_without_confidence_says_so(mut runs: App) {
     typed(&mut runs, "m");
     runs.update(Event::Metrics { run: RunId(1), report: report(1, "alpha") });
     typed(&mut runs, "cc");
-    assert_eq!(runs.metrics_panel, MetricsPanel::Calibration);
+    assert_eq!(runs.stats.panel, MetricsPanel::Calibration);
     assert_eq!(runs.shown_calibration_source(), None);
     assert_eq!(status(&runs), ("no confidence recorded in this run", false));
 }
@@ -1723,7 +1729,7 @@ fn a_comparison_of_another_pair_is_ignored(#[case] a: u64, #[case] b: u64, mut c
     comparing.take_dirty();
     let result = Ok(comparison("x", "y"));
     assert_eq!(comparing.update(Event::Comparison { a: RunId(a), b: RunId(b), result }), vec![]);
-    assert_eq!(comparing.comparison, None);
+    assert_eq!(comparing.stats.comparison, None);
     assert!(!comparing.take_dirty());
 }
 
@@ -1731,10 +1737,10 @@ fn a_comparison_of_another_pair_is_ignored(#[case] a: u64, #[case] b: u64, mut c
 fn a_comparison_finishing_after_the_mark_moved_is_ignored(mut comparing: App) {
     // Back to the runs table: mark gamma instead of alpha while alpha–beta is computed.
     typed(&mut comparing, "1jj ");
-    assert_eq!(comparing.compare, Some(RunId(3)));
+    assert_eq!(comparing.stats.compare, Some(RunId(3)));
     let late = Ok(comparison("alpha", "beta"));
     comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: late });
-    assert_eq!(comparing.comparison, None);
+    assert_eq!(comparing.stats.comparison, None);
 }
 
 #[rstest]
@@ -1744,7 +1750,7 @@ fn a_comparison_finishing_after_another_run_opened_is_ignored(mut comparing: App
     let late = Ok(comparison("alpha", "beta"));
     comparing.update(Event::Comparison { a: RunId(1), b: RunId(2), result: late });
     assert_eq!(comparing.current_comparison(), None);
-    assert_eq!(comparing.comparison, None);
+    assert_eq!(comparing.stats.comparison, None);
 }
 
 #[rstest]
@@ -1761,12 +1767,12 @@ fn marking_on_the_metrics_screen_starts_the_comparison(mut runs: App) {
     // Beta's metrics are open and its row selected: the key marks beta itself.
     typed(&mut runs, "jm");
     assert_eq!(typed(&mut runs, " "), vec![], "beta against itself: nothing to compare");
-    assert_eq!(runs.compare, Some(RunId(2)));
+    assert_eq!(runs.stats.compare, Some(RunId(2)));
     typed(&mut runs, " ");
     // The runs table's selection can differ from the open run (say after a reload).
-    runs.run_sel = 0;
+    runs.table.sel = 0;
     let fx = typed(&mut runs, " ");
-    assert_eq!(runs.compare, Some(RunId(1)));
+    assert_eq!(runs.stats.compare, Some(RunId(1)));
     assert_eq!(
         fx,
         vec![Effect::LoadMetrics(RunId(1)), Effect::LoadComparison { a: RunId(1), b: RunId(2) }]
@@ -1781,8 +1787,8 @@ fn clearing_the_mark_drops_the_comparison(mut comparing: App) {
         result: Ok(comparison("alpha", "beta")),
     });
     typed(&mut comparing, "1k ");
-    assert_eq!(comparing.compare, None);
-    assert_eq!(comparing.comparison, None);
+    assert_eq!(comparing.stats.compare, None);
+    assert_eq!(comparing.stats.comparison, None);
 }
 
 // ================================================================ step screen
@@ -2115,13 +2121,13 @@ fn returning_to_the_runs_screen_keeps_the_numbers_until_new_ones_arrive() {
         })
         .collect();
     app.update(Event::Runs(quick));
-    assert_eq!(app.runs[1].acc_t1, Some(0.6), "kept, not blanked");
-    assert_eq!(app.runs[1].cs, Some(0.5));
+    assert_eq!(app.table.rows[1].acc_t1, Some(0.6), "kept, not blanked");
+    assert_eq!(app.table.rows[1].cs, Some(0.5));
     // The measured list replaces them.
     let mut fresh = three_runs();
     fresh[1].acc_t1 = Some(0.25);
     app.update(Event::Runs(fresh));
-    assert_eq!(app.runs[1].acc_t1, Some(0.25));
+    assert_eq!(app.table.rows[1].acc_t1, Some(0.25));
 }
 
 /// Issue 14, point 2: while a run runs, the runs screen re-reads its headline numbers, one
@@ -2142,7 +2148,7 @@ fn a_running_run_gets_live_headline_numbers() {
 /// list is shown again), and the selection stays on what the user was looking at.
 #[rstest]
 fn the_unlabelled_filter_drops_episodes_once_labelled(mut episodes: App) {
-    episodes.filter = Filter::Unlabelled;
+    episodes.list.filter = Filter::Unlabelled;
     episodes.refilter();
     assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
     typed(&mut episodes, "jj");
@@ -2168,39 +2174,39 @@ fn the_unlabelled_filter_drops_episodes_once_labelled(mut episodes: App) {
 #[rstest]
 fn search_keys_edit_like_a_shell(mut episodes: App) {
     typed(&mut episodes, "/");
-    assert!(episodes.searching);
+    assert!(episodes.list.searching);
     typed(&mut episodes, "zzz");
     assert!(visible_items(&episodes).is_empty());
     episodes.update(ctrl('u'));
-    assert_eq!(episodes.search, "", "Ctrl-U clears");
+    assert_eq!(episodes.list.search, "", "Ctrl-U clears");
     assert_eq!(visible_items(&episodes).len(), 6);
     typed(&mut episodes, "zzz");
     press(&mut episodes, KeyCode::Esc);
-    assert!(!episodes.searching);
-    assert_eq!(episodes.search, "", "Esc clears the search");
+    assert!(!episodes.list.searching);
+    assert_eq!(episodes.list.search, "", "Esc clears the search");
     assert_eq!(visible_items(&episodes).len(), 6);
     typed(&mut episodes, "/004");
     press(&mut episodes, KeyCode::Enter);
-    assert!(!episodes.searching);
-    assert_eq!(episodes.search, "004", "Enter keeps it");
+    assert!(!episodes.list.searching);
+    assert_eq!(episodes.list.search, "004", "Enter keeps it");
 }
 
 /// Issue 14, point 3: `o` cycles the episodes table's order; filters and search still apply.
 #[rstest]
 fn o_sorts_the_episodes_by_each_column_in_turn(mut episodes: App) {
     typed(&mut episodes, "o");
-    assert_eq!(episodes.sort, Sort::Transition);
+    assert_eq!(episodes.list.sort, Sort::Transition);
     assert_eq!(visible_items(&episodes), vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(status(&episodes).0, "sorted by t1→t2");
     typed(&mut episodes, "o");
     assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5, 0, 3], "fewest labels first");
     typed(&mut episodes, "o");
     assert_eq!(visible_items(&episodes), vec![5, 2, 3, 4, 0, 1], "Albert, Betty, James, …");
-    episodes.filter = Filter::Unlabelled;
+    episodes.list.filter = Filter::Unlabelled;
     episodes.refilter();
     assert_eq!(visible_items(&episodes), vec![5, 2, 4, 1]);
     typed(&mut episodes, "o");
-    assert_eq!(episodes.sort, Sort::Item);
+    assert_eq!(episodes.list.sort, Sort::Item);
     assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
 }
 
@@ -2209,12 +2215,12 @@ fn o_sorts_the_episodes_by_each_column_in_turn(mut episodes: App) {
 #[rstest]
 fn colon_jumps_to_an_item_by_id_exact_then_prefix(mut episodes: App) {
     assert_eq!(typed(&mut episodes, ":"), vec![]);
-    assert_eq!(episodes.jumping.as_deref(), Some(""));
+    assert_eq!(episodes.list.jumping.as_deref(), Some(""));
     // While typing, list keys are text: `j` does not move.
     typed(&mut episodes, "GSM-004");
-    assert_eq!(episodes.ep_sel, 0);
+    assert_eq!(episodes.list.sel, 0);
     press(&mut episodes, KeyCode::Enter);
-    assert_eq!(episodes.jumping, None);
+    assert_eq!(episodes.list.jumping, None);
     assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(4), "case ignored");
     // A prefix takes the first id that starts with it.
     typed(&mut episodes, ":gsm-00");
@@ -2223,18 +2229,18 @@ fn colon_jumps_to_an_item_by_id_exact_then_prefix(mut episodes: App) {
     // Esc gives up and leaves the selection.
     typed(&mut episodes, "jj:gsm-005");
     press(&mut episodes, KeyCode::Esc);
-    assert_eq!(episodes.jumping, None);
-    assert_eq!(episodes.ep_sel, 2);
+    assert_eq!(episodes.list.jumping, None);
+    assert_eq!(episodes.list.sel, 2);
 }
 
 #[rstest]
 fn jumping_to_a_filtered_out_item_clears_the_filter_and_an_unknown_id_says_so(mut episodes: App) {
     typed(&mut episodes, "F");
-    assert_eq!(episodes.filter, Filter::Unlabelled);
+    assert_eq!(episodes.list.filter, Filter::Unlabelled);
     assert_eq!(visible_items(&episodes), vec![1, 2, 4, 5]);
     typed(&mut episodes, ":gsm-003");
     press(&mut episodes, KeyCode::Enter);
-    assert_eq!(episodes.filter, Filter::All, "item 3 is labelled: the filter gives way");
+    assert_eq!(episodes.list.filter, Filter::All, "item 3 is labelled: the filter gives way");
     assert_eq!(episodes.selected_episode().map(|r| r.id.item), Some(3));
     assert_eq!(status(&episodes), ("filter and search cleared to show the item", false));
     typed(&mut episodes, ":nope");
@@ -2245,73 +2251,77 @@ fn jumping_to_a_filtered_out_item_clears_the_filter_and_an_unknown_id_says_so(mu
 
 #[rstest]
 fn v_sets_first_and_final_attempt_side_by_side(mut episode: App) {
-    assert!(!episode.side_by_side);
+    assert!(!episode.reader.side_by_side);
     typed(&mut episode, "v");
-    assert!(episode.side_by_side);
+    assert!(episode.reader.side_by_side);
     assert_eq!(status(&episode), ("side by side: first attempt #0 · final #2", false));
     typed(&mut episode, "v");
-    assert!(!episode.side_by_side);
+    assert!(!episode.reader.side_by_side);
     // An episode with one attempt has nothing to set beside it.
     let mut one = detail(1, 2);
     one.turns.truncate(1);
     episode.update(Event::Episode(Box::new(one)));
     typed(&mut episode, "v");
-    assert!(!episode.side_by_side);
+    assert!(!episode.reader.side_by_side);
     assert_eq!(status(&episode), ("one attempt only: nothing to set side by side", false));
 }
 
 #[rstest]
 fn turn_texts_are_built_once_when_the_episode_arrives(mut episode: App) {
-    assert_eq!(episode.turn_bodies.len(), 3);
-    let text: String = episode.turn_bodies[0][0].spans.iter().map(|s| s.content.as_ref()).collect();
+    assert_eq!(episode.reader.turn_bodies.len(), 3);
+    let text: String =
+        episode.reader.turn_bodies[0][0].spans.iter().map(|s| s.content.as_ref()).collect();
     assert_eq!(text, "  48 / 2 = 24, so the answer is 24.");
     // A reload of the same episode (a label saved) keeps the built lines.
-    episode.turn_bodies[0] = vec![ratatui::text::Line::raw("kept")];
+    episode.reader.turn_bodies[0] = vec![ratatui::text::Line::raw("kept")];
     let mut again = detail(1, 2);
     again.labels = vec![(0, label(Some(1), "error_found", "yes"))];
     episode.update(Event::Episode(Box::new(again)));
-    assert_eq!(episode.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
+    assert_eq!(episode.reader.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
     // Another episode builds its own.
     episode.update(Event::Episode(Box::new(detail(1, 3))));
-    assert_ne!(episode.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
+    assert_ne!(episode.reader.turn_bodies[0], vec![ratatui::text::Line::raw("kept")]);
 }
 
 // ================================================================ the new-run form
 
 #[rstest]
 fn the_new_run_form_offers_a_seed_and_temperature_and_picks_with_arrows(mut runs: App) {
-    runs.profiles = vec!["local".into(), "vllm".into()];
+    runs.new_run.profiles = vec!["local".into(), "vllm".into()];
     typed(&mut runs, "a");
     assert_eq!(runs.screen, Screen::NewRun);
-    assert_eq!(runs.form.temperature, "0.7");
-    let first: u64 = runs.form.seed.parse().expect("a seed");
+    assert_eq!(runs.new_run.form.temperature, "0.7");
+    let first: u64 = runs.new_run.form.seed.parse().expect("a seed");
     // Another form gets another seed.
     press(&mut runs, KeyCode::Esc);
     typed(&mut runs, "a");
-    assert_ne!(runs.form.seed.parse::<u64>().expect("a seed"), first);
+    assert_ne!(runs.new_run.form.seed.parse::<u64>().expect("a seed"), first);
     // protocol: → cycles the presets, ← goes back.
     press(&mut runs, KeyCode::Tab);
     press(&mut runs, KeyCode::Tab);
-    assert_eq!(runs.form.protocol, "critique-revise");
+    assert_eq!(runs.new_run.form.protocol, "critique-revise");
     press(&mut runs, KeyCode::Right);
-    assert_eq!(runs.form.protocol, "self-correct");
+    assert_eq!(runs.new_run.form.protocol, "self-correct");
     press(&mut runs, KeyCode::Left);
     press(&mut runs, KeyCode::Left);
-    assert_eq!(runs.form.protocol, "critique-only", "wraps to the last");
+    assert_eq!(runs.new_run.form.protocol, "critique-only", "wraps to the last");
     // profile: the config's profiles; choosing one makes the provider openai.
     press(&mut runs, KeyCode::Tab);
     press(&mut runs, KeyCode::Tab);
-    assert_eq!(runs.form.profile, "");
+    assert_eq!(runs.new_run.form.profile, "");
     press(&mut runs, KeyCode::Right);
-    assert_eq!((runs.form.profile.as_str(), runs.form.provider.as_str()), ("local", "openai"));
+    assert_eq!(
+        (runs.new_run.form.profile.as_str(), runs.new_run.form.provider.as_str()),
+        ("local", "openai")
+    );
     press(&mut runs, KeyCode::Right);
     press(&mut runs, KeyCode::Right);
-    assert_eq!(runs.form.profile, "", "back to none");
+    assert_eq!(runs.new_run.form.profile, "", "back to none");
     // A free-text field ignores the arrows.
     press(&mut runs, KeyCode::Tab);
     typed(&mut runs, "http://x");
     press(&mut runs, KeyCode::Right);
-    assert_eq!(runs.form.base_url, "http://x");
+    assert_eq!(runs.new_run.form.base_url, "http://x");
 }
 
 #[rstest]

@@ -95,7 +95,7 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> (Vec<Line<'static>>, usize) {
     let overrides = applied_overrides(&labels);
     let mut lines = Vec::new();
     for (i, turn) in d.turns.iter().enumerate() {
-        let selected = i == app.turn_sel;
+        let selected = i == app.reader.turn_sel;
         let marker = if selected { "▶ " } else { "  " };
         let mut head = vec![
             Span::styled(marker, t.key_hint),
@@ -120,7 +120,7 @@ fn turn_lines(d: &EpisodeDetail, app: &App) -> (Vec<Line<'static>>, usize) {
             lines.push(Line::styled(format!("  error: {}", inert(e)), t.alert_error));
         }
         // Built once when the episode arrived (`App::turn_bodies`), not on every frame.
-        match app.turn_bodies.get(i) {
+        match app.reader.turn_bodies.get(i) {
             Some(body) => lines.extend(body.iter().cloned()),
             None => lines.extend(highlight::turn_body(&turn.content, t)),
         }
@@ -168,12 +168,12 @@ fn label_panel(d: &EpisodeDetail, app: &App, width: u16) -> Vec<Line<'static>> {
     let t = &app.theme;
     let labels: Vec<Label> = d.labels.iter().map(|(_, l)| l.clone()).collect();
     let shapes = app.detail_shapes();
-    let sel = u32::try_from(app.turn_sel).ok();
+    let sel = u32::try_from(app.reader.turn_sel).ok();
     let me = app.annotator.as_deref();
     let who = me.map_or("(name asked on first label)".to_string(), inert);
     let mut lines = vec![Line::styled(format!("labels · {who}"), t.title)];
-    let role = d.turns.get(app.turn_sel).map_or("", |x| x.role.as_str());
-    if app.show_history {
+    let role = d.turns.get(app.reader.turn_sel).map_or("", |x| x.role.as_str());
+    if app.reader.show_history {
         return history_lines(lines, &labels, sel, role, app);
     }
     let all = slots(&labels);
@@ -220,7 +220,7 @@ fn label_panel(d: &EpisodeDetail, app: &App, width: u16) -> Vec<Line<'static>> {
             lines.extend(super::pack(keys, width, 1));
         }
     };
-    section(&mut lines, sel, format!("#{} {role}", app.turn_sel));
+    section(&mut lines, sel, format!("#{} {role}", app.reader.turn_sel));
     section(&mut lines, None, "episode".to_string());
     if !app.blind {
         let others: Vec<&Label> =
@@ -273,7 +273,7 @@ fn history_lines(
 ) -> Vec<Line<'static>> {
     let t = &app.theme;
     lines.push(Line::styled(
-        format!("history of #{} {role} and the episode", app.turn_sel),
+        format!("history of #{} {role} and the episode", app.reader.turn_sel),
         t.muted,
     ));
     let mut shown: Vec<&Label> = labels
@@ -316,14 +316,14 @@ fn choice_lines(item: &crate::domain::Item, t: &Theme) -> Vec<Line<'static>> {
 
 pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let t = app.theme.clone();
-    let Some(d) = app.detail.clone() else {
+    let Some(d) = app.reader.detail.clone() else {
         frame.render_widget(Paragraph::new("loading episode…").style(t.muted), area);
         return;
     };
     // Side by side needs the width: the label panel gives way below 120 columns (its keys
     // still work).
     let pair = d.first_and_final().filter(|(a, b)| a != b);
-    let sbs = app.side_by_side && pair.is_some();
+    let sbs = app.reader.side_by_side && pair.is_some();
     let panel_width = match area.width {
         _ if sbs && area.width < 120 => 0,
         110.. => 36,
@@ -378,7 +378,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             // A turn chosen with tab scrolls into view: its header goes to the top.
             let head_row: usize =
                 lines.iter().take(head).map(|l| wrap_hanging(l.clone(), inner.width).len()).sum();
-            if std::mem::take(&mut app.follow_turn) {
+            if std::mem::take(&mut app.reader.follow_turn) {
                 app.scroll = u16::try_from(head_row).unwrap_or(u16::MAX);
             }
             let lines = wrap_all(lines, inner.width);

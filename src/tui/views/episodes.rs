@@ -13,19 +13,19 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
     let mut spans = vec![Span::styled("filter ", t.muted)];
     for f in Filter::ALL {
-        let style = if f == app.filter { t.selected } else { t.muted };
+        let style = if f == app.list.filter { t.selected } else { t.muted };
         spans.push(Span::styled(format!(" {} ", f.label()), style));
     }
-    if let Some(id) = &app.jumping {
+    if let Some(id) = &app.list.jumping {
         spans.push(Span::styled("  go to item ", t.key_hint));
         spans.push(Span::styled(format!("{}▏", inert(id)), t.base));
     } else {
         spans.push(Span::styled("  search ", t.muted));
-        let cursor = if app.searching { "▏" } else { "" };
-        spans.push(Span::styled(format!("{}{cursor}", inert(&app.search)), t.base));
+        let cursor = if app.list.searching { "▏" } else { "" };
+        spans.push(Span::styled(format!("{}{cursor}", inert(&app.list.search)), t.base));
     }
-    if app.jumping.is_none() {
-        spans.push(Span::styled(format!("  {} shown", app.visible.len()), t.muted));
+    if app.list.jumping.is_none() {
+        spans.push(Span::styled(format!("  {} shown", app.list.visible.len()), t.muted));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), bar);
 
@@ -33,26 +33,27 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         format!(
             " Episodes of {} · by {} ",
             crate::tui::text::inert(&r.record.name),
-            app.sort.label()
+            app.list.sort.label()
         )
     });
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border)
         .title(Line::styled(title, t.title));
-    if app.episodes_loading {
+    if app.list.loading {
         frame.render_widget(Paragraph::new("loading episodes…").style(t.muted).block(block), body);
         return;
     }
     // Only the rows that fit are built, so a 50,000-episode run scrolls as fast as a small one.
     let height = body.height.saturating_sub(3) as usize;
-    let start = app.ep_sel.saturating_sub(height.saturating_sub(1));
+    let start = app.list.sel.saturating_sub(height.saturating_sub(1));
     let rows: Vec<Row> = app
+        .list
         .visible
         .iter()
         .skip(start)
         .take(height.max(1))
-        .filter_map(|&i| app.episodes.get(i))
+        .filter_map(|&i| app.list.rows.get(i))
         .map(|r| {
             let (cell, style) = match (r.status, r.transition) {
                 (EpisodeStatus::Failed, _) => ("failed".to_string(), t.wrong),
@@ -87,8 +88,8 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     ];
     let table =
         Table::new(rows, widths).header(header).block(block).row_highlight_style(t.selected);
-    let mut state = TableState::default().with_selected(Some(app.ep_sel - start));
-    if app.visible.is_empty() {
+    let mut state = TableState::default().with_selected(Some(app.list.sel - start));
+    if app.list.visible.is_empty() {
         state.select(None);
     }
     frame.render_stateful_widget(table, body, &mut state);

@@ -19,7 +19,7 @@ use crate::tui::theme::Theme;
 pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
     render_tabs(app, frame, tabs);
-    match app.metrics_panel {
+    match app.stats.panel {
         MetricsPanel::Summary => summary::render(app, frame, body),
         MetricsPanel::Calibration => calibration::render(app, frame, body),
         MetricsPanel::Compare => compare::render(app, frame, body),
@@ -32,7 +32,7 @@ fn render_tabs(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let mut spans = Vec::new();
     for p in MetricsPanel::ALL {
-        let on = p == app.metrics_panel;
+        let on = p == app.stats.panel;
         let text = if on { format!("[{}]", p.label()) } else { format!(" {} ", p.label()) };
         spans.push(Span::styled(text, if on { t.selected } else { t.muted }));
         spans.push(Span::raw(" "));

@@ -173,7 +173,7 @@ fn hint_actions(app: &App) -> Vec<Action> {
         ],
         Screen::Metrics => {
             let mut keys = vec![Action::NextPanel];
-            if app.metrics_panel == MetricsPanel::Calibration {
+            if app.stats.panel == MetricsPanel::Calibration {
                 keys.push(Action::NextSource);
             }
             // The tab bar names 1 and 2 too: they come last.

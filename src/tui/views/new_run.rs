@@ -21,7 +21,7 @@ fn hint(app: &App, field: &str) -> String {
     };
     let data_size = crate::dataset::bundled()
         .iter()
-        .find(|b| b.name == app.form.dataset.trim())
+        .find(|b| b.name == app.new_run.form.dataset.trim())
         .map(|b| {
             let n = b.text.lines().filter(|l| !l.trim().is_empty()).count();
             format!(" ({} has {n} items)", b.name)
@@ -32,7 +32,7 @@ fn hint(app: &App, field: &str) -> String {
         "dataset" => format!("←/→ a bundled one ({}) or type a file path", choices(1)),
         "protocol" => format!("←/→ {}", choices(2)),
         "provider" => "←/→ sim (no key, no network) or openai (key from OPENAI_API_KEY)".into(),
-        "profile" if app.profiles.is_empty() => {
+        "profile" if app.new_run.profiles.is_empty() => {
             "no [profiles.NAME] in the config: set base url and model here instead".into()
         }
         "profile" => {
@@ -57,9 +57,9 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         "tab/↓ next · S-tab/↑ previous · ←/→ choose · enter start · esc cancel",
         t.muted,
     )];
-    let fields = app.form.fields();
+    let fields = app.new_run.form.fields();
     for (i, (label, value)) in fields.iter().enumerate() {
-        let focused = i == app.form_focus;
+        let focused = i == app.new_run.focus;
         let cursor = if focused { "▏" } else { "" };
         let pick = if focused && app.form_choices(i).is_some() { "  ◂ ▸" } else { "" };
         lines.push(Line::from(vec![
@@ -72,7 +72,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         ]));
     }
     lines.push(Line::raw(""));
-    let field = fields.get(app.form_focus).map_or("", |(l, _)| *l);
+    let field = fields.get(app.new_run.focus).map_or("", |(l, _)| *l);
     lines.push(Line::styled(hint(app, field), t.muted));
     let block = Block::default()
         .borders(Borders::ALL)

@@ -14,8 +14,8 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         .borders(Borders::ALL)
         .border_style(t.border)
         .title(Line::styled(" Runs ", t.title));
-    if app.runs.is_empty() {
-        let msg = if app.runs_loaded {
+    if app.table.rows.is_empty() {
+        let msg = if app.table.loaded {
             "no runs yet — press n for a sim run"
         } else {
             "loading runs…"
@@ -25,10 +25,11 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     }
     // Signs of life of the running runs, one line each under the table (at most 3).
     let signs: Vec<Line> = app
-        .runs
+        .table
+        .rows
         .iter()
         .filter_map(|r| {
-            let l = app.live.get(&r.record.id).filter(|l| l.running)?;
+            let l = app.table.live.get(&r.record.id).filter(|l| l.running)?;
             let s = l.signs?;
             let failed =
                 if l.failed > 0 { format!(" · {} failed", l.failed) } else { String::new() };
@@ -90,10 +91,11 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     ))
     .style(t.title);
     let rows: Vec<Row> = app
-        .runs
+        .table
+        .rows
         .iter()
         .map(|r| {
-            let live = app.live.get(&r.record.id).filter(|l| l.running);
+            let live = app.table.live.get(&r.record.id).filter(|l| l.running);
             let (episodes, status) = match live {
                 Some(l) => (
                     format!("{}/{}", l.done, l.total),
@@ -128,7 +130,11 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                 Cell::from(pct(r.cs)),
                 Cell::from(status),
             ]))
-            .style(if app.compare == Some(r.record.id) { t.label } else { t.base })
+            .style(if app.stats.compare == Some(r.record.id) {
+                t.label
+            } else {
+                t.base
+            })
         })
         .collect();
     let widths: Vec<Constraint> = if narrow {
@@ -142,7 +148,8 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
         // The name column is as wide as the longest name (at least 20), not the whole rest of a
         // wide terminal: the numbers stay next to the names they belong to.
         let longest = app
-            .runs
+            .table
+            .rows
             .iter()
             .map(|r| crate::domain::text::width(&crate::tui::text::inert(&r.record.name)))
             .max()
@@ -163,6 +170,6 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     };
     let table =
         Table::new(rows, widths).header(header).block(block).row_highlight_style(t.selected);
-    let mut state = TableState::default().with_selected(Some(app.run_sel));
+    let mut state = TableState::default().with_selected(Some(app.table.sel));
     frame.render_stateful_widget(table, area, &mut state);
 }

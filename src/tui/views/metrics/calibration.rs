@@ -92,7 +92,7 @@ fn render_chart(frame: &mut Frame, area: Rect, c: &Calibration, t: &Theme) {
 
 pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let Some((_, report)) = &app.metrics else {
+    let Some((_, report)) = &app.stats.report else {
         message(frame, area, t, " Calibration ", vec![Line::raw("computing metrics…")]);
         return;
     };

@@ -35,7 +35,8 @@ pub(super) fn format_p(p: f64) -> String {
 }
 
 fn run_name(app: &App, id: RunId) -> String {
-    app.runs
+    app.table
+        .rows
         .iter()
         .find(|r| r.record.id == id)
         .map_or_else(|| format!("#{}", id.0), |r| inert(&r.record.name))
@@ -153,7 +154,7 @@ fn lines(c: &Comparison, t: &Theme) -> Vec<Line<'static>> {
 
 pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let t = app.theme.clone();
-    let (Some(b), Some(a)) = (app.run, app.compare) else {
+    let (Some(b), Some(a)) = (app.run, app.stats.compare) else {
         let lines = vec![
             Line::raw("no run is marked for comparison"),
             Line::raw(""),

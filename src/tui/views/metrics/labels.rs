@@ -241,7 +241,7 @@ fn empty_lines(r: &MetricsReport, keymap: &Keymap, t: &Theme) -> Vec<Line<'stati
 
 pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let t = app.theme.clone();
-    let Some((_, report)) = &app.metrics else {
+    let Some((_, report)) = &app.stats.report else {
         message(frame, area, &t, " Labels ", vec![Line::raw("computing metrics…")]);
         return;
     };

@@ -144,11 +144,11 @@ fn one_column(r: &MetricsReport, t: &Theme) -> Vec<Line<'static>> {
 
 pub(super) fn render(app: &mut App, frame: &mut Frame, area: Rect) {
     let t = app.theme.clone();
-    let Some((run, report)) = &app.metrics else {
+    let Some((run, report)) = &app.stats.report else {
         message(frame, area, &t, " Summary ", vec![Line::raw("computing metrics…")]);
         return;
     };
-    let marked = app.compare_report.as_ref().filter(|(c, _)| c != run).map(|(_, r)| r);
+    let marked = app.stats.compare_report.as_ref().filter(|(c, _)| c != run).map(|(_, r)| r);
     let wrap = Wrap { trim: false };
     match marked {
         Some(a) if area.width >= SIDE_BY_SIDE => {
