@@ -146,7 +146,11 @@ fn signed(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |x| format!("{:+.1}", x * 100.0))
 }
 
-fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
+fn effects_section(
+    reports: &[(RunRecord, MetricsReport)],
+    effects: &[ArmEffect],
+    opts: &AnalysisOptions,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## The critique's own effect (control arms)\n");
     let _ = writeln!(
@@ -172,8 +176,8 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
             };
             let m = e.cmp.mcnemar.get("acc_t2");
             vec![
-                md_cell(&e.source),
-                md_cell(&e.arm),
+                name_of(reports, &e.source),
+                name_of(reports, &e.arm),
                 md_cell(&e.kind),
                 e.cmp.shared_items.to_string(),
                 diff("acc_t2"),
@@ -187,15 +191,15 @@ fn effects_section(effects: &[ArmEffect], opts: &AnalysisOptions) -> String {
     table(
         &mut out,
         &[
-            "Run",
-            "Arm",
-            "Control",
-            "Items",
-            "ΔAcc@final",
-            "ΔΔ^{i→c}",
-            "ΔΔ^{c→i}",
-            "Flips +/−",
-            "McNemar p",
+            ("Run", Text),
+            ("Arm", Text),
+            ("Control", Text),
+            ("Items", Num),
+            ("ΔAcc@final", Num),
+            ("ΔΔ^{i→c}", Num),
+            ("ΔΔ^{c→i}", Num),
+            ("Flips +/−", Num),
+            ("McNemar p", Num),
         ],
         &rows,
     );
@@ -380,15 +384,34 @@ fn md_cell(s: &str) -> String {
     out
 }
 
+/// A run's name as every table shows it: escaped, with † when its output is simulated.
 fn display_name(r: &RunRecord, m: &MetricsReport) -> String {
     let mark = if m.provenance.simulated { " †" } else { "" };
     format!("{}{mark}", md_cell(&r.name))
 }
 
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(out, "| {} |", header.join(" | "));
+/// `display_name` of the run called `name` in the report.
+fn name_of(reports: &[(RunRecord, MetricsReport)], name: &str) -> String {
+    reports
+        .iter()
+        .find(|(r, _)| r.name == name)
+        .map_or_else(|| md_cell(name), |(r, m)| display_name(r, m))
+}
+
+/// How a column's cells line up: text to the left, numbers to the right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Text,
+    Num,
+}
+
+use Align::{Num, Text};
+
+fn table<S: AsRef<str>>(out: &mut String, header: &[(S, Align)], rows: &[Vec<String>]) {
+    let names: Vec<&str> = header.iter().map(|(h, _)| h.as_ref()).collect();
+    let _ = writeln!(out, "| {} |", names.join(" | "));
     let align: Vec<&str> =
-        header.iter().enumerate().map(|(i, _)| if i == 0 { ":--" } else { "--:" }).collect();
+        header.iter().map(|(_, a)| if *a == Text { ":---" } else { "---:" }).collect();
     let _ = writeln!(out, "| {} |", align.join(" | "));
     for r in rows {
         let _ = writeln!(out, "| {} |", r.join(" | "));
@@ -402,7 +425,7 @@ fn markdown(
     opts: &AnalysisOptions,
 ) -> String {
     let mut out = String::new();
-    let names: Vec<String> = reports.iter().map(|(r, _)| md_cell(&r.name)).collect();
+    let names: Vec<String> = reports.iter().map(|(r, m)| display_name(r, m)).collect();
     let _ = writeln!(out, "# critloop report\n");
     let _ = writeln!(
         out,
@@ -452,7 +475,17 @@ fn markdown(
         .collect();
     table(
         &mut out,
-        &["Run", "Protocol", "Dataset", "N", "Acc@t1", "Acc@final", "CL", "CS", "RSS"],
+        &[
+            ("Run", Text),
+            ("Protocol", Text),
+            ("Dataset", Text),
+            ("N", Num),
+            ("Acc@t1", Num),
+            ("Acc@final", Num),
+            ("CL", Num),
+            ("CS", Num),
+            ("RSS", Num),
+        ],
         &rows,
     );
 
@@ -474,7 +507,9 @@ fn markdown(
             ]
         })
         .collect();
-    table(&mut out, &["Run", "c→c", "c→w", "w→c", "w→w", "Δ", "Δ^{i→c}", "Δ^{c→i}"], &rows);
+    let mut header = vec![("Run", Text)];
+    header.extend(["c→c", "c→w", "w→c", "w→w", "Δ", "Δ^{i→c}", "Δ^{c→i}"].map(|h| (h, Num)));
+    table(&mut out, &header, &rows);
 
     let _ = writeln!(out, "## Closed-loop correction (RealCritic layout)\n");
     let _ = writeln!(
@@ -496,7 +531,11 @@ fn markdown(
             ]
         })
         .collect();
-    table(&mut out, &["Run", "Critic", "Before", "After", "Δ"], &rows);
+    table(
+        &mut out,
+        &[("Run", Text), ("Critic", Text), ("Before", Num), ("After", Num), ("Δ", Num)],
+        &rows,
+    );
 
     let judged: Vec<&(RunRecord, MetricsReport)> =
         reports.iter().filter(|(_, m)| m.summary.critique.n > 0).collect();
@@ -522,14 +561,16 @@ fn markdown(
                 ]
             })
             .collect();
-        table(&mut out, &["Run", "n", "Acc", "Precision", "Recall", "F1", "Unparsed"], &rows);
+        let mut header = vec![("Run", Text)];
+        header.extend(["n", "Acc", "Precision", "Recall", "F1", "Unparsed"].map(|h| (h, Num)));
+        table(&mut out, &header, &rows);
     }
 
     let max_rounds = reports.iter().map(|(_, m)| m.summary.rounds.len()).max().unwrap_or(0);
     if max_rounds > 2 {
         let _ = writeln!(out, "## Accuracy by attempt\n");
-        let mut header = vec!["Run".to_string()];
-        header.extend((1..=max_rounds).map(|j| format!("t{j}")));
+        let mut header = vec![("Run".to_string(), Text)];
+        header.extend((1..=max_rounds).map(|j| (format!("t{j}"), Num)));
         let rows: Vec<Vec<String>> = reports
             .iter()
             .map(|(r, m)| {
@@ -541,8 +582,7 @@ fn markdown(
                 row
             })
             .collect();
-        let h: Vec<&str> = header.iter().map(String::as_str).collect();
-        table(&mut out, &h, &rows);
+        table(&mut out, &header, &rows);
     }
 
     let calibrated: Vec<Vec<String>> = reports
@@ -571,14 +611,25 @@ fn markdown(
              Mann–Whitney with ties counted ½.\n",
             opts.bins
         );
-        table(&mut out, &["Run", "Source", "n", "ECE", "Brier", "AUROC"], &calibrated);
+        table(
+            &mut out,
+            &[
+                ("Run", Text),
+                ("Source", Text),
+                ("n", Num),
+                ("ECE", Num),
+                ("Brier", Num),
+                ("AUROC", Num),
+            ],
+            &calibrated,
+        );
     }
 
     what_if_section(&mut out, reports);
     human_section(&mut out, reports);
 
     if !effects.is_empty() {
-        out.push_str(&effects_section(effects, opts));
+        out.push_str(&effects_section(reports, effects, opts));
     }
     let _ = writeln!(out, "## Figures\n");
     for f in figure_names(reports) {
@@ -605,14 +656,14 @@ fn markdown(
     table(
         &mut out,
         &[
-            "Run",
-            "Provider",
-            "Generator / critic",
-            "Dataset hash",
-            "Prompts hash",
-            "Seed",
-            "Episodes",
-            "Failed",
+            ("Run", Text),
+            ("Provider", Text),
+            ("Generator / critic", Text),
+            ("Dataset hash", Text),
+            ("Prompts hash", Text),
+            ("Seed", Num),
+            ("Episodes", Num),
+            ("Failed", Num),
         ],
         &rows,
     );
@@ -637,9 +688,11 @@ fn what_if_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
          (τ = 0: never revise; always: the run as made).\n"
     );
     let taus = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.01];
-    let mut header = vec!["Run".to_string(), "Source".to_string(), "n".to_string()];
-    header
-        .extend(taus.iter().map(|t| if *t > 1.0 { "always".into() } else { format!("τ={t:.1}") }));
+    let mut header =
+        vec![("Run".to_string(), Text), ("Source".to_string(), Text), ("n".to_string(), Num)];
+    header.extend(
+        taus.iter().map(|t| (if *t > 1.0 { "always".into() } else { format!("τ={t:.1}") }, Num)),
+    );
     let rows: Vec<Vec<String>> = with
         .iter()
         .filter_map(|(r, m)| {
@@ -653,8 +706,7 @@ fn what_if_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
             Some(row)
         })
         .collect();
-    let h: Vec<&str> = header.iter().map(String::as_str).collect();
-    table(out, &h, &rows);
+    table(out, &header, &rows);
 }
 
 fn human_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
@@ -685,7 +737,9 @@ fn human_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
             }
         }
     }
-    table(out, &["Run", "Label", "Value", "Count", "c→c", "c→w", "w→c", "w→w"], &rows);
+    let mut header = vec![("Run", Text), ("Label", Text), ("Value", Text)];
+    header.extend(["Count", "c→c", "c→w", "w→c", "w→w"].map(|h| (h, Num)));
+    table(out, &header, &rows);
     for (r, m) in &labelled {
         let h = &m.human;
         let o = &h.overrides;
@@ -736,6 +790,12 @@ fn tex(s: &str) -> String {
     out
 }
 
+/// A run's name in a LaTeX table: escaped, with a dagger when its output is simulated.
+fn tex_name(r: &RunRecord, m: &MetricsReport) -> String {
+    let mark = if m.provenance.simulated { "$^\\dagger$" } else { "" };
+    format!("{}{mark}", tex(&r.name))
+}
+
 fn tex_ci(m: &MetricsReport, key: &str, v: Option<f64>) -> String {
     match (v, m.ci.get(key)) {
         (Some(_), Some([lo, hi])) => {
@@ -761,11 +821,10 @@ fn latex(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> Stri
     );
     for (r, m) in reports {
         let s = &m.summary;
-        let mark = if m.provenance.simulated { "$^\\dagger$" } else { "" };
         let _ = writeln!(
             out,
-            "{}{mark} & {} & {} & {} & {} & {} & {} & {} \\\\",
-            tex(&r.name),
+            "{} & {} & {} & {} & {} & {} & {} & {} \\\\",
+            tex_name(r, m),
             tex_ci(m, "acc_t1", s.acc_t1),
             tex_ci(m, "acc_t2", s.acc_t2),
             tex_ci(m, "delta", s.delta),
@@ -786,7 +845,7 @@ fn latex(reports: &[(RunRecord, MetricsReport)], opts: &AnalysisOptions) -> Stri
             let _ = writeln!(
                 out,
                 "{} & {} & {} & {} & {} & {} \\\\",
-                tex(&r.name),
+                tex_name(r, m),
                 c.n,
                 tex_ci(m, "critique.accuracy", c.accuracy),
                 tex_ci(m, "critique.precision", c.precision),
@@ -838,7 +897,7 @@ fn figure_names(reports: &[(RunRecord, MetricsReport)]) -> Vec<(String, String)>
         if let Some(src) = figure_source(m) {
             out.push((
                 format!("reliability-{}.svg", i + 1),
-                format!("Reliability diagram of {} ({src})", md_cell(&r.name)),
+                format!("Reliability diagram of {} ({src})", display_name(r, m)),
             ));
         }
     }
