@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::domain::RunRecord;
 use crate::metrics::{AnalysisOptions, MetricsReport};
 
-use super::pct;
+use crate::fmt::points;
 
 /// LaTeX special characters in user text.
 pub(super) fn tex(s: &str) -> String {
@@ -34,9 +34,14 @@ fn tex_name(r: &RunRecord, m: &MetricsReport) -> String {
 fn tex_ci(m: &MetricsReport, key: &str, v: Option<f64>) -> String {
     match (v, m.ci.get(key)) {
         (Some(_), Some([lo, hi])) => {
-            format!("{}\\,{{\\scriptsize[{}, {}]}}", pct(v), pct(Some(*lo)), pct(Some(*hi)))
+            format!(
+                "{}\\,{{\\scriptsize[{}, {}]}}",
+                points(v),
+                points(Some(*lo)),
+                points(Some(*hi))
+            )
         }
-        _ => pct(v),
+        _ => points(v),
     }
 }
 

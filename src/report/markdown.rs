@@ -7,29 +7,33 @@ use crate::metrics::{AnalysisOptions, MetricsReport};
 
 use super::build::ArmEffect;
 use super::figures::figure_names;
-use super::{format_p, num3, pct};
+use crate::fmt::{MISSING, num3, p_value, points, signed_points};
 
 /// `value [lo, hi]` in percent, the interval when there is one.
 fn with_ci(m: &MetricsReport, key: &str, v: Option<f64>) -> String {
     match (v, m.ci.get(key)) {
         (Some(_), Some([lo, hi])) => {
-            format!("{} [{}, {}]", pct(v), pct(Some(*lo)), pct(Some(*hi)))
+            format!("{} [{}, {}]", points(v), points(Some(*lo)), points(Some(*hi)))
         }
-        _ => pct(v),
+        _ => points(v),
     }
 }
 
 /// `value [lo, hi]` with three decimals (scores that are not percentages).
 fn num3_ci(m: &MetricsReport, key: &str, v: Option<f64>) -> String {
     match (v, m.ci.get(key)) {
-        (Some(x), Some([lo, hi])) => format!("{x:.3} [{lo:.3}, {hi:.3}]"),
+        (Some(_), Some([lo, hi])) => {
+            format!("{} [{}, {}]", num3(v), num3(Some(*lo)), num3(Some(*hi)))
+        }
         _ => num3(v),
     }
 }
 
 fn rss_ci(m: &MetricsReport) -> String {
     match (m.summary.rss, m.ci.get("rss")) {
-        (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+        (Some(v), Some([lo, hi])) => {
+            format!("{} [{}, {}]", num3(Some(v)), num3(Some(*lo)), num3(Some(*hi)))
+        }
         (v, _) => num3(v),
     }
 }
@@ -281,7 +285,7 @@ fn attempts_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
                 let mut row = vec![display_name(r, m)];
                 row.extend((0..max_rounds).map(|j| match m.summary.rounds.get(j) {
                     Some(rd) => with_ci(m, &format!("rounds.{j}.acc"), rd.acc),
-                    None => "–".into(),
+                    None => MISSING.into(),
                 }));
                 row
             })
@@ -409,8 +413,8 @@ fn what_if_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
             let w = m.what_if.as_ref()?;
             let mut row = vec![display_name(r, m), w.source.clone(), w.n.to_string()];
             row.extend(taus.iter().map(|t| {
-                w.points.iter().find(|p| (p.tau - t).abs() < 1e-9).map_or("–".into(), |p| {
-                    format!("{} / {}", pct(Some(p.acc)), pct(Some(p.revised)))
+                w.points.iter().find(|p| (p.tau - t).abs() < 1e-9).map_or(MISSING.into(), |p| {
+                    format!("{} / {}", points(Some(p.acc)), points(Some(p.revised)))
                 })
             }));
             Some(row)
@@ -482,10 +486,6 @@ fn human_section(out: &mut String, reports: &[(RunRecord, MetricsReport)]) {
     let _ = writeln!(out);
 }
 
-fn signed(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_string(), |x| format!("{:+.1}", x * 100.0))
-}
-
 /// The control arms: the critique's own effect, source − arm, paired.
 fn effects_section(
     out: &mut String,
@@ -510,9 +510,14 @@ fn effects_section(
                 let d = r.and_then(|r| r.diff);
                 match r.and_then(|r| r.ci) {
                     Some([lo, hi]) if d.is_some() => {
-                        format!("{} [{}, {}]", signed(d), signed(Some(lo)), signed(Some(hi)))
+                        format!(
+                            "{} [{}, {}]",
+                            signed_points(d),
+                            signed_points(Some(lo)),
+                            signed_points(Some(hi))
+                        )
                     }
-                    _ => signed(d),
+                    _ => signed_points(d),
                 }
             };
             let m = e.cmp.mcnemar.get("acc_t2");
@@ -524,8 +529,8 @@ fn effects_section(
                 diff("acc_t2"),
                 diff("delta_i2c"),
                 diff("delta_c2i"),
-                m.map_or("–".into(), |m| format!("{}/{}", m.b_only, m.a_only)),
-                m.map_or("–".into(), |m| m.p_value.map_or("–".into(), format_p)),
+                m.map_or(MISSING.into(), |m| format!("{}/{}", m.b_only, m.a_only)),
+                m.map_or(MISSING.into(), |m| m.p_value.map_or(MISSING.into(), p_value)),
             ]
         })
         .collect();

@@ -96,21 +96,5 @@ pub fn write(
     Ok(written)
 }
 
-/// p-values: four decimals, scientific below 1e-4 (the report and the command line).
-pub fn format_p(p: f64) -> String {
-    if p < 1e-4 { format!("{p:.2e}") } else { format!("{p:.4}") }
-}
-
-// Shared by the Markdown and the LaTeX table.
-
-/// A fraction as a percentage with one decimal.
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_string(), |x| format!("{:.1}", x * 100.0))
-}
-
-fn num3(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"))
-}
-
 #[cfg(test)]
 mod tests;

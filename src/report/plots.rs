@@ -101,7 +101,8 @@ fn overlaps(a: [i32; 4], b: [i32; 4]) -> bool {
     a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
 }
 
-fn pct(v: &f64) -> String {
+/// An axis tick: whole percent.
+fn tick(v: &f64) -> String {
     // `+ 0.0` turns -0.0 into 0.0 so no "-0%" label appears.
     format!("{:.0}%", v * 100.0 + 0.0)
 }
@@ -158,8 +159,8 @@ fn unit_chart<'a, 'b>(
         .configure_mesh()
         .x_labels(6)
         .y_labels(6)
-        .x_label_formatter(&pct)
-        .y_label_formatter(&pct)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style((FONT, 15))
@@ -227,7 +228,7 @@ pub fn transition_bars(runs: &[(String, [u64; 4])]) -> Result<String, PlotError>
             .configure_mesh()
             .disable_y_mesh()
             .x_labels(6)
-            .x_label_formatter(&pct)
+            .x_label_formatter(&tick)
             .y_label_formatter(&name_at)
             .x_desc("share of the run's N")
             .label_style((FONT, 15))
@@ -244,7 +245,7 @@ pub fn transition_bars(runs: &[(String, [u64; 4])]) -> Result<String, PlotError>
                 let rect = Rectangle::new([(0.0, top - 1), (share, top - 18)], color.filled());
                 let note = EmptyElement::at((share, top - 9))
                     + Text::new(
-                        format!("{:.1}%", share * 100.0),
+                        crate::fmt::pct(Some(share)),
                         (4, 0),
                         text(13, BLACK, HPos::Left, VPos::Center),
                     );
@@ -331,7 +332,7 @@ pub fn round_accuracy(series: &[(String, Vec<(u32, f64)>)]) -> Result<String, Pl
             .configure_mesh()
             .x_label_formatter(&|t| format!("t{}", t / 10))
             .y_labels(6)
-            .y_label_formatter(&pct)
+            .y_label_formatter(&tick)
             .x_desc("attempt")
             .y_desc("accuracy")
             .label_style((FONT, 15))
@@ -374,7 +375,7 @@ pub fn reliability(title: &str, bins: &[RelBin]) -> Result<String, PlotError> {
     let gap_sum: f64 =
         b.iter().map(|r| r.n as f64 * (unit(r.accuracy) - unit(r.confidence)).abs()).sum();
     let ece = if total > 0 {
-        format!("ECE {:.1}%", 100.0 * gap_sum / total as f64)
+        format!("ECE {}", crate::fmt::pct(Some(gap_sum / total as f64)))
     } else {
         "ECE n/a".to_string()
     };
