@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod domain;
 pub mod env;
 pub mod export;
+pub mod fmt;
 pub mod grade;
 pub mod llm;
 pub mod metrics;

@@ -82,7 +82,8 @@ fn arms_of_a_run_share_its_first_attempts() {
     let out = dir.path().join("paper");
     stdout(critloop(&db).args(["report", "demo", "demo~no-critique", "--out"]).arg(&out));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    let row = md.lines().find(|l| l.starts_with("| demo | demo~no-critique | no-critique | 40 |"));
+    let row =
+        md.lines().find(|l| l.starts_with("| demo † | demo~no-critique † | no-critique | 40 |"));
     let row = row.unwrap_or_else(|| panic!("no control-arm row in\n{md}"));
     assert!(row.contains(&format!("{:+.1} [", diff * 100.0)), "{row}");
     assert!(stdout(critloop(&db).arg("verify").arg(&out)).contains("match the database"));

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 /// Module → the crate modules it may name (`crate::X`).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &[]),
+    // How numbers are written, for every front end and the report: pure.
+    ("fmt", &[]),
     // The environment a command sees (a served client's, or the process's).
     ("env", &[]),
     ("config", &["domain", "env"]),
@@ -24,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // One run planner for the CLI and the workbench.
     ("plan", &["config", "dataset", "domain", "env", "grade", "protocol", "runner", "store"]),
     ("export", &["dataset", "domain", "grade", "metrics", "protocol", "runner", "store"]),
-    ("report", &["analysis", "domain", "metrics", "runner", "store"]),
+    ("report", &["analysis", "domain", "fmt", "metrics", "runner", "store"]),
     ("browse", &["analysis", "domain", "metrics", "protocol", "runner", "store"]),
 ];
 

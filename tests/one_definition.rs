@@ -1,5 +1,6 @@
 //! One definition of each fact (STYLE §3): the t1→t2 cell the episodes table shows is the cell
-//! the metrics count, for every protocol, with human grade overrides applied.
+//! the metrics count, for every protocol, with human grade overrides applied; numbers are
+//! written by one formatting module for the command line, the report and the workbench.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -101,4 +102,55 @@ fn the_episodes_table_shows_the_cells_the_metrics_count() {
     // critique-only has no second attempt: no episode has a cell (the table once showed c→c).
     assert_eq!(table_cells(&store, "co").total(), 0);
     assert!(table_cells(&store, "cr").total() > 0);
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The percent, three-decimal and p-value formats and the missing-value glyph are defined in
+/// src/fmt.rs alone; a second definition anywhere else (they once were six) fails here.
+#[test]
+fn numbers_are_formatted_by_one_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let own = [
+        "fn pct(",
+        "fn num3(",
+        "fn format_p(",
+        "fn p_value(",
+        "fn signed_pct(",
+        "let pct =",
+        // A percent with one decimal, a p-value in scientific notation, the report's old dash.
+        "\"{:.1}%\"",
+        ":.2e}",
+        ":.1e}",
+        "\"–\"",
+    ];
+    let mut checked = 0;
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        if rel == "fmt.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for pattern in own {
+            assert!(!text.contains(pattern), "{rel} formats numbers itself: {pattern}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 60, "{checked} files checked");
+    let fmt = std::fs::read_to_string(src.join("fmt.rs")).unwrap();
+    assert!(fmt.contains("pub const MISSING: &str = \"—\";"));
+    // The three front ends agree on a value because they call the same function.
+    assert_eq!(critloop::fmt::pct(Some(0.5556)), "55.6%");
+    assert_eq!(critloop::fmt::p_value(1.9e-6), "1.9e-6");
 }

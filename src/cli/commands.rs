@@ -531,12 +531,11 @@ fn checked_provider(record: &RunRecord) -> Result<Provider> {
 /// One line with a run's first and final accuracy.
 fn acc_line(label: &str, store: &Store, r: &RunRecord) -> Result<String> {
     let s = run_metrics(store, r)?.summary;
-    let pct = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{:.1}%", x * 100.0));
     Ok(format!(
         "{label:<6} {:<36} acc_t1 {:>6}   acc_t2 {:>6}   scored {}",
         r.name,
-        pct(s.acc_t1),
-        pct(s.acc_t2),
+        crate::fmt::pct(s.acc_t1),
+        crate::fmt::pct(s.acc_t2),
         s.scored
     ))
 }

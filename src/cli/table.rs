@@ -2,16 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::fmt::{MISSING, num3, p_value, pct, signed_num3, signed_points};
 use crate::metrics::{Comparison, MetricsReport, rate_keys, scalar_rates};
-use crate::report::format_p;
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_string(), |x| format!("{:.1}%", x * 100.0))
-}
-
-fn num(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"))
-}
 
 fn describe(key: &str) -> &'static str {
     match key {
@@ -45,8 +37,8 @@ pub fn render(r: &MetricsReport) -> String {
     let _ = writeln!(out);
     for key in rate_keys() {
         let v = s.rate(key);
-        let shown = if *key == "rss" { num(v) } else { pct(v) };
-        let f = if *key == "rss" { num } else { pct };
+        let shown = if *key == "rss" { num3(v) } else { pct(v) };
+        let f = if *key == "rss" { num3 } else { pct };
         let ci = r
             .ci
             .get(*key)
@@ -107,8 +99,10 @@ pub fn render(r: &MetricsReport) -> String {
             let with = |label: &str, k: &str, v: Option<f64>| {
                 let ci =
                     r.ci.get(&format!("calibration.{source}.{k}"))
-                        .map_or(String::new(), |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"));
-                format!("{label} {}{ci}", num(v))
+                        .map_or(String::new(), |[lo, hi]| {
+                            format!(" [{}, {}]", num3(Some(*lo)), num3(Some(*hi)))
+                        });
+                format!("{label} {}{ci}", num3(v))
             };
             let _ = writeln!(
                 out,
@@ -161,7 +155,7 @@ pub fn render(r: &MetricsReport) -> String {
             u.cached,
             u.prompt_tokens.map_or("?".into(), |n| n.to_string()),
             u.completion_tokens.map_or("?".into(), |n| n.to_string()),
-            u.latency_ms_median.map_or("—".into(), |l| format!("{l:.0} ms")),
+            u.latency_ms_median.map_or(MISSING.into(), |l| format!("{l:.0} ms")),
             u.cost.map_or(String::new(), |c| format!(", cost {c:.4}"))
         );
     }
@@ -296,10 +290,6 @@ pub fn csv(r: &MetricsReport) -> String {
     out
 }
 
-fn signed_pct(v: f64) -> String {
-    format!("{:+.1}", v * 100.0)
-}
-
 /// The table printed by `critloop compare`.
 pub fn comparison(c: &Comparison) -> String {
     let mut out = String::new();
@@ -322,10 +312,12 @@ pub fn comparison(c: &Comparison) -> String {
     // Per-attempt rows repeat acc_t1/acc_t2 unless there are several rounds.
     let multi_round = c.rates.iter().any(|r| r.key == "rounds.2.acc");
     for r in c.rates.iter().filter(|r| multi_round || !r.key.starts_with("rounds.")) {
-        let d = |v: f64| if r.key == "rss" { format!("{v:+.3}") } else { signed_pct(v) };
-        let ci = r.ci.map_or("—".to_string(), |[lo, hi]| format!("[{}, {}]", d(lo), d(hi)));
-        let diff = r.diff.map_or("—".to_string(), d);
-        let (a, b) = if r.key == "rss" { (num(r.a), num(r.b)) } else { (pct(r.a), pct(r.b)) };
+        let d = |v: f64| {
+            if r.key == "rss" { signed_num3(Some(v)) } else { signed_points(Some(v)) }
+        };
+        let ci = r.ci.map_or(MISSING.to_string(), |[lo, hi]| format!("[{}, {}]", d(lo), d(hi)));
+        let diff = r.diff.map_or(MISSING.to_string(), d);
+        let (a, b) = if r.key == "rss" { (num3(r.a), num3(r.b)) } else { (pct(r.a), pct(r.b)) };
         let _ = writeln!(out, "  {:<20} {a:>8} {b:>8} {diff:>8}   {ci}", r.key);
     }
     if let Some(m) = c.mcnemar.values().next() {
@@ -360,7 +352,7 @@ pub fn comparison(c: &Comparison) -> String {
             m.a_only,
             m.b_only,
             m.both_wrong,
-            m.p_value.map_or("—".to_string(), format_p)
+            m.p_value.map_or(MISSING.to_string(), p_value)
         );
         if key == "acc_t2" {
             for (who, list) in

@@ -17,6 +17,9 @@ use std::iter::once;
 /// Default canvas size in pixels (width, height).
 pub const SIZE: (u32, u32) = (640, 420);
 const FONT: &str = "sans-serif";
+/// Space around a chart; the right one leaves room for half the last x label ("100%").
+const MARGIN: i32 = 14;
+const MARGIN_RIGHT: i32 = 32;
 const GREY: RGBColor = RGBColor(140, 140, 140);
 const BLUE: RGBColor = RGBColor(0, 114, 178);
 const VERMILION: RGBColor = RGBColor(213, 94, 0);
@@ -75,7 +78,31 @@ fn text(size: u32, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     (FONT, size).into_font().color(&color).pos(Pos::new(h, v))
 }
 
-fn pct(v: &f64) -> String {
+/// The width a viewer gives `s` at plotters font size `size`, estimated generously: plotters
+/// writes `size / 1.24` as the SVG font size, and sans-serif glyphs average under 0.65 em.
+fn text_width(s: &str, size: u32) -> i32 {
+    (s.chars().count() as f64 * 0.65 * f64::from(size) / 1.24).ceil() as i32
+}
+
+/// `s`, cut with an ellipsis so that it is at most `room` pixels wide at `size`.
+fn fit(s: &str, room: i32, size: u32) -> String {
+    if text_width(s, size) <= room {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().collect();
+    while !out.is_empty() && text_width(&format!("{out}…"), size) > room {
+        out.pop();
+    }
+    format!("{out}…")
+}
+
+/// Text boxes `[x0, y0, x1, y1]` in pixels overlap.
+fn overlaps(a: [i32; 4], b: [i32; 4]) -> bool {
+    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+}
+
+/// An axis tick: whole percent.
+fn tick(v: &f64) -> String {
     // `+ 0.0` turns -0.0 into 0.0 so no "-0%" label appears.
     format!("{:.0}%", v * 100.0 + 0.0)
 }
@@ -105,6 +132,7 @@ fn render(
 fn no_data(title: &str) -> Result<String, PlotError> {
     render(SIZE, |root| {
         let mid = SIZE.0 as i32 / 2;
+        let title = fit(title, SIZE.0 as i32 - 2 * MARGIN, 22);
         root.draw(&Text::new(title, (mid, 24), text(22, BLACK, HPos::Center, VPos::Center)))?;
         let style = text(20, GREY, HPos::Center, VPos::Center);
         root.draw(&Text::new("no data", (mid, SIZE.1 as i32 / 2), style))?;
@@ -119,9 +147,11 @@ fn unit_chart<'a, 'b>(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<UnitChart<'a, 'b>, PlotError> {
+    let title = fit(title, SIZE.0 as i32 - 2 * MARGIN, 22);
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 22))
-        .margin(14)
+        .margin(MARGIN)
+        .margin_right(MARGIN_RIGHT)
         .x_label_area_size(48)
         .y_label_area_size(60)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
@@ -129,8 +159,8 @@ fn unit_chart<'a, 'b>(
         .configure_mesh()
         .x_labels(6)
         .y_labels(6)
-        .x_label_formatter(&pct)
-        .y_label_formatter(&pct)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style((FONT, 15))
@@ -164,8 +194,8 @@ pub fn transition_bars(runs: &[(String, [u64; 4])]) -> Result<String, PlotError>
         runs.iter().map(|(_, c)| c.iter().fold(0u64, |a, &b| a.saturating_add(b))).collect();
     let labels: Vec<String> =
         runs.iter().zip(&totals).map(|((name, _), t)| format!("{name} (N={t})")).collect();
-    let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-    let label_area = (widest as u32).saturating_mul(7).saturating_add(16).clamp(60, 320);
+    let widest = labels.iter().map(|l| text_width(l, 15)).max().unwrap_or(0);
+    let label_area = (widest.max(0) as u32).saturating_add(16).clamp(60, 320);
     let height = SIZE.1.max((n as u32).saturating_mul(72).saturating_add(140));
     render((SIZE.0, height), |root| {
         let root = root.titled(TITLE, (FONT, 22))?;
@@ -187,15 +217,18 @@ pub fn transition_bars(runs: &[(String, [u64; 4])]) -> Result<String, PlotError>
             .x_label_area_size(48)
             .y_label_area_size(label_area)
             .build_cartesian_2d(0f64..1f64, (-50..n32 * 100 - 50).with_key_points(keys))?;
+        // Labels end at the axis: a name too long for the area is cut rather than drawn off
+        // the left edge.
+        let room = label_area as i32 - 12;
         let name_at = |v: &i32| {
             let i = usize::try_from(n32 - 1 - v / 100).unwrap_or(n);
-            labels.get(i).cloned().unwrap_or_default()
+            labels.get(i).map_or_else(String::new, |l| fit(l, room, 15))
         };
         chart
             .configure_mesh()
             .disable_y_mesh()
             .x_labels(6)
-            .x_label_formatter(&pct)
+            .x_label_formatter(&tick)
             .y_label_formatter(&name_at)
             .x_desc("share of the run's N")
             .label_style((FONT, 15))
@@ -212,7 +245,7 @@ pub fn transition_bars(runs: &[(String, [u64; 4])]) -> Result<String, PlotError>
                 let rect = Rectangle::new([(0.0, top - 1), (share, top - 18)], color.filled());
                 let note = EmptyElement::at((share, top - 9))
                     + Text::new(
-                        format!("{:.1}%", share * 100.0),
+                        crate::fmt::pct(Some(share)),
                         (4, 0),
                         text(13, BLACK, HPos::Left, VPos::Center),
                     );
@@ -245,9 +278,18 @@ pub fn cl_cs_scatter(points: &[ScatterPoint]) -> Result<String, PlotError> {
             if let Some((lo, hi)) = finite_ci(p.cl_ci) {
                 chart.draw_series(once(ErrorBar::new_horizontal(y, lo, x, hi, color, 8)))?;
             }
-            // Labels near the right edge go to the left of their point.
-            let (dx, h) = if x > 0.75 { (-7, HPos::Right) } else { (7, HPos::Left) };
-            let label = Text::new(p.label.clone(), (dx, -4), text(14, BLACK, h, VPos::Bottom));
+            // A label goes right of its point if it fits before the canvas edge, else left,
+            // cut to the wider side if it fits neither.
+            let px = chart.backend_coord(&(x, y)).0;
+            let (right, left) = (SIZE.0 as i32 - 2 - (px + 7), px - 7 - 2);
+            let w = text_width(&p.label, 14);
+            let (dx, h, room) = if w <= right || right >= left {
+                (7, HPos::Left, right)
+            } else {
+                (-7, HPos::Right, left)
+            };
+            let style = text(14, BLACK, h, VPos::Bottom);
+            let label = Text::new(fit(&p.label, room, 14), (dx, -4), style);
             let marker = EmptyElement::at((x, y)) + Circle::new((0, 0), 5, color.filled()) + label;
             chart.draw_series(once(marker))?;
         }
@@ -281,7 +323,8 @@ pub fn round_accuracy(series: &[(String, Vec<(u32, f64)>)]) -> Result<String, Pl
         let x_range = (lo - 3..hi + 3).with_key_points(keys);
         let mut chart = ChartBuilder::on(root)
             .caption(TITLE, (FONT, 22))
-            .margin(14)
+            .margin(MARGIN)
+            .margin_right(MARGIN_RIGHT)
             .x_label_area_size(48)
             .y_label_area_size(60)
             .build_cartesian_2d(x_range, 0f64..1f64)?;
@@ -289,7 +332,7 @@ pub fn round_accuracy(series: &[(String, Vec<(u32, f64)>)]) -> Result<String, Pl
             .configure_mesh()
             .x_label_formatter(&|t| format!("t{}", t / 10))
             .y_labels(6)
-            .y_label_formatter(&pct)
+            .y_label_formatter(&tick)
             .x_desc("attempt")
             .y_desc("accuracy")
             .label_style((FONT, 15))
@@ -302,7 +345,8 @@ pub fn round_accuracy(series: &[(String, Vec<(u32, f64)>)]) -> Result<String, Pl
                 pts.iter().map(|&(t, a)| (i64::from(t) * 10, unit(a))).collect();
             chart
                 .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
-                .label(*name)
+                // Legend names are cut to fit the plot, which the legend must stay inside.
+                .label(fit(name, 400, 15))
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
                 });
@@ -331,7 +375,7 @@ pub fn reliability(title: &str, bins: &[RelBin]) -> Result<String, PlotError> {
     let gap_sum: f64 =
         b.iter().map(|r| r.n as f64 * (unit(r.accuracy) - unit(r.confidence)).abs()).sum();
     let ece = if total > 0 {
-        format!("ECE {:.1}%", 100.0 * gap_sum / total as f64)
+        format!("ECE {}", crate::fmt::pct(Some(gap_sum / total as f64)))
     } else {
         "ECE n/a".to_string()
     };
@@ -347,22 +391,76 @@ pub fn reliability(title: &str, bins: &[RelBin]) -> Result<String, PlotError> {
             .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], VERMILION.stroke_width(2)));
         let line = b.iter().map(|r| (unit(r.confidence), unit(r.accuracy)));
         chart.draw_series(LineSeries::new(line, BLUE.mix(0.4)))?;
-        let markers = b.iter().map(|r| {
+        let radius = |r: &RelBin| {
             let scale = if max_n > 0 { (r.n as f64 / max_n as f64).sqrt() } else { 0.0 };
-            let radius = 3 + (7.0 * scale).round() as i32;
+            3 + (7.0 * scale).round() as i32
+        };
+        let markers = b.iter().map(|r| {
             let (c, a) = (unit(r.confidence), unit(r.accuracy));
-            // Notes near the right edge go to the left of their marker.
-            let (dx, h) =
-                if c > 0.85 { (-radius - 3, HPos::Right) } else { (radius + 3, HPos::Left) };
-            let note = Text::new(format!("n={}", r.n), (dx, 0), text(13, BLACK, h, VPos::Center));
-            EmptyElement::at((c, a)) + Circle::new((0, 0), radius, BLUE.filled()) + note
+            EmptyElement::at((c, a)) + Circle::new((0, 0), radius(r), BLUE.filled())
         });
         chart
             .draw_series(markers)?
             .label("bins (marker size grows with n)")
             .legend(|(x, y)| Circle::new((x + 9, y), 5, BLUE.filled()));
+        let centres: Vec<(i32, i32, i32)> = b
+            .iter()
+            .map(|r| {
+                let (x, y) = chart.backend_coord(&(unit(r.confidence), unit(r.accuracy)));
+                (x, y, radius(r))
+            })
+            .collect();
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let notes = b.iter().map(|r| format!("n={}", r.n)).collect::<Vec<_>>();
+        for (note, pos) in note_layout(&centres, &notes, [xs.start, ys.start, xs.end, ys.end]) {
+            root.draw(&Text::new(note, pos, text(NOTE, BLACK, HPos::Left, VPos::Top)))?;
+        }
         draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
+}
+
+/// Font size of the `n=` notes of a reliability diagram.
+const NOTE: u32 = 13;
+
+/// Where the `n=` note of each bin goes (top-left corner, pixels), for bins drawn as circles
+/// `(x, y, radius)` inside `area` `[x0, y0, x1, y1]`. Each note tries the right, left, top and
+/// bottom of its marker, first clear of every marker, then clear of the other notes only; a note
+/// with no free place is left out (the marker's size still shows its n). Notes never overlap.
+fn note_layout<'s>(
+    centres: &[(i32, i32, i32)],
+    notes: &'s [String],
+    area: [i32; 4],
+) -> Vec<(&'s str, (i32, i32))> {
+    let h = (f64::from(NOTE) / 1.24).ceil() as i32 + 2;
+    let discs: Vec<[i32; 4]> =
+        centres.iter().map(|&(x, y, r)| [x - r, y - r, x + r, y + r]).collect();
+    let mut placed: Vec<[i32; 4]> = Vec::new();
+    let mut out = Vec::new();
+    for (&(x, y, r), note) in centres.iter().zip(notes) {
+        let w = text_width(note, NOTE);
+        let gap = r + 3;
+        let spots = [
+            (x + gap, y - h / 2),
+            (x - gap - w, y - h / 2),
+            (x - w / 2, y - gap - h),
+            (x - w / 2, y + gap),
+        ];
+        let boxes = spots.map(|(left, top)| [left, top, left + w, top + h]);
+        let inside =
+            |b: &[i32; 4]| b[0] >= area[0] && b[1] >= area[1] && b[2] <= area[2] && b[3] <= area[3];
+        let free = |b: &[i32; 4]| inside(b) && !placed.iter().any(|p| overlaps(*p, *b));
+        let clear = |b: &[i32; 4]| !discs.iter().any(|d| overlaps(*d, *b));
+        let chosen = boxes
+            .iter()
+            .find(|b| free(b) && clear(b))
+            .or_else(|| boxes.iter().find(|b| free(b)))
+            .copied();
+        if let Some(b) = chosen {
+            placed.push(b);
+            out.push((note.as_str(), (b[0], b[1])));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -485,6 +583,178 @@ mod tests {
         assert!(svg.contains("ECE 13.8%"), "ECE missing");
         let zero = [RelBin { confidence: 0.5, accuracy: 0.5, n: 0 }];
         assert!(check(|| reliability("z", &zero)).contains("ECE n/a"));
+    }
+
+    /// A `<text>` element as a viewer lays it out: its estimated box `[x0, y0, x1, y1]`
+    /// (0.65 em a character, what digits and `%` average in common sans-serif fonts; the anchor
+    /// and the vertical offset respected) and its content.
+    fn text_boxes(svg: &str) -> Vec<([f64; 4], String)> {
+        let mut out = Vec::new();
+        let mut rest = svg;
+        while let Some(i) = rest.find("<text ") {
+            let close = rest[i..].find('>').unwrap() + i;
+            let tag = &rest[i..close];
+            let end = rest[close..].find("</text>").unwrap() + close;
+            let content = rest[close + 1..end]
+                .trim()
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&");
+            let attr = |name: &str| {
+                let key = format!(" {name}=\"");
+                let start = tag.find(&key)? + key.len();
+                Some(tag[start..].split('"').next()?.to_string())
+            };
+            let num = |name: &str| attr(name).unwrap().parse::<f64>().unwrap();
+            let (x, y, size) = (num("x"), num("y"), num("font-size"));
+            let w = content.chars().count() as f64 * 0.65 * size;
+            let (x0, x1) = match attr("text-anchor").as_deref() {
+                Some("middle") => (x - w / 2.0, x + w / 2.0),
+                Some("end") => (x - w, x),
+                _ => (x, x + w),
+            };
+            let (y0, y1) = match attr("dy").as_deref() {
+                Some("0.76em") => (y, y + size),
+                Some("0.5ex") => (y - size / 2.0, y + size / 2.0),
+                _ => (y - size, y),
+            };
+            // Axis descriptions turned a quarter: the box turns with them about (x, y).
+            let b = if attr("transform").is_some_and(|t| t.starts_with("rotate(270")) {
+                // A glyph point (x + u, y + v) goes to (x + v, y − u).
+                [x + (y0 - y), y - (x1 - x), x + (y1 - y), y - (x0 - x)]
+            } else {
+                [x0, y0, x1, y1]
+            };
+            out.push((b, content));
+            rest = &rest[end..];
+        }
+        out
+    }
+
+    fn canvas(svg: &str) -> (f64, f64) {
+        let vb = svg.split("viewBox=\"").nth(1).unwrap().split('"').next().unwrap();
+        let v: Vec<f64> = vb.split(' ').map(|n| n.parse().unwrap()).collect();
+        (v[2], v[3])
+    }
+
+    fn assert_text_inside(svg: &str) {
+        let (w, h) = canvas(svg);
+        let boxes = text_boxes(svg);
+        assert!(!boxes.is_empty());
+        for ([x0, y0, x1, y1], content) in boxes {
+            assert!(
+                x0 >= 0.0 && x1 <= w && y0 >= 0.0 && y1 <= h,
+                "{content:?} at [{x0:.1}, {y0:.1}, {x1:.1}, {y1:.1}] leaves the {w}×{h} canvas"
+            );
+        }
+    }
+
+    #[test]
+    fn the_text_box_estimate_respects_anchor_and_rotation() {
+        let svg = r#"<svg viewBox="0 0 640 420"><text x="625" y="368" dy="0.76em" text-anchor="middle" font-size="10">
+100%
+</text><text x="64" y="40" dy="0.5ex" text-anchor="end" font-size="10">
+a&amp;b
+</text><text x="14" y="200" dy="0.76em" text-anchor="middle" font-size="10" transform="rotate(270, 14, 200)">
+abcd
+</text></svg>"#;
+        let b = text_boxes(svg);
+        // 4 chars × 0.65 × 10 = 26 wide, centred on 625.
+        assert_eq!(b[0], ([612.0, 368.0, 638.0, 378.0], "100%".to_string()));
+        assert_eq!(b[1], ([44.5, 35.0, 64.0, 45.0], "a&b".to_string()));
+        // Turned to read upwards: 26 tall centred on y = 200, 10 wide right of x = 14.
+        assert_eq!(b[2], ([14.0, 187.0, 24.0, 213.0], "abcd".to_string()));
+    }
+
+    #[test]
+    fn the_last_percent_tick_fits() {
+        // The "100%" x tick was centred at x = 625 of 640, its right half past the edge.
+        let svg = check(|| cl_cs_scatter(&[point("a", 0.5, 0.5)]));
+        let ticks = text_boxes(&svg).into_iter().filter(|(_, c)| c == "100%");
+        let right = ticks.map(|(b, _)| b[2]).fold(0.0, f64::max);
+        assert!(right > 600.0 && right <= 640.0, "{right}");
+        assert_text_inside(&svg);
+    }
+
+    #[test]
+    fn every_text_lies_inside_the_canvas() {
+        let long = "a-rather-long-run-name-from-a-sweep/temperature-0.7/critic-large-model";
+        let mut edge = point(long, 1.0, 1.0);
+        edge.cl_ci = Some([0.9, 1.0]);
+        let scatter = vec![
+            edge,
+            point("zero", 0.0, 0.0),
+            point(long, 0.7, 0.4),
+            point("mid-run-with-a-name", 0.74, 0.6),
+        ];
+        assert_text_inside(&check(|| cl_cs_scatter(&scatter)));
+        let bins: Vec<RelBin> = (0..=10)
+            .map(|i| RelBin { confidence: f64::from(i) / 10.0, accuracy: 1.0, n: 100 })
+            .collect();
+        assert_text_inside(&check(|| reliability(&format!("{long} — verbalized"), &bins)));
+        assert_text_inside(&check(|| reliability(long, &[])));
+        let series = vec![
+            (long.to_string(), vec![(1, 1.0), (2, 0.0), (3, 1.0)]),
+            ("short".to_string(), vec![(1, 0.5), (2, 1.0)]),
+        ];
+        assert_text_inside(&check(|| round_accuracy(&series)));
+        let runs = vec![
+            (long.repeat(2), [100, 0, 0, 0]),
+            ("b".to_string(), [0, 100, 0, 0]),
+            ("c".to_string(), [1, 1, 1, 1]),
+        ];
+        assert_text_inside(&check(|| transition_bars(&runs)));
+    }
+
+    /// The boxes of the `n=` notes of a reliability diagram.
+    fn notes(svg: &str) -> Vec<[f64; 4]> {
+        text_boxes(svg).into_iter().filter(|(_, c)| c.starts_with("n=")).map(|(b, _)| b).collect()
+    }
+
+    fn assert_apart(boxes: &[[f64; 4]]) {
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let meet = a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+                assert!(!meet, "n= notes overlap: {a:?} and {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn reliability_notes_never_overlap() {
+        // Ten equal-count bins crowded at high confidence, as verbalized confidences are.
+        let dense: Vec<RelBin> = (0..10)
+            .map(|i| RelBin {
+                confidence: 0.905 + f64::from(i) * 0.01,
+                accuracy: 0.80 + f64::from(i % 3) * 0.01,
+                n: 100 + i as u64,
+            })
+            .collect();
+        let svg = check(|| reliability("dense", &dense));
+        let boxes = notes(&svg);
+        assert_apart(&boxes);
+        assert!(!boxes.is_empty() && boxes.len() < 10, "{} notes", boxes.len());
+        // Ten bins spread over the range all have room for their note.
+        let spread: Vec<RelBin> = (0..10)
+            .map(|i| RelBin {
+                confidence: 0.05 + f64::from(i) * 0.1,
+                accuracy: 0.6,
+                n: 1000 + i as u64,
+            })
+            .collect();
+        let boxes = notes(&check(|| reliability("spread", &spread)));
+        assert_apart(&boxes);
+        assert_eq!(boxes.len(), 10);
+    }
+
+    #[test]
+    fn long_labels_are_cut_to_their_room() {
+        assert_eq!(fit("short", 100, 15), "short");
+        // 0.65 × 15 / 1.24 ≈ 7.86 px a character: 60 px hold 7 characters, the ellipsis one.
+        assert_eq!(fit("abcdefghijkl", 60, 15), "abcdef…");
+        assert_eq!(text_width("abcdefg", 15), 56);
     }
 
     #[test]

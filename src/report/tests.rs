@@ -1,4 +1,6 @@
-use super::*;
+use super::latex::tex;
+use super::markdown::md_cell;
+use super::verify::{first_difference, numbers};
 
 #[test]
 fn numbers_are_read_in_order_with_sign_and_decimals() {

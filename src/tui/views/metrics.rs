@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{pct, wrapped_height};
+use crate::fmt::num3;
 use crate::metrics::BootstrapOptions;
 use crate::tui::app::{App, MetricsPanel};
 use crate::tui::theme::Theme;
@@ -62,11 +63,6 @@ fn clamp_two(scroll: &mut u16, cols: [(&[Line], Rect); 2]) -> u16 {
     *scroll
 }
 
-/// A number shown with three decimals (rss, Brier, AUROC).
-fn num3(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), |x| format!("{x:.3}"))
-}
-
 /// A rate as shown: percent, but rss is a plain number.
 fn rate_value(key: &str, v: Option<f64>) -> String {
     if key == "rss" { num3(v) } else { pct(v) }
@@ -88,7 +84,7 @@ fn bootstrap_note(b: &BootstrapOptions, what: &[&str], width: u16) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::compare::{format_p, points};
+    use super::compare::points;
     use super::*;
 
     #[test]
@@ -106,13 +102,6 @@ mod tests {
         assert_eq!(points("acc_t1", Some(-1e-17)), "+0.0");
         assert_eq!(points("rss", Some(0.3)), "+0.300");
         assert_eq!(points("cl", None), "—");
-    }
-
-    #[test]
-    fn p_values_keep_four_digits_then_go_scientific() {
-        assert_eq!(format_p(1.0), "1.0000");
-        assert_eq!(format_p(0.03125), "0.0312");
-        assert_eq!(format_p(1.9e-6), "1.9e-6");
     }
 
     #[test]

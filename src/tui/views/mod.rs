@@ -56,9 +56,7 @@ pub fn pack(entries: Vec<Vec<Span<'static>>>, width: u16, gap: usize) -> Vec<Lin
     lines
 }
 
-pub fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), |x| format!("{:.1}%", x * 100.0))
-}
+pub use crate::fmt::pct;
 
 /// Draws the whole frame. Only ratatui widget state may change here.
 pub fn render(app: &mut App, frame: &mut Frame) {

@@ -8,7 +8,8 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
 
-use super::{block, message, num3};
+use super::{block, message};
+use crate::fmt::num3;
 use crate::metrics::WhatIf;
 use crate::metrics::stats::Calibration;
 use crate::tui::app::{App, calibration_sources};
@@ -28,10 +29,10 @@ fn stats_lines(name: &str, c: &Calibration, t: &Theme) -> Vec<Line<'static>> {
             Span::styled(format!("{}: ", inert(name)), t.title),
             Span::styled(
                 format!(
-                    "n {} ECE {:.3} Brier {:.3} AUROC {} ({} {} bins)",
+                    "n {} ECE {} Brier {} AUROC {} ({} {} bins)",
                     c.n,
-                    c.ece,
-                    c.brier,
+                    num3(Some(c.ece)),
+                    num3(Some(c.brier)),
                     num3(c.auroc),
                     c.bins.len(),
                     inert(&c.scheme)

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, bootstrap_note, message, rate_value};
 use crate::domain::RunId;
+use crate::fmt::{MISSING, p_value, signed_num3, signed_points};
 use crate::metrics::{Comparison, RateDiff};
 use crate::tui::app::App;
 use crate::tui::text::inert;
@@ -17,21 +18,9 @@ use crate::tui::views::clamp_scroll;
 /// Episodes listed per side of the discordant t2 pairs.
 const LISTED: usize = 6;
 
-/// A difference in points (rss: as a number), signed; never "-0.0".
+/// A difference in points (rss: as a number), signed.
 pub(super) fn points(key: &str, v: Option<f64>) -> String {
-    let Some(v) = v else { return "—".into() };
-    let (scaled, decimals) = if key == "rss" { (v, 3) } else { (v * 100.0, 1) };
-    let unit = 10f64.powi(decimals);
-    let mut r = (scaled * unit).round() / unit;
-    if r == 0.0 {
-        r = 0.0;
-    }
-    format!("{r:+.prec$}", prec = decimals as usize)
-}
-
-/// Exact p-values: four decimals, scientific below 1e-4.
-pub(super) fn format_p(p: f64) -> String {
-    if p < 1e-4 { format!("{p:.1e}") } else { format!("{p:.4}") }
+    if key == "rss" { signed_num3(v) } else { signed_points(v) }
 }
 
 fn run_name(app: &App, id: RunId) -> String {
@@ -54,7 +43,7 @@ fn label(key: &str) -> String {
 }
 
 fn row(r: &RateDiff, t: &Theme) -> Line<'static> {
-    let ci = r.ci.map_or("—".to_string(), |[lo, hi]| {
+    let ci = r.ci.map_or(MISSING.to_string(), |[lo, hi]| {
         format!("[{}, {}]", points(&r.key, Some(lo)), points(&r.key, Some(hi)))
     });
     Line::from(vec![
@@ -131,7 +120,7 @@ fn lines(c: &Comparison, t: &Theme) -> Vec<Line<'static>> {
             m.pairs,
             m.a_only,
             m.b_only,
-            m.p_value.map_or("—".to_string(), format_p)
+            m.p_value.map_or(MISSING.to_string(), p_value)
         )));
     }
     if let Some(m) = c.mcnemar.get("acc_t2") {

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, clamp_two, message};
+use crate::fmt::MISSING;
 use crate::metrics::{GraderAgreement, HumanStats, MetricsReport, Transitions};
 use crate::tui::action::Action;
 use crate::tui::app::App;
@@ -95,7 +96,7 @@ fn table_lines(h: &HumanStats, t: &Theme) -> Vec<Line<'static>> {
             let tr = by_value.and_then(|m| m.get(value));
             // No scored episode carries the value: no cells rather than four zeros.
             let cell =
-                |f: fn(&Transitions) -> u64| tr.map_or("—".to_string(), |tr| f(tr).to_string());
+                |f: fn(&Transitions) -> u64| tr.map_or(MISSING.to_string(), |tr| f(tr).to_string());
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<VALUE$}", fit(value, VALUE)), t.base),
                 Span::styled(format!("{n:>5}"), t.base),
