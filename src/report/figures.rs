@@ -18,7 +18,7 @@ pub(super) fn figure_names(reports: &[(RunRecord, MetricsReport)]) -> Vec<(Strin
     let mut out = vec![
         (
             "transitions.svg".to_string(),
-            "t1 → t2 transitions (share of scored episodes)".to_string(),
+            "Transitions first → final attempt (share of scored episodes)".to_string(),
         ),
         ("cl_cs.svg".to_string(), "Confidence level vs critique score".to_string()),
         ("rounds.svg".to_string(), "Accuracy after each attempt".to_string()),

@@ -190,7 +190,7 @@ fn label_panel(d: &EpisodeDetail, app: &App, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::styled(heading, t.muted));
         for f in fields {
             let e = mine(turn, &f.name);
-            let value = e.and_then(|e| e.value()).map_or("—".to_string(), inert);
+            let value = e.and_then(|e| e.value()).map_or(crate::fmt::MISSING.to_string(), inert);
             let hist = e.map_or(0, |e| e.history.len());
             let mut head = vec![
                 Span::styled(

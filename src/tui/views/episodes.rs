@@ -58,7 +58,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
             let (cell, style) = match (r.status, r.transition) {
                 (EpisodeStatus::Failed, _) => ("failed".to_string(), t.wrong),
                 (EpisodeStatus::Pending, _) => ("pending".to_string(), t.muted),
-                (_, Some(_)) if app.blind => ("—".to_string(), t.muted),
+                (_, Some(_)) if app.blind => (crate::fmt::MISSING.to_string(), t.muted),
                 (_, Some(tr)) => (
                     tr.label().to_string(),
                     match tr {
@@ -67,7 +67,7 @@ pub fn render(app: &mut App, frame: &mut Frame, area: Rect) {
                         _ => t.neutral,
                     },
                 ),
-                (_, None) => ("—".to_string(), t.muted),
+                (_, None) => (crate::fmt::MISSING.to_string(), t.muted),
             };
             Row::new([
                 Cell::from(inert(&r.item_id)),
