@@ -120,6 +120,9 @@ fn parse_sim(text: &str) -> Result<crate::plan::SimOverrides, String> {
             .ok_or_else(|| format!("sim: `{pair}` is not name=value (e.g. p_correct=0.6)"))?;
         let v: f64 =
             value.parse().map_err(|_| format!("sim: {key} must be a number, got `{value}`"))?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(format!("sim: {key} must be a probability in [0,1], got {value}"));
+        }
         let slot = match key.replace('-', "_").as_str() {
             "p_correct" => &mut o.p_correct,
             "tpr" => &mut o.tpr,
@@ -746,6 +749,14 @@ fn parse_num<T: std::str::FromStr>(field: &str, v: &str, default: T) -> Result<T
     v.trim().parse().map_err(|_| format!("{field} must be a number, got `{v}`"))
 }
 
+impl RunForm {
+    /// The form as a plan for the one run planner, or what is wrong with it (pure: the
+    /// workbench checks a form before it leaves the screen).
+    pub fn plan(&self) -> Result<crate::plan::RunPlan, String> {
+        plan_of_form(self)
+    }
+}
+
 /// The form as a plan for the one run planner (the same record `critloop run` would make).
 fn plan_of_form(f: &RunForm) -> Result<crate::plan::RunPlan, String> {
     use crate::plan::{ProviderChoice, RunPlan};
@@ -918,7 +929,12 @@ mod tests {
     #[case::unknown_sim("sim", "p_wrong=0.1", "0.7", "sim: unknown parameter `p_wrong`")]
     #[case::not_a_pair("sim", "tpr", "0.7", "sim: `tpr` is not name=value")]
     #[case::not_a_number("sim", "tpr=high", "0.7", "sim: tpr must be a number, got `high`")]
-    #[case::out_of_range("sim", "tpr=1.5", "0.7", "must be a probability in [0,1], got 1.5")]
+    #[case::out_of_range(
+        "sim",
+        "tpr=1.5",
+        "0.7",
+        "sim: tpr must be a probability in [0,1], got 1.5"
+    )]
     #[case::sim_on_openai("openai", "tpr=0.5", "0.7", "apply to the sim provider only")]
     #[case::hot("sim", "", "3", "temperature must be between 0 and 2, got 3")]
     #[case::seed("sim", "", "0.7", "seed must be a whole number, got `-1`")]

@@ -9,6 +9,8 @@ pub struct NewRunForm {
     pub focus: usize,
     /// The config's `[profiles.NAME]`, for the profile picker.
     pub profiles: Vec<String>,
+    /// The form was sent to start a run (the next form gets a new name and seed).
+    pub started: bool,
 }
 
 impl App {
@@ -54,7 +56,14 @@ impl App {
                 match input::edit(field, k, false, 200) {
                     Edit::Cancel => self.back(),
                     Edit::Submit => {
+                        // What the form alone can tell is checked here, so a mistake keeps
+                        // the form open with everything typed.
+                        if let Err(e) = self.new_run.form.plan() {
+                            self.error(e);
+                            return Some(Vec::new());
+                        }
                         let form = self.new_run.form.clone();
+                        self.new_run.started = true;
                         self.back();
                         self.info(format!("starting {}…", form.name));
                         return Some(vec![Effect::StartRun(Box::new(form))]);

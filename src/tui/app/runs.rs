@@ -113,7 +113,9 @@ impl App {
     /// A new seed each time: two quick runs are two samples, not one run twice.
     pub(super) fn next_seed(&mut self) -> u64 {
         self.table.quick_runs += 1;
-        (self.clock)() / 1000 * 100 + self.table.quick_runs % 100
+        // Short enough to read and retype: the clock's seconds within about 11 days, then a
+        // counter for seeds asked within one second.
+        (self.clock)() / 1000 % 1_000_000 * 100 + self.table.quick_runs % 100
     }
 
     /// The actions this screen handles.
@@ -125,19 +127,28 @@ impl App {
                 vec![Effect::StartSimRun { name: "sim".into(), limit: Some(100), seed }]
             }
             Action::NewRun => {
+                let taken = |name: &str| self.table.rows.iter().any(|r| r.record.name == name);
                 let n = self.table.rows.len() + 1;
-                self.new_run.form = RunForm {
-                    name: format!("run-{n}"),
-                    dataset: crate::dataset::DEFAULT_DATASET.into(),
-                    protocol: "critique-revise".into(),
-                    provider: "sim".into(),
-                    rounds: "1".into(),
-                    limit: "100".into(),
-                    samples: "1".into(),
-                    seed: self.next_seed().to_string(),
-                    temperature: "0.7".into(),
-                    ..RunForm::default()
-                };
+                if self.new_run.form == RunForm::default() {
+                    self.new_run.form = RunForm {
+                        name: format!("run-{n}"),
+                        dataset: crate::dataset::DEFAULT_DATASET.into(),
+                        protocol: "critique-revise".into(),
+                        provider: "sim".into(),
+                        rounds: "1".into(),
+                        limit: "100".into(),
+                        samples: "1".into(),
+                        seed: self.next_seed().to_string(),
+                        temperature: "0.7".into(),
+                        ..RunForm::default()
+                    };
+                } else if self.new_run.started || taken(self.new_run.form.name.trim()) {
+                    // The last form started a run: the next one is a new run with the same
+                    // settings, a new name and a new seed. A form that did not start keeps all.
+                    self.new_run.form.name = format!("run-{n}");
+                    self.new_run.form.seed = self.next_seed().to_string();
+                }
+                self.new_run.started = false;
                 self.new_run.focus = 0;
                 self.go(Screen::NewRun);
                 Vec::new()

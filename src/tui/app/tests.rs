@@ -2291,11 +2291,7 @@ fn the_new_run_form_offers_a_seed_and_temperature_and_picks_with_arrows(mut runs
     typed(&mut runs, "a");
     assert_eq!(runs.screen, Screen::NewRun);
     assert_eq!(runs.new_run.form.temperature, "0.7");
-    let first: u64 = runs.new_run.form.seed.parse().expect("a seed");
-    // Another form gets another seed.
-    press(&mut runs, KeyCode::Esc);
-    typed(&mut runs, "a");
-    assert_ne!(runs.new_run.form.seed.parse::<u64>().expect("a seed"), first);
+    assert!(runs.new_run.form.seed.parse::<u64>().is_ok(), "a seed");
     // protocol: → cycles the presets, ← goes back.
     press(&mut runs, KeyCode::Tab);
     press(&mut runs, KeyCode::Tab);
@@ -2328,4 +2324,37 @@ fn the_new_run_form_offers_a_seed_and_temperature_and_picks_with_arrows(mut runs
 fn a_started_run_says_how_many_items_it_took(mut runs: App) {
     runs.update(Event::Info("run-4: the first 100 of 300 items (limit 100)".into()));
     assert_eq!(status(&runs), ("run-4: the first 100 of 300 items (limit 100)", false));
+}
+
+#[rstest]
+fn a_form_with_a_mistake_stays_open_with_everything_typed(mut runs: App) {
+    typed(&mut runs, "a");
+    for _ in 0..13 {
+        press(&mut runs, KeyCode::Tab);
+    }
+    typed(&mut runs, "tpr=2");
+    assert_eq!(press(&mut runs, KeyCode::Enter), vec![], "nothing starts");
+    assert_eq!(runs.screen, Screen::NewRun);
+    assert_eq!(status(&runs), ("sim: tpr must be a probability in [0,1], got 2", true));
+    assert_eq!(runs.new_run.form.sim, "tpr=2");
+    // Mended, it starts; the next form keeps the settings with a new name and seed.
+    press(&mut runs, KeyCode::Backspace);
+    typed(&mut runs, "0.5");
+    let seed = runs.new_run.form.seed.clone();
+    match press(&mut runs, KeyCode::Enter).as_slice() {
+        [Effect::StartRun(f)] => {
+            assert_eq!((f.name.as_str(), f.sim.as_str()), ("run-4", "tpr=0.5"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(runs.screen, Screen::Runs);
+    typed(&mut runs, "a");
+    assert_eq!(runs.new_run.form.sim, "tpr=0.5", "settings kept");
+    assert_ne!(runs.new_run.form.seed, seed, "a new seed for a new run");
+    // Left without starting, the form keeps everything, seed included.
+    let seed = runs.new_run.form.seed.clone();
+    press(&mut runs, KeyCode::Esc);
+    typed(&mut runs, "a");
+    assert_eq!(runs.new_run.form.seed, seed);
+    assert!(seed.len() <= 8, "a seed one can read: {seed}");
 }
