@@ -1080,6 +1080,13 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
                 t.failed,
                 t.pending
             );
+            let causes = runner::causes(store, run.id)?;
+            if matches!(run.provider, ProviderSpec::OpenAi(_)) || !causes.retries.is_empty() {
+                crate::outln!("retries    {}", by_cause(&causes.retries));
+            }
+            if t.failed > 0 {
+                crate::outln!("failures   {}", by_cause(&causes.failures));
+            }
             crate::outln!();
             crate::outp!("{}", table::render(&run_metrics(store, &run)?));
             Ok(())
@@ -1124,6 +1131,30 @@ fn runs(store: &Store, action: RunsAction) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// "7: 4 rate limited or overloaded (429, 503), 2 server errors (…), 1 timeout", most
+/// frequent first; "none".
+fn by_cause(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    let total: u64 = counts.values().sum();
+    if total == 0 {
+        return "none".into();
+    }
+    let mut parts: Vec<(&String, &u64)> = counts.iter().filter(|(_, n)| **n > 0).collect();
+    parts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = parts
+        .into_iter()
+        .map(|(cause, &n)| match cause.as_str() {
+            "timeout" => count(n, "timeout"),
+            "rate_limited" => format!("{n} rate limited or overloaded (429, 503)"),
+            "server" => format!("{} (5xx, 408, connection)", count(n, "server error")),
+            "malformed" => format!("{} (cut or unreadable)", count(n, "malformed reply")),
+            "refused" => format!("{n} refused (4xx)"),
+            "other" => format!("{n} other"),
+            unknown => format!("{n} {unknown}"),
+        })
+        .collect();
+    format!("{total}: {}", shown.join(", "))
 }
 
 /// `n` and the noun, plural unless `n` is 1 ("1 file", "2 files", "3 entries").
@@ -1192,5 +1223,28 @@ fn datasets(action: DatasetsAction) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_counted_most_frequent_first_in_words() {
+        let m = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+            pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+        };
+        assert_eq!(by_cause(&m(&[])), "none");
+        assert_eq!(by_cause(&m(&[("timeout", 0)])), "none");
+        assert_eq!(
+            by_cause(&m(&[("timeout", 1), ("server", 4), ("rate_limited", 2)])),
+            "7: 4 server errors (5xx, 408, connection), 2 rate limited or overloaded (429, 503), \
+             1 timeout"
+        );
+        assert_eq!(
+            by_cause(&m(&[("malformed", 1), ("refused", 1), ("other", 1)])),
+            "3: 1 malformed reply (cut or unreadable), 1 other, 1 refused (4xx)"
+        );
     }
 }

@@ -149,6 +149,9 @@ pub struct Turn {
     /// True when the text came from the `sim` provider.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub simulated: bool,
+    /// Failed attempts before this turn's reply, by cause (`rate_limited`, `server`, …).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub retries: std::collections::BTreeMap<String, u32>,
     /// Fields critloop does not know, kept through import and export.
     #[serde(flatten, default)]
     pub meta: Meta,
@@ -176,6 +179,7 @@ impl Turn {
             error: None,
             request_key: None,
             simulated: false,
+            retries: Default::default(),
             meta: Meta::new(),
         }
     }

@@ -48,15 +48,23 @@ pub struct Reply {
     pub tokens: Vec<TokenLogprob>,
     /// Wall time of the successful attempt.
     pub latency_ms: Option<u64>,
+    /// Attempts that failed before this reply, by cause (`Kind::name`).
+    pub retried: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LlmError {
     #[error("replay runs have no endpoint: their turns come from the imported transcript")]
     Replay,
-    /// The endpoint failed for good (after retries); `message` is the endpoint's own.
+    /// The endpoint failed for good (after retries); `message` is the endpoint's own,
+    /// `cause` the kind of the last failure, `retried` the failed attempts before it.
     #[error("{endpoint}: {message}")]
-    Endpoint { endpoint: String, message: String },
+    Endpoint {
+        endpoint: String,
+        message: String,
+        cause: String,
+        retried: std::collections::BTreeMap<String, u32>,
+    },
     #[error("{0}")]
     Config(String),
 }

@@ -312,6 +312,7 @@ impl OpenAiProvider {
         let stream = self.spec.stream || req.deltas.is_some();
         let body = self.body(req, stream);
         let mut attempt = 0u32;
+        let mut retried = std::collections::BTreeMap::new();
         loop {
             if let Some(l) = &ep.limiter {
                 l.acquire().await;
@@ -333,6 +334,7 @@ impl OpenAiProvider {
                 Ok(mut reply) => {
                     permit.succeeded();
                     reply.latency_ms = Some(started.elapsed().as_millis() as u64);
+                    reply.retried = retried;
                     return Ok(reply);
                 }
                 Err(f) => f.with_status(hint.status),
@@ -346,8 +348,11 @@ impl OpenAiProvider {
                 return Err(LlmError::Endpoint {
                     endpoint: ep.label.clone(),
                     message: ep.redact(failure.message),
+                    cause: failure.kind.name().into(),
+                    retried,
                 });
             }
+            *retried.entry(failure.kind.name().into()).or_insert(0) += 1;
             let wait = hint
                 .retry_after
                 .map(|d| d.min(self.policy.cap))
@@ -392,6 +397,7 @@ impl OpenAiProvider {
             tokens,
             content,
             latency_ms: None,
+            retried: Default::default(),
         })
     }
 
@@ -498,6 +504,7 @@ impl OpenAiProvider {
             p_true: p_true(&tokens),
             tokens,
             latency_ms: None,
+            retried: Default::default(),
         })
     }
 }
@@ -542,6 +549,17 @@ enum Kind {
 impl Kind {
     fn retry(self) -> bool {
         self != Kind::Fatal
+    }
+
+    /// How `runs show` counts retries and failures by cause.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Timeout => "timeout",
+            Kind::RateLimited => "rate_limited",
+            Kind::Server => "server",
+            Kind::Malformed => "malformed",
+            Kind::Fatal => "refused",
+        }
     }
 }
 

@@ -46,6 +46,7 @@ pub fn simulate(p: &SimParams, req: &Request<'_>) -> Reply {
         tokens: Vec::new(),
         p_true: None,
         latency_ms: None,
+        retried: Default::default(),
     }
 }
 

@@ -232,6 +232,11 @@ pub fn reply_turn(
     turn
 }
 
+/// Episode meta: the kind of the failure that failed the episode.
+pub const FAILURE_CAUSE: &str = "failure_cause";
+/// Episode meta: failed attempts, by cause, of the request that failed the episode.
+pub const RETRIES: &str = "retries";
+
 /// A turn from a provider's reply (not yet graded).
 pub fn turn_from_reply(role: Role, reply: crate::llm::Reply, started: Instant) -> Turn {
     let mut turn = Turn::new(role, reply.content);
@@ -244,7 +249,40 @@ pub fn turn_from_reply(role: Role, reply: crate::llm::Reply, started: Instant) -
     turn.p_true = reply.p_true.map(|p| p.1);
     let measured = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     turn.latency_ms = Some(reply.latency_ms.unwrap_or(measured));
+    turn.retries = reply.retried;
     turn
+}
+
+/// Failed attempts and failed episodes of a run, by cause (`timeout`, `rate_limited`,
+/// `server`, `malformed`, `refused`; `other` for a failure with no recorded cause).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Causes {
+    pub retries: std::collections::BTreeMap<String, u64>,
+    pub failures: std::collections::BTreeMap<String, u64>,
+}
+
+/// Counts the retries recorded on a run's turns and failed episodes, and the causes of its
+/// failed episodes.
+pub fn causes(store: &Store, run: RunId) -> Result<Causes, StoreError> {
+    let mut c = Causes::default();
+    let add = |map: &mut std::collections::BTreeMap<String, u64>, k: &str, n: u64| {
+        *map.entry(k.to_string()).or_insert(0) += n;
+    };
+    for (_, turns) in store.turn_facts_of_run(run)? {
+        for (k, n) in turns.iter().flat_map(|t| &t.retries) {
+            add(&mut c.retries, k, u64::from(*n));
+        }
+    }
+    for ep in store.episodes(run)?.iter().filter(|e| e.status == EpisodeStatus::Failed) {
+        let cause = ep.meta.get(FAILURE_CAUSE).and_then(|v| v.as_str()).unwrap_or("other");
+        add(&mut c.failures, cause, 1);
+        if let Some(serde_json::Value::Object(m)) = ep.meta.get(RETRIES) {
+            for (k, v) in m {
+                add(&mut c.retries, k, v.as_u64().unwrap_or(0));
+            }
+        }
+    }
+    Ok(c)
 }
 
 /// Counts of the stored episodes of a run.
@@ -548,7 +586,7 @@ async fn run_episode(sh: &Shared, mut ep: Episode) -> Result<(), RunError> {
         };
         match model_turn(at, sh.opts.grade, sh.opts.use_cache, None).await? {
             Ok(turn) => turns.push(turn),
-            Err(error) => return fail(sh, ep, error),
+            Err(failure) => return fail_because(sh, ep, failure),
         }
     }
     ep.status = EpisodeStatus::Done;
@@ -569,6 +607,33 @@ pub struct TurnAt<'a> {
     pub prior: &'a [Turn],
 }
 
+/// Why a model turn failed: the endpoint's message, the kind of its last failure and the
+/// failed attempts before it (what `runs show` counts by cause).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnFailure {
+    pub message: String,
+    pub cause: Option<String>,
+    pub retried: std::collections::BTreeMap<String, u32>,
+}
+
+impl std::fmt::Display for TurnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<crate::llm::LlmError> for TurnFailure {
+    fn from(e: crate::llm::LlmError) -> Self {
+        let message = e.to_string();
+        match e {
+            crate::llm::LlmError::Endpoint { cause, retried, .. } => {
+                TurnFailure { message, cause: Some(cause), retried }
+            }
+            _ => TurnFailure { message, ..TurnFailure::default() },
+        }
+    }
+}
+
 /// One model turn, the same for a background run and a hand-stepped one: from the response
 /// cache when it holds this very request, else from the provider (streaming into `deltas`);
 /// graded, keyed, stored, cached, and durable before it returns. The inner error is the
@@ -578,7 +643,7 @@ pub async fn model_turn(
     grade: GradeOptions,
     use_cache: bool,
     deltas: Option<&mpsc::UnboundedSender<String>>,
-) -> Result<Result<Turn, String>, RunError> {
+) -> Result<Result<Turn, TurnFailure>, RunError> {
     let TurnAt { store, run, provider, item, id, step, prior } = at;
     let model = if step.role == Role::Critique { &run.critic_model } else { &run.model };
     let logprobs = matches!(&run.provider, ProviderSpec::OpenAi(o) if o.logprobs);
@@ -595,6 +660,8 @@ pub async fn model_turn(
     let mut turn = match cached {
         Some(mut t) => {
             t.meta.insert("cached".into(), serde_json::Value::Bool(true));
+            // The retries were the first request's, not this run's.
+            t.retries.clear();
             // Graded when first made; this fills in only what an older version left out.
             grade_turn(&mut t, item, grade, step.wants_answer);
             t
@@ -613,7 +680,7 @@ pub async fn model_turn(
             let started = Instant::now();
             match provider.complete(req).await {
                 Ok(reply) => reply_turn(step, reply, started, item, grade),
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => return Ok(Err(e.into())),
             }
         }
     };
@@ -627,10 +694,23 @@ pub async fn model_turn(
     Ok(Ok(turn))
 }
 
-fn fail(sh: &Shared, mut ep: Episode, error: String) -> Result<(), RunError> {
+fn fail(sh: &Shared, ep: Episode, error: String) -> Result<(), RunError> {
+    fail_because(sh, ep, TurnFailure { message: error, ..TurnFailure::default() })
+}
+
+/// Marks the episode failed with the endpoint's message; its cause and the retries before it
+/// go into the episode's meta (`failure_cause`, `retries`).
+fn fail_because(sh: &Shared, mut ep: Episode, failure: TurnFailure) -> Result<(), RunError> {
+    let TurnFailure { message: error, cause, retried } = failure;
     tracing::warn!(episode = %ep.id, %error, "episode failed");
     ep.status = EpisodeStatus::Failed;
     ep.error = Some(error);
+    if let Some(cause) = cause {
+        ep.meta.insert(FAILURE_CAUSE.into(), serde_json::Value::String(cause));
+    }
+    if !retried.is_empty() {
+        ep.meta.insert(RETRIES.into(), serde_json::json!(retried));
+    }
     sh.store.put_episode(&ep)?;
     sh.done.fetch_add(1, Ordering::Relaxed);
     sh.failed.fetch_add(1, Ordering::Relaxed);

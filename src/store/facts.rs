@@ -40,6 +40,8 @@ pub(super) struct TurnFacts {
     request_key: Option<String>,
     #[serde(default)]
     simulated: bool,
+    #[serde(default)]
+    retries: std::collections::BTreeMap<String, u32>,
     /// The two `meta` keys metrics look at.
     #[serde(default)]
     cached: Option<serde_json::Value>,
@@ -75,6 +77,7 @@ impl TurnFacts {
             error: self.error,
             request_key: self.request_key,
             simulated: self.simulated,
+            retries: self.retries,
             meta,
         }
     }

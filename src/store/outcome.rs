@@ -89,6 +89,7 @@ impl TurnOutcome {
             error: None,
             request_key: None,
             simulated: false,
+            retries: Default::default(),
             meta,
         }
     }

@@ -703,7 +703,7 @@ async fn step_next(
             let made = runner::model_turn(at, grade, true, Some(&dtx)).await;
             drop(dtx);
             let _ = forward.await;
-            let turn = made.map_err(|e| e.to_string())??;
+            let turn = made.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
             return finish_step(store, &record, it, id, turns, None, turn).await;
         }
     };
