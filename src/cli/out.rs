@@ -143,14 +143,50 @@ pub fn path(p: &Path) -> PathBuf {
     }
 }
 
-/// A writer to stdout for bulk output (exports).
+/// A writer to stdout for bulk output (exports): byte for byte into a pipe or a file, with
+/// control characters made inert when stdout is a terminal (model text must not drive it).
 pub fn stdout_writer() -> Box<dyn Write> {
-    match served() {
-        Some(s) => Box::new(std::io::BufWriter::with_capacity(
-            64 << 10,
-            SinkWriter { sink: s.sink.clone() },
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let inner: Box<dyn Write> = match served() {
+        Some(s) => Box::new(SinkWriter { sink: s.sink.clone() }),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    if stdout_tty() {
+        Box::new(std::io::BufWriter::with_capacity(64 << 10, Inert { inner, partial: Vec::new() }))
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(64 << 10, inner))
+    }
+}
+
+/// Escapes control characters (but newline and tab) in the UTF-8 passing through; a character
+/// split between two writes waits for its other bytes.
+struct Inert {
+    inner: Box<dyn Write>,
+    partial: Vec<u8>,
+}
+
+impl Write for Inert {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        let (text, rest) = match std::str::from_utf8(&self.partial) {
+            Ok(t) => (t.to_string(), Vec::new()),
+            Err(e) if e.error_len().is_none() => {
+                // An incomplete character at the end: keep its bytes for the next write.
+                let (done, rest) = self.partial.split_at(e.valid_up_to());
+                (String::from_utf8_lossy(done).into_owned(), rest.to_vec())
+            }
+            Err(_) => (String::from_utf8_lossy(&self.partial).into_owned(), Vec::new()),
+        };
+        self.partial = rest;
+        self.inner.write_all(shown(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.partial.is_empty() {
+            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            self.inner.write_all(shown(&rest).as_bytes())?;
+        }
+        self.inner.flush()
     }
 }
 
@@ -245,5 +281,40 @@ pub fn stdin() -> std::io::Result<String> {
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
             Ok(text)
         }
+    }
+}
+
+#[cfg(test)]
+mod inert_tests {
+    use super::*;
+
+    /// A `Write` whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn export_bytes_to_a_terminal_are_inert_even_when_a_character_is_split() {
+        let sink = Shared::default();
+        let mut w = Inert { inner: Box::new(sink.clone()), partial: Vec::new() };
+        let text = "a\u{1b}[2J,\u{202e}é\tb\n\u{9b}1m漢\r";
+        let bytes = text.as_bytes();
+        // Cut inside é (2 bytes), inside 漢 (3 bytes) and inside U+009B (2 bytes).
+        let cuts = [0, 9, 10, 14, 15, 17, 18, bytes.len()];
+        for pair in cuts.windows(2) {
+            w.write_all(&bytes[pair[0]..pair[1]]).unwrap();
+        }
+        w.flush().unwrap();
+        let got = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(got, "a\\e[2J,\\u{202e}é\tb\n\\u{9b}1m漢\\r");
     }
 }
