@@ -278,7 +278,7 @@ fn every_screen_shows_hostile_text_inert_and_aligned() {
         for (w, h) in [(80, 24), (120, 35)] {
             let started = Instant::now();
             let t = draw(&mut app, w, h);
-            assert!(started.elapsed() < Duration::from_secs(2), "item {i} drew slowly");
+            assert!(started.elapsed() < Duration::from_secs(10), "item {i} drew slowly (a hang)");
             assert_inert(&t, &format!("episode {i}"));
         }
         app.update(key('v'));
