@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use critloop::domain::{EpisodeStatus, Role};
+use critloop::domain::{EpisodeStatus, Role, RunStatus};
 use critloop::store::Store;
 use serde_json::Value;
 use support::cli::{critloop, failure, stdout};
@@ -421,4 +421,159 @@ fn a_read_only_database_through_the_fault_hook_is_one_clear_line_and_loses_nothi
     }
     let dir = tempfile::tempdir().unwrap();
     read_only(&dir.path().join("db"), ReadOnly::Hook);
+}
+
+/// A copy of the committed version-1 database (opening one migrates it in place), written by
+/// critloop at f8dd79b, the last commit with schema version 1: see its README.
+fn v1_copy(dir: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db-v1/db");
+    let db = dir.join("db");
+    std::fs::create_dir(&db).unwrap();
+    for name in ["conf", "db"] {
+        std::fs::copy(from.join(name), db.join(name)).unwrap();
+    }
+    db
+}
+
+/// The turns of every episode of `arith-v1` as critloop 1 exported them, by item id: role,
+/// text, answer and grade.
+type Exported = BTreeMap<String, Vec<(String, String, Value, Value)>>;
+
+fn turns_of_export(jsonl: &str) -> Exported {
+    jsonl
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            let turns = e["turns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    let text = |k: &str| t[k].as_str().unwrap().to_string();
+                    (text("role"), text("content"), t["answer"].clone(), t["correct"].clone())
+                })
+                .collect();
+            (e["item_id"].as_str().unwrap().to_string(), turns)
+        })
+        .collect()
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_every_record_reads_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = v1_copy(dir.path());
+    let v1_export = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db-v1/arith-v1.export.jsonl"),
+    )
+    .unwrap();
+    let want = turns_of_export(&v1_export);
+    assert_eq!(want.len(), 4);
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.schema_version().unwrap(), critloop::store::SCHEMA_VERSION, "migrated");
+    let mut names: Vec<String> = store.runs().unwrap().into_iter().map(|r| r.name).collect();
+    names.sort();
+    assert_eq!(names, ["arith-v1", "two-samples"]);
+
+    let run = store.require_run("arith-v1").unwrap();
+    assert_eq!(
+        (run.status, run.sampling.seed, run.model.as_str(), run.dataset.as_str()),
+        (RunStatus::Finished, 11, "sim", "arith")
+    );
+    let items = store.items(run.id).unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i.id.0.as_str()).collect();
+    assert_eq!(ids, ["arith-001", "arith-002", "arith-003", "arith-004"]);
+    assert!(items[0].question.starts_with("Yusuf buys 9 mugs for $12 each"), "{:?}", items[0]);
+    assert_eq!(items[0].reference, "138");
+    // The outcome records version 2 added are built on first use, from the records.
+    assert!(store.outcomes_pending(run.id).unwrap());
+    let episodes = store.episodes(run.id).unwrap();
+    assert_eq!(episodes.len(), 4);
+    for ep in &episodes {
+        assert_eq!(ep.status, EpisodeStatus::Done, "{:?}", ep.id);
+        let turns: Vec<(String, String, Value, Value)> = store
+            .turns(ep.id)
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                let role = serde_json::to_value(t.role).unwrap().as_str().unwrap().to_string();
+                let answer = t.answer.map_or(Value::Null, Value::from);
+                (role, t.content, answer, t.correct.map_or(Value::Null, Value::from))
+            })
+            .collect();
+        assert_eq!(
+            turns, want[&ep.item_id.0],
+            "{}: every turn as critloop 1 wrote it",
+            ep.item_id.0
+        );
+    }
+    // Two hand-checked turns: item 1's first attempt 128 (wrong), its revision 138 (right).
+    let first = &want["arith-001"];
+    assert_eq!((first[0].2.as_str(), first[0].3.as_bool()), (Some("128"), Some(false)));
+    assert_eq!((first[2].2.as_str(), first[2].3.as_bool()), (Some("138"), Some(true)));
+
+    let labels = store.labels_of_run(run.id).unwrap();
+    let seen: Vec<(u32, Option<u32>, &str, &str, &str)> = labels
+        .iter()
+        .map(|(id, l)| (id.item, l.turn, l.name.as_str(), l.value.as_str(), l.annotator.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(0, Some(1), "error_found", "yes", "ana"), (1, None, "note", "checked by hand", "ben")]
+    );
+    let outcomes = store.outcomes_of_run(run.id).unwrap();
+    assert_eq!(outcomes.len(), 4);
+    assert!(!store.outcomes_pending(run.id).unwrap(), "built once");
+
+    let two = store.require_run("two-samples").unwrap();
+    let keys: Vec<(u32, u32)> =
+        store.episodes(two.id).unwrap().iter().map(|e| (e.id.item, e.id.sample)).collect();
+    assert_eq!(keys, [(0, 0), (0, 1), (1, 0), (1, 1)]);
+    let turns: usize = store.turns_of_run(two.id).unwrap().iter().map(|(_, t)| t.len()).sum();
+    assert_eq!(turns, 12);
+    drop(store);
+    let stamp = std::fs::read_to_string(db.join("critloop.schema")).unwrap();
+    assert_eq!(stamp, format!("{}\n", critloop::store::SCHEMA_VERSION));
+
+    // The binary on the migrated database: the list, the metrics critloop 1 printed for both
+    // runs, the labels, and an export with the same turns.
+    let listed: Value =
+        serde_json::from_str(&stdout(critloop(&db).args(["runs", "list", "--format", "json"])))
+            .unwrap();
+    let rows: Vec<(&str, u64, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let name = r["name"].as_str().unwrap();
+            (name, r["episodes"]["done"].as_u64().unwrap(), r["status"].as_str().unwrap())
+        })
+        .collect();
+    assert!(rows.contains(&("arith-v1", 4, "finished")), "{rows:?}");
+    assert!(rows.contains(&("two-samples", 4, "finished")), "{rows:?}");
+    let m: Value = serde_json::from_str(&stdout(
+        critloop(&db).args(["metrics", "arith-v1", "--format", "json"]),
+    ))
+    .unwrap();
+    assert_eq!(m["episodes"], 4);
+    assert_eq!(m["transitions"], serde_json::json!({"cc": 1, "cw": 0, "wc": 2, "ww": 1}));
+    assert_eq!((m["acc_t1"].as_f64(), m["acc_t2"].as_f64()), (Some(0.25), Some(0.75)));
+    let c = &m["critique"];
+    assert_eq!(
+        (&c["tp"], &c["fp"], &c["tn"], &c["fn"]),
+        (&3.into(), &0.into(), &1.into(), &0.into())
+    );
+    let m: Value = serde_json::from_str(&stdout(critloop(&db).args([
+        "metrics",
+        "two-samples",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(m["transitions"], serde_json::json!({"cc": 3, "cw": 0, "wc": 0, "ww": 1}));
+    let labels = stdout(critloop(&db).args(["labels", "list", "arith-v1"]));
+    assert!(labels.contains("checked by hand") && labels.contains("error_found"), "{labels}");
+    let export = stdout(critloop(&db).args(["export", "arith-v1", "--format", "jsonl"]));
+    assert_eq!(turns_of_export(&export), want);
+    wait_no_server(&db);
 }
