@@ -212,6 +212,7 @@ fn full_disk(db: &Path, full: Full) {
     let got = stored(&open_free(db), "r");
     let done = got.values().filter(|(s, _)| *s == EpisodeStatus::Done).count();
     assert!(done > 0 && done < EPISODES, "stopped part-way: {done} of {EPISODES} done");
+    eprintln!("the full disk stopped the run at {done} of {EPISODES} episodes done");
     for (key, (status, turns)) in &got {
         let (want_status, want_turns) = &want[key];
         if *status == EpisodeStatus::Done {
