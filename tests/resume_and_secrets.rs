@@ -255,25 +255,78 @@ fn the_api_key_is_sent_but_never_stored_logged_or_exported() {
         "the key is sent"
     );
 
+    let written = dir.path().join("out");
+    let file = |name: &str| written.join(name).display().to_string();
+    std::fs::create_dir_all(&written).unwrap();
+    let url = mock.base_url();
     for args in [
+        // Every export format, to standard output and to a file.
         vec!["export", "r", "--format", "jsonl"],
         vec!["export", "r", "--format", "csv"],
+        vec!["export", "r", "--format", "long-jsonl"],
+        vec!["export", "r", "--format", "jsonl", "--out", &file("transcripts.jsonl")],
+        vec!["export", "r", "--format", "csv", "--out", &file("long.csv")],
+        vec!["export", "r", "--format", "long-jsonl", "--out", &file("long.jsonl")],
+        vec!["export", "r", "--format", "parquet", "--out", &file("long.parquet")],
         vec!["metrics", "r", "--format", "json"],
+        vec!["metrics", "r"],
         vec!["runs", "show", "r"],
+        vec!["runs", "list"],
+        vec!["report", "r", "--out", &file("report"), "--resamples", "20"],
+        vec!["verify", &file("report")],
+        // The endpoint check sends the key too (its report is asserted below).
+        vec!["doctor", "--base-url", &url, "--model", "mock-model"],
     ] {
-        let out = critloop(&db).args(&args).output().unwrap();
-        assert!(out.status.success());
+        let out = critloop(&db).args(&args).env("CRITLOOP_LOG", "debug").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         outputs.push(out.stdout);
         outputs.push(out.stderr);
     }
+    let log = mock.requests();
+    assert!(
+        log.iter().all(|r| r.authorization.as_deref() == Some(bearer.as_str())),
+        "the doctor sends the key"
+    );
+    // The server stops once idle; its log is complete then.
+    drop(wait_free(&db));
     let mut files = Vec::new();
     files_under(dir.path(), &mut files);
     let log_file = dir.path().join("db.log");
     assert!(files.contains(&log_file), "a log was written: {files:?}");
     assert!(std::fs::read_to_string(&log_file).unwrap().contains("run"), "the log has content");
+    // Everything the commands wrote is among the files searched.
+    for name in [
+        "db.server.log",
+        "out/transcripts.jsonl",
+        "out/long.csv",
+        "out/long.jsonl",
+        "out/long.parquet",
+        "out/report/report.md",
+        "out/report/report.json",
+        "out/report/metrics.json",
+        "out/report/table.tex",
+        "db/conf",
+        "db/db",
+    ] {
+        let f = dir.path().join(name);
+        assert!(files.contains(&f), "{name} was written: {files:?}");
+        assert!(std::fs::metadata(&f).unwrap().len() > 0, "{name} has content");
+    }
     for f in &files {
         outputs.push(std::fs::read(f).unwrap());
     }
+    // The database's pages are compressed: search its records as sled returns them too.
+    let raw = sled::Config::new().path(&db).use_compression(true).open().unwrap();
+    let mut records = 0;
+    for name in raw.tree_names() {
+        for kv in raw.open_tree(&name).unwrap().iter() {
+            let (k, v) = kv.unwrap();
+            outputs.push(k.to_vec());
+            outputs.push(v.to_vec());
+            records += 1;
+        }
+    }
+    assert!(records > 15 * 3, "every turn was searched ({records} records)");
     let needle = KEY.as_bytes();
     for (i, bytes) in outputs.iter().enumerate() {
         assert!(

@@ -2,6 +2,8 @@
 //! keys come from `keys`. `Store` is cheap to clone.
 
 mod facts;
+#[cfg(debug_assertions)]
+mod fault;
 mod keys;
 mod outcome;
 
@@ -18,6 +20,11 @@ use crate::domain::{Episode, EpisodeId, Item, Label, Queue, RunId, RunRecord, Tu
 /// Version of the on-disk layout; a database with a higher one is refused. 2 added the
 /// `outcomes` tree (a version-1 database gets it built run by run, on first use).
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// A copy of the schema version in a plain file in the database directory, read before sled
+/// opens the database: sled writes to a database it opens (a snapshot of its log), so a newer
+/// database is refused without being touched. `meta` stays the authority.
+const SCHEMA_FILE: &str = "critloop.schema";
 
 /// `meta` key: the runs whose outcome records are still to be built (JSON list of run ids).
 const OUTCOMES_MISSING: &str = "outcomes_missing";
@@ -36,7 +43,14 @@ pub enum StoreError {
     NewerSchema { path: String, found: u32, supported: u32 },
     #[error("cannot open database {path}: {message}")]
     Open { path: String, message: String },
-    #[error("database error: {0}")]
+    /// sled cannot open a database it may not write, even to read it.
+    #[error(
+        "cannot open database {path}: {message}; critloop must be able to write the database \
+         directory even to read it (sled): make it writable, or copy it (cp -r {path} COPY) and \
+         pass --db COPY"
+    )]
+    ReadOnly { path: String, message: String },
+    #[error("database error: {}", sled_message(.0))]
     Sled(#[from] sled::Error),
     #[error("corrupt record in `{tree}`: {message}")]
     Corrupt { tree: &'static str, message: String },
@@ -72,6 +86,9 @@ pub struct Store {
     memo: std::sync::Arc<std::sync::Mutex<Memo>>,
     /// Bytes written in bulk since the last flush.
     unflushed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// A test's injected storage fault (debug builds only; see `fault`).
+    #[cfg(debug_assertions)]
+    fault: Option<std::sync::Arc<fault::Fault>>,
 }
 
 /// Bulk writers flush after this many bytes: sled holds unflushed writes in memory.
@@ -128,6 +145,17 @@ impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         let shown = path.display().to_string();
+        #[cfg(debug_assertions)]
+        let fault = fault::Fault::from_env().map(std::sync::Arc::new);
+        #[cfg(debug_assertions)]
+        if let Some(fault::Fault::ReadOnly) = fault.as_deref() {
+            return Err(classify(&shown, sled::Error::Io(fault::read_only())));
+        }
+        if let Some(found) = stamped_version(path)
+            && found > SCHEMA_VERSION
+        {
+            return Err(StoreError::NewerSchema { path: shown, found, supported: SCHEMA_VERSION });
+        }
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -144,7 +172,14 @@ impl Store {
             .compression_factor(1)
             .open()
             .map_err(|e| classify(&shown, e))?;
-        Self::init(db, path.to_path_buf())
+        #[cfg_attr(not(debug_assertions), allow(unused_mut))]
+        let mut store = Self::init(db, path.to_path_buf())?;
+        stamp_version(path);
+        #[cfg(debug_assertions)]
+        {
+            store.fault = fault;
+        }
+        Ok(store)
     }
 
     /// A throw-away database for tests and benchmarks.
@@ -184,6 +219,8 @@ impl Store {
             counts: Default::default(),
             memo: Default::default(),
             unflushed: Default::default(),
+            #[cfg(debug_assertions)]
+            fault: None,
         };
         let format = match store.meta.get(OUTCOMES_FORMAT)? {
             Some(v) => Some(decode::<u32>("meta", &v)?),
@@ -205,14 +242,35 @@ impl Store {
         &self.path
     }
 
+    /// Where every write starts: a test's injected fault fails it here (debug builds only).
+    #[inline]
+    fn write_check(&self) -> Result<()> {
+        #[cfg(debug_assertions)]
+        if let Some(f) = &self.fault {
+            f.write().map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn flush_check(&self) -> Result<()> {
+        #[cfg(debug_assertions)]
+        if let Some(f) = &self.fault {
+            f.flush().map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
+        }
+        Ok(())
+    }
+
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<()> {
+        self.flush_check()?;
         self.db.flush()?;
         Ok(())
     }
 
     /// `flush` on a blocking thread; sled's own `flush_async` can stall inside tokio.
     pub async fn flush_async(&self) -> Result<()> {
+        self.flush_check()?;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| StoreError::Open {
             path: self.path.display().to_string(),
@@ -230,6 +288,7 @@ impl Store {
 
     /// Stores a new run with its item snapshot; refuses a duplicate name.
     pub fn create_run(&self, run: &RunRecord, items: &[Item]) -> Result<()> {
+        self.write_check()?;
         if let Some(problem) = crate::domain::text::run_name_problem(&run.name) {
             return Err(StoreError::BadName(problem));
         }
@@ -253,6 +312,7 @@ impl Store {
     }
 
     pub fn put_run(&self, run: &RunRecord) -> Result<()> {
+        self.write_check()?;
         self.runs.insert(keys::run_key(run.id), encode("runs", run)?)?;
         self.run_changed(run.id);
         Ok(())
@@ -274,6 +334,7 @@ impl Store {
 
     /// Removes a run and everything under it.
     pub fn delete_run(&self, run: RunId) -> Result<()> {
+        self.write_check()?;
         let prefix = keys::run_key(run);
         for tree in [&self.items, &self.episodes, &self.turns, &self.labels, &self.outcomes] {
             for k in tree.scan_prefix(prefix).keys() {
@@ -316,6 +377,7 @@ impl Store {
 
     /// Adds an item at the end of a run's snapshot (a question typed in step mode).
     pub fn append_item(&self, run: RunId, item: &Item) -> Result<u32> {
+        self.write_check()?;
         let idx =
             u32::try_from(self.items.scan_prefix(keys::run_key(run)).count()).map_err(|_| {
                 StoreError::Corrupt { tree: "items", message: "more than 2^32 items".into() }
@@ -328,6 +390,7 @@ impl Store {
 
     /// Stores an episode record, and its outcome with it.
     pub fn put_episode(&self, ep: &Episode) -> Result<()> {
+        self.write_check()?;
         let outcome = self.outcome_of(ep, &self.episode_turn_facts(ep.id)?)?;
         let key = keys::episode_key(ep.id);
         let record = encode("episodes", ep)?;
@@ -341,6 +404,7 @@ impl Store {
     /// atomic across trees, and turns of an episode beyond the given ones are not removed: for
     /// episodes no one has seen yet.
     pub fn put_episodes(&self, eps: &[(Episode, Vec<Turn>)]) -> Result<()> {
+        self.write_check()?;
         let (mut turns, mut records, mut outcomes) =
             (sled::Batch::default(), sled::Batch::default(), sled::Batch::default());
         let mut runs = std::collections::BTreeSet::new();
@@ -553,6 +617,7 @@ impl Store {
 
     /// Stores a turn, and the episode's outcome with it once the episode has a record.
     pub fn put_turn(&self, id: EpisodeId, idx: u32, turn: &Turn) -> Result<()> {
+        self.write_check()?;
         let record = encode("turns", turn)?;
         let mut turns = self.turn_facts(id)?;
         match turns.binary_search_by_key(&idx, |(i, _)| *i) {
@@ -616,6 +681,7 @@ impl Store {
 
     /// Removes the turns of an episode from index `from` on (retrying a failed episode).
     pub fn truncate_turns(&self, id: EpisodeId, from: u32) -> Result<()> {
+        self.write_check()?;
         for k in self.turns.range(keys::turn_key(id, from)..=keys::turn_key(id, u32::MAX)).keys() {
             self.turns.remove(k?)?;
         }
@@ -646,6 +712,7 @@ impl Store {
     /// Builds a run's outcome records from its episodes, turns and items; `progress(done,
     /// total)` is called as episodes are done.
     pub fn build_outcomes(&self, run: RunId, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        self.write_check()?;
         let total = self.status_counts(run)?.total;
         progress(0, total);
         // Episode by episode (not one scan of every turn first), so progress moves from the
@@ -693,6 +760,7 @@ impl Store {
     /// latest entry when the clock has not (two keys in one millisecond keep their order).
     /// Returns the sequence number and the label as stored.
     pub fn add_label(&self, id: EpisodeId, label: &Label) -> Result<(u64, Label)> {
+        self.write_check()?;
         let existing: Vec<Label> = self.labels(id)?.into_iter().map(|(_, l)| l).collect();
         let stamp = next_stamp(&existing, label.slot(), label.stamp());
         let label = label.clone().at(stamp);
@@ -705,6 +773,7 @@ impl Store {
 
     /// Appends a label without flushing (bulk import flushes once at the end).
     pub fn insert_label(&self, id: EpisodeId, label: &Label) -> Result<u64> {
+        self.write_check()?;
         let seq = self.db.generate_id()?;
         self.labels.insert(keys::label_key(id, seq), encode("labels", label)?)?;
         self.run_changed(id.run);
@@ -768,6 +837,7 @@ impl Store {
 
     /// Stores a run's queue (one per run), durable before returning.
     pub fn put_queue(&self, q: &Queue) -> Result<()> {
+        self.write_check()?;
         self.queues.insert(keys::run_key(q.run), encode("queues", q)?)?;
         self.queues.flush()?;
         Ok(())
@@ -784,6 +854,7 @@ impl Store {
     }
 
     pub fn cache_put(&self, key: &str, turn: &Turn) -> Result<()> {
+        self.write_check()?;
         self.cache.insert(key, encode("cache", turn)?)?;
         Ok(())
     }
@@ -794,6 +865,23 @@ impl Store {
             Some(v) => decode("meta", &v),
             None => Ok(SCHEMA_VERSION),
         }
+    }
+}
+
+/// The schema version in the database's plain file, if it has a readable one.
+fn stamped_version(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path.join(SCHEMA_FILE)).ok()?.trim().parse().ok()
+}
+
+/// Writes the plain copy of the schema version, when it differs. Best effort: `meta` is the
+/// authority, the file only spares a newer database sled's writes.
+fn stamp_version(path: &Path) {
+    if stamped_version(path) == Some(SCHEMA_VERSION) {
+        return;
+    }
+    let tmp = path.join(format!("{SCHEMA_FILE}.tmp"));
+    if std::fs::write(&tmp, format!("{SCHEMA_VERSION}\n")).is_ok() {
+        let _ = std::fs::rename(&tmp, path.join(SCHEMA_FILE));
     }
 }
 
@@ -810,10 +898,50 @@ fn compressed(path: &Path) -> bool {
 /// sled reports a held lock as a generic I/O error; recognise it to say what happened.
 fn classify(path: &str, e: sled::Error) -> StoreError {
     let text = e.to_string();
+    let path = path.to_string();
     if text.contains("could not acquire lock") || text.contains("WouldBlock") {
-        StoreError::Locked { path: path.to_string() }
-    } else {
-        StoreError::Open { path: path.to_string(), message: text }
+        return StoreError::Locked { path };
+    }
+    match &e {
+        sled::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            StoreError::ReadOnly { path, message: io.to_string() }
+        }
+        _ => StoreError::Open { path, message: sled_message(&e) },
+    }
+}
+
+/// sled shows an I/O error in its Debug form; the plain text instead, and what to do about a
+/// full disk (everything stored before it is kept).
+fn sled_message(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => format!(
+            "{}; what was stored before is kept: free some space, then carry on (a run: \
+             `critloop run --resume NAME`)",
+            io_text(io)
+        ),
+        sled::Error::Io(io) => io_text(io),
+        other => other.to_string(),
+    }
+}
+
+/// An I/O error's text. sled re-creates an error it hands on from its Debug form
+/// (`Os { code: 28, kind: StorageFull, message: "No space left on device" }`): that is turned
+/// back into the usual `No space left on device (os error 28)`.
+fn io_text(io: &std::io::Error) -> String {
+    let text = io.get_ref().map(|inner| inner.to_string()).unwrap_or_else(|| io.to_string());
+    let field = |name: &str| {
+        let start = text.find(name)? + name.len();
+        let rest = &text[start..];
+        Some(rest[..rest.find([',', '}'])?].trim().trim_matches('"').to_string())
+    };
+    match (text.starts_with("Os {"), field("code: "), field("message: ")) {
+        (true, Some(code), Some(message)) => format!("{message} (os error {code})"),
+        _ => text,
     }
 }
 

@@ -317,3 +317,39 @@ fn new_databases_are_compressed_and_old_ones_still_open() {
     assert!(conf.contains("use_compression: false\n"), "{conf}");
     assert!(Store::open(&old).unwrap().run_by_name("r").unwrap().is_some());
 }
+
+/// sled hands on an I/O error re-created from its Debug form; the message reads as usual.
+#[test]
+fn an_io_error_from_sled_reads_as_plain_text() {
+    let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+    let debugged = std::io::Error::new(full.kind(), format!("{full:?}"));
+    assert_eq!(io_text(&debugged), "No space left on device (os error 28)");
+    assert_eq!(io_text(&full), "No space left on device (os error 28)");
+    assert_eq!(
+        StoreError::Sled(sled::Error::Io(debugged)).to_string(),
+        "database error: No space left on device (os error 28); what was stored before is \
+         kept: free some space, then carry on (a run: `critloop run --resume NAME`)"
+    );
+    let other = std::io::Error::other("Os { code: 5");
+    assert_eq!(io_text(&other), "Os { code: 5", "half a form is left as it is");
+}
+
+/// A database stamped with a newer version is refused before sled creates or writes a file;
+/// an unreadable stamp is ignored and rewritten (`meta` decides).
+#[test]
+fn a_database_stamped_newer_is_refused_before_sled_touches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join(SCHEMA_FILE), format!("{}\n", SCHEMA_VERSION + 1)).unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
+    let names: Vec<_> = std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, [SCHEMA_FILE], "nothing but the stamp");
+    std::fs::write(path.join(SCHEMA_FILE), "garbage").unwrap();
+    Store::open(&path).unwrap().flush().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(path.join(SCHEMA_FILE)).unwrap(),
+        format!("{SCHEMA_VERSION}\n")
+    );
+}
