@@ -97,7 +97,7 @@ impl LabelSchema {
                 None => schema.labels.push(f.clone()),
             }
         }
-        schema.check()?;
+        schema.check().map_err(|e| super::text::one_line(&e))?;
         Ok(schema)
     }
 
