@@ -104,7 +104,11 @@ pub struct RunDefaults {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config {path}: {message}")]
+    #[error(
+        "config {}: {}",
+        crate::domain::text::inert_line(path),
+        crate::domain::text::one_line(message)
+    )]
     Invalid { path: String, message: String },
 }
 
@@ -120,7 +124,8 @@ pub fn save_annotator(path: &Path, name: &str) -> Result<(), ConfigError> {
     };
     let line = format!("annotator = {}\n", toml::Value::String(name.to_string()));
     let text = format!("{line}{old}");
-    let parsed: Config = toml::from_str(&text).map_err(|e| err(e.message().to_string()))?;
+    let parsed: Config =
+        toml::from_str(&text).map_err(|e| err(crate::domain::text::toml_error(&text, &e)))?;
     if parsed.annotator.as_deref() != Some(name) {
         return Err(err("could not record the annotator".into()));
     }
@@ -134,14 +139,47 @@ impl Config {
     /// Loads `path`; a missing file is the empty config unless it was named explicitly.
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
+        let bytes = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
                 return Ok(Config::default());
             }
             Err(e) => return Err(ConfigError::Invalid { path: shown, message: e.to_string() }),
         };
-        toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: shown, message: e.message().to_string() })
+        let text = crate::domain::text::utf8_text(bytes)
+            .map_err(|message| ConfigError::Invalid { path: shown.clone(), message })?;
+        Config::parse(&shown, &text)
+    }
+
+    /// Parses the text of a config file; `shown` names it in errors.
+    pub fn parse(shown: &str, text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: shown.to_string(),
+            message: crate::domain::text::toml_error(text, &e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_line_and_fit_one_line() {
+        let err = Config::parse("c.toml", "annotator = \"ana\"\n[run]\nseed = \"x\"\n");
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.starts_with("config c.toml: line 3, column 8: "), "{msg}");
+        assert!(msg.contains("invalid type"), "{msg}");
+        let err = Config::parse("c.toml", "[keys]\n\"a\\nb\" = 1\n").unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn a_config_that_is_not_utf8_names_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, b"annotator = \"ana\"\ntheme = \"\xff\"\n").unwrap();
+        let msg = Config::load(&path, true).unwrap_err().to_string();
+        assert_eq!(msg, format!("config {}: line 2, column 10: not UTF-8 text", path.display()));
     }
 }

@@ -1,22 +1,24 @@
 //! Errors of dataset loading: every bad line names its file, line and (when known) field.
 
+use crate::domain::text::{inert_line, one_line};
+
 /// Anything that can go wrong while loading a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatasetError {
     /// One line (JSONL) or record (CSV) could not be turned into an item.
-    #[error("{file}:{line}: {}", line_message(field.as_deref(), message))]
+    #[error("{}:{line}: {}", inert_line(file), one_line(&line_message(field.as_deref(), message)))]
     Line { file: String, line: usize, field: Option<String>, message: String },
     /// The file could not be read.
-    #[error("{file}: {message}")]
+    #[error("{}: {}", inert_line(file), one_line(message))]
     Io { file: String, message: String },
     /// The file holds no data lines at all.
-    #[error("{file}: no items (the file is empty)")]
+    #[error("{}: no items (the file is empty)", inert_line(file))]
     Empty { file: String },
     /// Neither a bundled dataset name nor an existing file.
-    #[error("unknown dataset `{name}`: not a bundled dataset ({known}) and no such file")]
+    #[error("{}", one_line(&format!("unknown dataset `{name}`: not a bundled dataset ({known}) and no such file")))]
     UnknownDataset { name: String, known: String },
     /// A `--map` field mapping could not be parsed.
-    #[error("field map `{spec}`: {message}")]
+    #[error("{}", one_line(&format!("field map `{spec}`: {message}")))]
     FieldMap { spec: String, message: String },
 }
 

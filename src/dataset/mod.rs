@@ -108,8 +108,14 @@ pub struct Loaded {
 /// Load a JSONL file, or a CSV file when the extension is `.csv`.
 pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<Loaded, DatasetError> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| DatasetError::Io { file: label.clone(), message: e.to_string() })?;
+    // Say where the text stops being UTF-8, as for any other bad line.
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, column) = crate::domain::text::utf8_problem(e.as_bytes()).unwrap_or((1, 1));
+        error::FieldError::record(format!("not UTF-8 text (invalid byte at column {column})"))
+            .at(&label, line)
+    })?;
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     load_str(&label, &text, is_csv, opts)
 }

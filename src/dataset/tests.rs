@@ -737,3 +737,24 @@ fn bundled_choice_is_consistent() {
         assert!(solution.contains(&format!("{value} is option {}", item.reference)), "{}", item.id);
     }
 }
+
+#[test]
+fn invalid_utf8_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.jsonl");
+    std::fs::write(&path, b"{\"question\":\"q\",\"answer\":\"1\"}\n{\"question\":\"\xff\"}\n")
+        .unwrap();
+    let err = load_path(&path, &LoadOptions::default()).unwrap_err().to_string();
+    assert_eq!(err, format!("{}:2: not UTF-8 text (invalid byte at column 14)", path.display()));
+}
+
+#[test]
+fn errors_quoting_outside_text_stay_one_short_line() {
+    // A duplicate id that holds a newline and is 100 KB long.
+    let id = format!("a\\n{}", "b".repeat(100_000));
+    let line = format!(r#"{{"id":"{id}","question":"q","answer":"1"}}"#);
+    let err = err_text("d.jsonl", &format!("{line}\n{line}\n"));
+    assert!(err.starts_with("d.jsonl:2: field `id`: duplicate id `a\\nbbb"), "{err}");
+    assert!(err.ends_with("(first used on line 1)"), "the end after the quote stays: {err}");
+    assert!(!err.contains('\n') && err.chars().count() < 300, "{err}");
+}

@@ -91,23 +91,31 @@ impl LabelSchema {
     pub fn load(overrides: &[LabelField]) -> Result<LabelSchema, String> {
         let mut schema: LabelSchema =
             toml::from_str(DEFAULT).map_err(|e| format!("labels.toml: {}", e.message()))?;
+        // Positions by name: a config may hold thousands of fields.
+        let mut at: std::collections::HashMap<String, usize> =
+            schema.labels.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
         for f in overrides {
-            match schema.labels.iter_mut().find(|x| x.name == f.name) {
+            match at.get(&f.name).and_then(|&i| schema.labels.get_mut(i)) {
                 Some(slot) => *slot = f.clone(),
-                None => schema.labels.push(f.clone()),
+                None => {
+                    at.insert(f.name.clone(), schema.labels.len());
+                    schema.labels.push(f.clone());
+                }
             }
         }
-        schema.check()?;
+        schema.check().map_err(|e| super::text::one_line(&e))?;
         Ok(schema)
     }
 
     fn check(&self) -> Result<(), String> {
-        let mut keys: Vec<(&str, &str)> = Vec::new();
+        // Sets, not scans: a config may hold thousands of fields.
+        let mut names = std::collections::HashSet::new();
+        let mut keys: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
         for (i, f) in self.labels.iter().enumerate() {
             if f.name.trim().is_empty() {
                 return Err(format!("label field {}: the name is empty", i + 1));
             }
-            if self.labels.iter().filter(|x| x.name == f.name).count() > 1 {
+            if !names.insert(f.name.as_str()) {
                 return Err(format!("label `{}` is defined twice", f.name));
             }
             for v in &f.values {
@@ -115,13 +123,13 @@ impl LabelSchema {
                     return Err(format!("label `{}`: a value is empty", f.name));
                 }
                 let Some(k) = v.key.as_deref() else { continue };
-                if let Some((other, _)) = keys.iter().find(|(_, key)| *key == k) {
+                if let Some(other) = keys.get(k) {
                     return Err(format!(
                         "label key `{k}` is used by both `{other}` and `{}={}`",
                         f.name, v.value
                     ));
                 }
-                keys.push((f.name.as_str(), k));
+                keys.insert(k, f.name.as_str());
             }
         }
         Ok(())
@@ -190,6 +198,30 @@ impl LabelSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_of_fields_are_checked_in_linear_time() {
+        let field = |i: usize| LabelField {
+            name: format!("f{i}"),
+            applies_to: AppliesTo::Critique,
+            required: false,
+            help: String::new(),
+            values: vec![LabelValue { value: "v".into(), key: Some(format!("k{i}")) }],
+        };
+        let mut many: Vec<LabelField> = (0..50_000).map(field).collect();
+        let started = std::time::Instant::now();
+        assert_eq!(LabelSchema::load(&many).unwrap().labels.len(), 50_000 + 7);
+        assert!(started.elapsed().as_secs_f64() < 2.0, "took {:?}", started.elapsed());
+        // A later field of the same name replaces the earlier one.
+        many.push(LabelField { help: "again".into(), ..field(7) });
+        let schema = LabelSchema::load(&many).unwrap();
+        assert_eq!(schema.field("f7").unwrap().help, "again");
+        many.push(LabelField { name: "other".into(), ..field(8) });
+        assert_eq!(
+            LabelSchema::load(&many).unwrap_err(),
+            "label key `k8` is used by both `f8` and `other=v`"
+        );
+    }
 
     fn shapes() -> Vec<TurnShape> {
         vec![

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::TranscriptLine;
+use crate::domain::text::{inert_line, one_line};
 use crate::domain::{
     Episode, EpisodeId, EpisodeStatus, GivenSolution, Item, ItemId, ProtocolKind, ProviderSpec,
     Role, RunRecord, RunStatus, Sampling,
@@ -15,9 +16,9 @@ use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{file}:{line}: {message}")]
+    #[error("{}:{line}: {}", inert_line(file), one_line(message))]
     Line { file: String, line: usize, message: String },
-    #[error("{file}: {message}")]
+    #[error("{}: {}", inert_line(file), one_line(message))]
     File { file: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -28,6 +29,16 @@ pub struct ImportOptions {
     /// Name for the imported run (only when the file holds one run).
     pub name: Option<String>,
     pub grade: GradeOptions,
+}
+
+/// One transcript line as the importer reads it (for the fuzz tests).
+#[doc(hidden)]
+pub fn parse_transcript_line(
+    file: &str,
+    line: usize,
+    text: &str,
+) -> Result<TranscriptLine, ImportError> {
+    parse_line(file, line, text)
 }
 
 fn parse_line(file: &str, line: usize, text: &str) -> Result<TranscriptLine, ImportError> {
@@ -252,6 +263,14 @@ impl RunScan {
                 i
             }
         };
+        // The run records `max_sample + 1` samples: the last u32 has no successor.
+        if t.sample == u32::MAX {
+            return Err(ImportError::Line {
+                file: file.to_string(),
+                line,
+                message: format!("field `sample`: {} is out of range", t.sample),
+            });
+        }
         if let Some(prev) = self.seen.insert((idx, t.sample), line) {
             return Err(ImportError::Line {
                 file: file.to_string(),
@@ -385,5 +404,41 @@ impl Target {
             self.chunk.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_sample_number_is_refused_not_overflowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let line = r#"{"item_id":"1","question":"q","reference":"1","turns":[],"sample":SAMPLE}"#;
+        std::fs::write(&path, line.replace("SAMPLE", "4294967295")).unwrap();
+        let store = Store::temporary().unwrap();
+        let err = import_transcripts(&store, &path, &ImportOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}:1: field `sample`: 4294967295 is out of range", path.display())
+        );
+        std::fs::write(&path, line.replace("SAMPLE", "4294967294")).unwrap();
+        let runs = import_transcripts(&store, &path, &ImportOptions::default()).unwrap();
+        assert_eq!(runs[0].sampling.samples, u32::MAX);
+    }
+
+    #[test]
+    fn errors_quoting_a_huge_or_multiline_value_stay_one_short_line() {
+        let role = format!("x\\n{}", "y".repeat(100_000));
+        let text = format!(
+            r#"{{"item_id":"1","question":"q","reference":"1","turns":[{{"role":"{role}","content":""}}]}}"#
+        );
+        let msg = parse_line("t.jsonl", 3, &text).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("t.jsonl:3: field `turns[0].role`: unknown variant `x\\ny"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n') && msg.chars().count() < 400, "{msg}");
     }
 }

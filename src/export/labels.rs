@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::label::slots;
+use crate::domain::text::{inert_line, one_line};
 use crate::domain::{EpisodeId, Label, RunRecord};
 use crate::store::{Store, StoreError};
 
@@ -28,9 +29,9 @@ pub struct LabelLine {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
-    #[error("{file}:{line}: {message}")]
+    #[error("{}:{line}: {}", inert_line(file), one_line(message))]
     Line { file: String, line: usize, message: String },
-    #[error("{file}: {message}")]
+    #[error("{}: {}", inert_line(file), one_line(message))]
     File { file: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),

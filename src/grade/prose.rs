@@ -160,7 +160,14 @@ const CONJUNCTIONS: &str = "but however although though yet whereas while becaus
 
 /// Whether `w` is one of the space-separated words of `set`.
 fn is(set: &str, w: &str) -> bool {
-    set.split_ascii_whitespace().any(|x| x == w)
+    // A substring search first: it runs for every word of the text, and most words are in no
+    // set, so this keeps a megabyte of prose fast even in a debug build.
+    if w.is_empty() || w.bytes().any(|b| b.is_ascii_whitespace()) {
+        return false;
+    }
+    let bytes = set.as_bytes();
+    let space = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_none_or(u8::is_ascii_whitespace);
+    set.match_indices(w).any(|(at, _)| space(at.checked_sub(1)) && space(Some(at + w.len())))
 }
 
 fn is_negator(w: &str) -> bool {
@@ -792,6 +799,13 @@ pub(super) fn prose_verdict(text: &str) -> Option<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_membership_is_by_whole_word() {
+        assert!(is("is are was", "is") && is("is are was", "are") && is("is are was", "was"));
+        assert!(!is("is are was", "a") && !is("is are was", "as") && !is("is are was", ""));
+        assert!(!is("is are was", "is are"));
+    }
 
     #[test]
     fn words_clauses_and_sentences() {

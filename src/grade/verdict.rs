@@ -116,12 +116,26 @@ const MAX_BRACKET: usize = 40;
 
 /// CriticBench: `[[correct]]`, `[[wrong]]`, `[[incorrect]]`.
 fn bracket_verdicts(text: &str) -> Vec<Found> {
+    // Every `]]` (overlapping ones too), found once: a walk from each `[[` would be cheap but
+    // adds up on "[[[[…" (a megabyte of it took seconds in a debug build).
+    let bytes = text.as_bytes();
+    let closes: Vec<usize> = text
+        .match_indices(']')
+        .map(|(i, _)| i)
+        .filter(|&i| bytes.get(i + 1) == Some(&b']'))
+        .collect();
+    let mut next_close = 0;
     text.match_indices("[[")
         .filter_map(|(at, _)| {
             let inner_at = at + 2;
-            let rest = text.get(inner_at..)?;
-            let close = rest.as_bytes().windows(2).take(MAX_BRACKET).position(|w| w == b"]]")?;
-            let inner = rest.get(..close)?;
+            while closes.get(next_close).is_some_and(|&c| c < inner_at) {
+                next_close += 1;
+            }
+            let close = closes.get(next_close)? - inner_at;
+            if close >= MAX_BRACKET {
+                return None;
+            }
+            let inner = text.get(inner_at..inner_at + close)?;
             let pad = |c: char| c.is_whitespace() || "*_\"'`".contains(c);
             let lead = inner.len() - inner.trim_start_matches(pad).len();
             let word = inner.trim_matches(pad);

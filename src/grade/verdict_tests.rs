@@ -275,3 +275,18 @@ fn long_garbage_is_read_in_linear_time() {
     let ratio = t_large / t_small.max(1e-3);
     assert!(ratio < 10.0, "4× the text took {ratio:.1}× as long ({t_small:.4}s → {t_large:.4}s)");
 }
+
+#[test]
+fn bracket_labels_are_bounded_and_found_among_brackets() {
+    let span = |t: &str| parse_verdict_full(t).span;
+    assert_eq!(span("[[[[correct]]"), Some(4..11));
+    assert_eq!(span("x]] [[wrong]]]]"), Some(6..11));
+    // The label must close within 40 bytes of its opening.
+    let padded = |n: usize| format!("[[{}correct]]", " ".repeat(n));
+    assert_eq!(parse_verdict_full(&padded(32)).method, Some(VerdictMethod::Bracket));
+    assert_ne!(parse_verdict_full(&padded(33)).method, Some(VerdictMethod::Bracket));
+    // A megabyte of brackets (once seconds in a debug build).
+    let started = std::time::Instant::now();
+    assert_eq!(parse_verdict_full(&"[[".repeat(1 << 19)).verdict, Verdict::Unparsed);
+    assert!(started.elapsed().as_secs_f64() < 2.0, "took {:?}", started.elapsed());
+}

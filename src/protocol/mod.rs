@@ -9,11 +9,13 @@ pub use machine::{
 };
 pub use presets::{embedded_prompt, load_protocol, preset_names, prompts_hash};
 
+use crate::domain::text::{inert_line, one_line};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
-    #[error("unknown protocol `{name}`; known: {known} (or a path to a .toml file)")]
+    #[error("{}", one_line(&format!("unknown protocol `{name}`; known: {known} (or a path to a .toml file)")))]
     Unknown { name: String, known: String },
-    #[error("{file}: {message}")]
+    #[error("{}: {}", inert_line(file), one_line(message))]
     Invalid { file: String, message: String },
     #[error("item {item} has no given solution, which protocol `{protocol}` needs")]
     NoGivenSolution { item: String, protocol: String },

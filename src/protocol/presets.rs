@@ -78,7 +78,8 @@ pub fn load_protocol(name_or_path: &str) -> Result<ProtocolSpec, ProtocolError> 
 
 fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<ProtocolSpec, ProtocolError> {
     let invalid = |message: String| ProtocolError::Invalid { file: file.to_string(), message };
-    let raw: ProtocolFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let raw: ProtocolFile =
+        toml::from_str(text).map_err(|e| invalid(crate::domain::text::toml_error(text, &e)))?;
     if raw.rounds == 0 {
         return Err(invalid("rounds must be at least 1".into()));
     }

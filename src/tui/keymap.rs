@@ -98,7 +98,7 @@ impl Key {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
-            _ => return Err(format!("unknown key `{s}`")),
+            _ => return Err(crate::domain::text::one_line(&format!("unknown key `{s}`"))),
         };
         Ok(Key { code, ctrl, alt })
     }
@@ -153,6 +153,11 @@ impl Keymap {
     /// The embedded defaults, then the label schema's keys (Episode mode), then `overrides`
     /// laid over them action by action.
     pub fn load(overrides: &KeyOverrides, schema: &LabelSchema) -> Result<Keymap, String> {
+        // Names and keys come from the user's config: one line, however they are written.
+        Self::build(overrides, schema).map_err(|e| crate::domain::text::one_line(&e))
+    }
+
+    fn build(overrides: &KeyOverrides, schema: &LabelSchema) -> Result<Keymap, String> {
         let file: File = toml::from_str(DEFAULT).map_err(|e| format!("keymap.toml: {e}"))?;
         let mut bindings: BTreeMap<Mode, Vec<(Action, Vec<Key>)>> = BTreeMap::new();
         for (mode_name, table) in &file.keys {
@@ -250,6 +255,17 @@ mod tests {
 
     fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn a_bad_key_name_is_one_short_line() {
+        assert_eq!(Key::parse("ctrl-\n\u{1b}[2J").unwrap_err(), "unknown key `ctrl-\\n\\e[2J`");
+        let long = "x".repeat(10_000);
+        assert!(Key::parse(&long).unwrap_err().chars().count() < 100);
+        let mut overrides = KeyOverrides::new();
+        overrides.insert("a\nb".into(), Default::default());
+        let err = Keymap::load(&overrides, &schema()).unwrap_err();
+        assert!(err.starts_with("unknown key mode `a\\nb`"), "{err}");
     }
 
     #[test]

@@ -88,10 +88,16 @@ fn style(spec: &StyleSpec) -> Result<Style, String> {
 }
 
 fn parse(name: &str, text: &str, fallback: Option<&Theme>) -> Result<Theme, String> {
-    let file: ThemeFile = toml::from_str(text).map_err(|e| format!("theme {name}: {e}"))?;
+    let name = &crate::domain::text::inert_line(name);
+    let file: ThemeFile = toml::from_str(text)
+        .map_err(|e| format!("theme {name}: {}", crate::domain::text::toml_error(text, &e)))?;
     let mut styles = BTreeMap::new();
     for (k, spec) in &file.styles {
-        styles.insert(k.as_str(), style(spec).map_err(|e| format!("theme {name}: {k}: {e}"))?);
+        styles.insert(
+            k.as_str(),
+            style(spec)
+                .map_err(|e| crate::domain::text::one_line(&format!("theme {name}: {k}: {e}")))?,
+        );
     }
     let get = |k: &str, fb: fn(&Theme) -> Style| -> Style {
         styles.get(k).copied().or_else(|| fallback.map(fb)).unwrap_or_default()
@@ -118,7 +124,10 @@ fn parse(name: &str, text: &str, fallback: Option<&Theme>) -> Result<Theme, Stri
         "border",
     ];
     if let Some(bad) = styles.keys().find(|k| !known.contains(k)) {
-        return Err(format!("theme {name}: unknown style `{bad}` (known: {})", known.join(", ")));
+        return Err(crate::domain::text::one_line(&format!(
+            "theme {name}: unknown style `{bad}` (known: {})",
+            known.join(", ")
+        )));
     }
     Ok(Theme {
         name: name.to_string(),
@@ -191,7 +200,10 @@ impl Theme {
         }
         let path = std::path::Path::new(name_or_path);
         if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{name_or_path}: {e}"))?;
+            let shown = crate::domain::text::inert_line(name_or_path);
+            let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+            let text =
+                crate::domain::text::utf8_text(bytes).map_err(|e| format!("theme {shown}: {e}"))?;
             return parse(name_or_path, &text, Some(&dark));
         }
         let known: Vec<&str> = THEMES.iter().map(|(n, _)| *n).collect();
@@ -199,6 +211,12 @@ impl Theme {
             "unknown theme `{name_or_path}` (built in: {}, or a .toml path)",
             known.join(", ")
         ))
+    }
+
+    /// A theme from the text of a theme file (missing styles from `dark`); `name` names it.
+    #[doc(hidden)]
+    pub fn parse_text(name: &str, text: &str) -> Result<Theme, String> {
+        parse(name, text, Some(&Theme::dark()))
     }
 
     pub fn names() -> Vec<&'static str> {
@@ -209,6 +227,15 @@ impl Theme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_theme_is_refused_in_one_line_that_names_where() {
+        let err = Theme::parse_text("t.toml", "[styles]\nbase = { fg = }\n").unwrap_err();
+        assert!(err.starts_with("theme t.toml: line 2, column "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = Theme::parse_text("t.toml", "[styles]\nbase = { fg = \"no\\ncolour\" }\n");
+        assert_eq!(err.unwrap_err(), "theme t.toml: base: unknown colour `no\\ncolour`");
+    }
 
     /// A colour as xterm's default palette shows it (`reset`: the terminal's own).
     fn rgb(c: Color, reset: [u8; 3]) -> [u8; 3] {
