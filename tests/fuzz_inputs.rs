@@ -6,7 +6,8 @@
 //! and TOML types in every field, lines up to 1 MB and nesting up to 100,000 deep. Each case must
 //! not panic, must finish within [`BUDGET`], and an error must read as one clear line.
 //!
-//! The default run does ~24,000 cases; `CRITLOOP_FUZZ_CASES=N` spreads N cases over the drivers
+//! The default run does ~24,000 cases, `CRITLOOP_LONG=1` a million; `CRITLOOP_FUZZ_CASES=N`
+//! spreads N cases over the drivers
 //! (`CRITLOOP_FUZZ_CASES=1000000 cargo test --release --test fuzz_inputs -- --nocapture`), and
 //! `CRITLOOP_FUZZ_SEED` changes the generator seed. Each driver prints how many cases it ran.
 
@@ -50,6 +51,8 @@ fn cases(share: f64) -> usize {
     let total = std::env::var("CRITLOOP_FUZZ_CASES")
         .ok()
         .and_then(|v| v.trim().replace('_', "").parse::<usize>().ok())
+        // The one long-mode switch of the reliability tests means a million here.
+        .or_else(|| std::env::var("CRITLOOP_LONG").is_ok_and(|v| v == "1").then_some(1_000_000))
         .unwrap_or(DEFAULT_TOTAL);
     ((total as f64 * share).ceil() as usize).max(1)
 }
