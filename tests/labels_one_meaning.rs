@@ -2,18 +2,18 @@
 //! screen leaves one effective label (`no`) and a history of two, and the screen, the metrics
 //! and every export agree on it.
 
+#[path = "support/sim.rs"]
+mod sim;
+
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use assert_cmd::Command;
 use critloop::browse;
 use critloop::dataset::{self, LoadOptions};
 use critloop::domain::{LabelSchema, ProviderSpec, Sampling, SimParams};
 use critloop::grade::GradeOptions;
-use critloop::llm::Provider;
 use critloop::protocol::load_protocol;
-use critloop::runner::{self, NewRun, RunOptions};
+use critloop::runner::{self, NewRun};
 use critloop::store::Store;
 use critloop::tui::{App, Effect, Event, Keymap, Theme, views};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -49,17 +49,7 @@ fn make_run(db: &Path) {
         GradeOptions::default(),
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    rt.block_on(runner::execute(
-        store.clone(),
-        record.id,
-        Provider::from_spec(&record.provider).unwrap(),
-        RunOptions::default(),
-        tx,
-        Arc::new(AtomicBool::new(false)),
-    ))
-    .unwrap();
+    sim::execute(&store, &record);
     store.flush().unwrap();
 }
 

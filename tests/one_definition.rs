@@ -2,19 +2,19 @@
 //! the metrics count, for every protocol, with human grade overrides applied; numbers are
 //! written by one formatting module for the command line, the report and the workbench.
 
+#[path = "support/sim.rs"]
+mod sim;
+
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use critloop::analysis::run_metrics;
 use critloop::browse::{self, Transition};
 use critloop::dataset::{self, LoadOptions};
 use critloop::domain::{GRADE_OVERRIDE, Label, ProviderSpec, Sampling, SimParams};
 use critloop::grade::GradeOptions;
-use critloop::llm::Provider;
 use critloop::metrics::Transitions;
 use critloop::protocol::load_protocol;
-use critloop::runner::{self, NewRun, RunOptions};
+use critloop::runner::{self, NewRun};
 use critloop::store::Store;
 
 fn run(store: &Store, name: &str, protocol: &str, dataset: &str, rounds: u32) {
@@ -43,17 +43,7 @@ fn run(store: &Store, name: &str, protocol: &str, dataset: &str, rounds: u32) {
         GradeOptions::default(),
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    rt.block_on(runner::execute(
-        store.clone(),
-        record.id,
-        Provider::from_spec(&record.provider).unwrap(),
-        RunOptions::default(),
-        tx,
-        Arc::new(AtomicBool::new(false)),
-    ))
-    .unwrap();
+    sim::execute(store, &record);
 }
 
 /// The episodes table's cells, counted like the metrics' pooled transitions.

@@ -14,8 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use critloop::protocol::{Next, next_step};
-use critloop::store::Store;
+use support::db::{Conversation, pid_alive, sigkill, stored_requests, wait_free};
 use support::mock::{Fault, FaultPlan, MockConfig, MockServer};
 use support::world;
 
@@ -93,59 +92,6 @@ fn cause(f: &Fault) -> &'static str {
         Fault::ServerError | Fault::DropConnection => "server",
         Fault::MalformedJson | Fault::TruncatedStream => "malformed",
         Fault::Slow(_) => "timeout",
-    }
-}
-
-/// Opens the database once its server has let go of it.
-fn wait_free(db: &Path) -> Store {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Store::open(db) {
-            Ok(s) => return s,
-            Err(e) => assert!(Instant::now() < deadline, "the database does not open: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-type Conversation = Vec<(String, String)>;
-
-/// The request messages that produced each stored turn.
-fn stored_requests(store: &Store) -> Vec<Conversation> {
-    let Ok(run) = store.require_run("r") else { return Vec::new() };
-    let items = store.items(run.id).unwrap();
-    let mut out = Vec::new();
-    for (id, turns) in store.turns_of_run(run.id).unwrap() {
-        let item = &items[id.item as usize];
-        for i in 0..turns.len() {
-            let Next::Request(step) = next_step(&run.protocol, item, &turns[..i]).unwrap() else {
-                panic!("stored turn {i} of {id} was never requested")
-            };
-            out.push(
-                step.messages
-                    .iter()
-                    .map(|m| {
-                        let role = serde_json::to_value(m.role).unwrap();
-                        (role.as_str().unwrap().to_string(), m.content.clone())
-                    })
-                    .collect(),
-            );
-        }
-    }
-    out
-}
-
-fn pid_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
-}
-
-fn sigkill(pid: u32) {
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pid_alive(pid) {
-        assert!(Instant::now() < deadline, "pid {pid} did not die");
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -234,7 +180,7 @@ fn killed_again_and_again_and_resumed_the_run_loses_nothing() {
         let run = store.require_run("r").expect("the run is stored");
         let episodes = store.episodes(run.id).unwrap();
         assert_eq!(episodes.len(), items as usize, "kill {k}: every episode once");
-        at_kill.push((seen, stored_requests(&store)));
+        at_kill.push((seen, stored_requests(&store, "r")));
         drop(store);
         client = critloop(&db)
             .args(["run", "--resume", "r", "--quiet"])

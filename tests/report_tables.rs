@@ -1,33 +1,19 @@
 //! The tables of a report (issue 14, point 16): every run name carries † when its output is
 //! simulated, in every Markdown and LaTeX table; text columns are left-aligned, numbers right.
 
+#[path = "support/sim.rs"]
+mod sim;
+
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use critloop::dataset::{self, LoadOptions};
 use critloop::domain::{ProviderSpec, Sampling, SimParams};
 use critloop::export::{ImportOptions, import_transcripts};
 use critloop::grade::GradeOptions;
-use critloop::llm::Provider;
 use critloop::metrics::{AnalysisOptions, BootstrapOptions};
 use critloop::protocol::load_protocol;
-use critloop::runner::{self, Arm, NewRun, RunOptions};
+use critloop::runner::{self, Arm, NewRun};
 use critloop::store::Store;
-
-fn execute(store: &Store, record: &critloop::domain::RunRecord) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    rt.block_on(runner::execute(
-        store.clone(),
-        record.id,
-        Provider::from_spec(&record.provider).unwrap(),
-        RunOptions::default(),
-        tx,
-        Arc::new(AtomicBool::new(false)),
-    ))
-    .unwrap();
-}
 
 /// A simulated critique-revise run `sim` with its no-critique arm `sim~none`, and three imported
 /// (not simulated) runs: `basic`, `rounds2` (three attempts) and `labels` (human labels).
@@ -50,12 +36,12 @@ fn store() -> Store {
         GradeOptions::default(),
     )
     .unwrap();
-    execute(&store, &record);
+    sim::execute(&store, &record);
     let source = store.require_run("sim").unwrap();
     let arm = runner::create_arm(&store, &source, Arm::NoCritique, "sim~none".into(), None)
         .unwrap()
         .record;
-    execute(&store, &arm);
+    sim::execute(&store, &arm);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts");
     for f in ["basic_k1.jsonl", "two_rounds.jsonl", "human_labels.jsonl"] {
         import_transcripts(&store, &fixtures.join(f), &ImportOptions::default()).unwrap();

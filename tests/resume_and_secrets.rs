@@ -6,9 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use critloop::protocol::{Next, next_step};
-use critloop::store::Store;
 use serde_json::Value;
+use support::db::{Conversation, sigkill, stored_requests, wait_free};
 use support::mock::{MockConfig, MockServer};
 use support::world;
 
@@ -64,46 +63,9 @@ fn metrics_without_usage(db: &Path) -> Value {
     v
 }
 
-type Conversation = Vec<(String, String)>;
-
-/// Opens the database once its server has let go of it.
-fn wait_free(db: &Path) -> Store {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Store::open(db) {
-            Ok(s) => return s,
-            Err(e) => assert!(Instant::now() < deadline, "{e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The request messages of every stored turn (what was asked to produce it).
+/// The request messages of every stored turn of run r, once the database is free.
 fn completed_requests(db: &Path) -> Vec<Conversation> {
-    let store = wait_free(db);
-    let run = store.require_run("r").unwrap();
-    let items = store.items(run.id).unwrap();
-    let mut out = Vec::new();
-    for (id, turns) in store.turns_of_run(run.id).unwrap() {
-        let item = &items[id.item as usize];
-        for i in 0..turns.len() {
-            let Next::Request(step) = next_step(&run.protocol, item, &turns[..i]).unwrap() else {
-                panic!("stored turn {i} of {id} was never requested")
-            };
-            out.push(
-                step.messages
-                    .iter()
-                    .map(|m| {
-                        (
-                            serde_json::to_value(m.role).unwrap().as_str().unwrap().to_string(),
-                            m.content.clone(),
-                        )
-                    })
-                    .collect(),
-            );
-        }
-    }
-    out
+    stored_requests(&wait_free(db), "r")
 }
 
 /// The pid of the database's server, once it serves (its pid file is written after the socket).
@@ -137,19 +99,6 @@ fn slow_run(dir: &Path) -> (MockServer, std::path::PathBuf, std::process::Child)
         .spawn()
         .unwrap();
     (mock, db, child)
-}
-
-/// SIGKILLs a process and waits until it is dead (a zombie holds no files).
-fn sigkill(pid: u32) {
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        if stat.rsplit(')').next().unwrap().trim_start().starts_with('Z') {
-            break;
-        }
-        assert!(Instant::now() < deadline, "pid {pid} did not die");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Issue 12, acceptance 4: the server that executes a run is SIGKILLed three times mid-run;

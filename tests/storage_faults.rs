@@ -19,6 +19,7 @@ use critloop::domain::{EpisodeStatus, Role, RunStatus};
 use critloop::store::Store;
 use serde_json::Value;
 use support::cli::{critloop, failure, stdout};
+use support::db::{pid_alive, wait_free};
 
 /// A mount made by the test, undone when dropped (whatever the test's outcome).
 struct Mount(PathBuf);
@@ -73,10 +74,7 @@ fn wait_no_server(db: &Path) {
         let pid = std::fs::read_to_string(db.join("critloop.pid"))
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .is_ok_and(|s| !s.rsplit(')').next().unwrap().trim_start().starts_with('Z'))
-        });
+        let alive = pid.is_some_and(pid_alive);
         if !alive {
             // The lock goes with the process; give the kernel a moment to release it.
             std::thread::sleep(Duration::from_millis(50));
@@ -90,14 +88,7 @@ fn wait_no_server(db: &Path) {
 /// Opens the database once no process holds it.
 fn open_free(db: &Path) -> Store {
     wait_no_server(db);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Store::open(db) {
-            Ok(s) => return s,
-            Err(e) => assert!(Instant::now() < deadline, "{e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_free(db)
 }
 
 /// Every file under `dir` with its bytes.

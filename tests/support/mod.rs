@@ -3,5 +3,6 @@
 //! (`#[path = "../tests/support/mod.rs"] mod support;`).
 
 pub mod cli;
+pub mod db;
 pub mod mock;
 pub mod world;

@@ -39,16 +39,15 @@ impl App {
             .live
             .iter()
             .filter(|(_, l)| l.running)
-            .map(|(id, _)| {
-                self.table
-                    .rows
-                    .iter()
-                    .find(|r| r.record.id == *id)
-                    .map_or_else(|| format!("#{}", id.0), |r| r.record.name.clone())
-            })
+            .map(|(id, _)| self.run_name(*id).unwrap_or_else(|| format!("#{}", id.0)))
             .collect();
         names.sort();
         names
+    }
+
+    /// The name of a run in the runs table (a run started elsewhere may not be listed yet).
+    pub(super) fn run_name(&self, id: RunId) -> Option<String> {
+        self.table.rows.iter().find(|r| r.record.id == id).map(|r| r.record.name.clone())
     }
 
     pub(super) fn run_event(&mut self, ev: RunEvent) -> Vec<Effect> {
@@ -75,13 +74,7 @@ impl App {
                 self.table
                     .live
                     .insert(run, Live { done, failed, total, running: false, signs: None });
-                let name = self
-                    .table
-                    .rows
-                    .iter()
-                    .find(|r| r.record.id == run)
-                    .map(|r| r.record.name.clone());
-                let name = name.unwrap_or_else(|| "run".into());
+                let name = self.run_name(run).unwrap_or_else(|| "run".into());
                 self.info(if cancelled {
                     format!("{name} cancelled")
                 } else {
@@ -98,13 +91,8 @@ impl App {
                     l.running = false;
                     l.signs = None;
                 }
-                let name = self
-                    .table
-                    .rows
-                    .iter()
-                    .find(|r| r.record.id == run)
-                    .map(|r| r.record.name.clone());
-                self.error(format!("{} stopped: {error}", name.unwrap_or_else(|| "run".into())));
+                let name = self.run_name(run).unwrap_or_else(|| "run".into());
+                self.error(format!("{name} stopped: {error}"));
                 vec![Effect::LoadRuns]
             }
         }
